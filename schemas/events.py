@@ -1,0 +1,200 @@
+"""The event contract v1 (``CONTRACT.md``) as pydantic models.
+
+Field names and meanings are fixed: partner systems code against them. Fields added here
+beyond the contract are optional, so that every v1 payload stays valid.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from schemas.regions import region_table
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FreeTerm = Annotated[str, StringConstraints(max_length=200)]
+FreeText = Annotated[str, StringConstraints(max_length=5000)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+Rupiah = Annotated[int, Field(strict=True, ge=0)]
+TermList = Annotated[list[FreeTerm], Field(max_length=50)]
+
+
+def _existing_village(code: str) -> str:
+    if not region_table().is_village(code):
+        raise ValueError(f"{code!r} is not a Kemendagri village code in the region table")
+    return code
+
+
+def _existing_region(code: str) -> str:
+    if code not in region_table():
+        raise ValueError(f"{code!r} is not a Kemendagri region code in the region table")
+    return code
+
+
+VillageCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_village)]
+RegionCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_region)]
+
+
+class Event(BaseModel):
+    # Unknown fields are ignored rather than refused: publishers may run a newer contract.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PartnerType(StrEnum):
+    BANK = "bank"
+    BUMN = "bumn"
+    BUSINESS = "business"
+    COOPERATIVE = "cooperative"
+    NGO = "ngo"
+    GOVERNMENT = "government"
+
+
+class OfferType(StrEnum):
+    FINANCING = "financing"
+    SUPPLY = "supply"
+    OFFTAKE = "offtake"
+    LOGISTICS = "logistics"
+    EQUIPMENT = "equipment"
+    TRAINING = "training"
+
+
+class CooperativeProfile(Event):
+    cooperative_id: Identifier
+    name: Name
+    village_code: VillageCode
+    member_count: Count
+    business_units: TermList = []
+    commodities: TermList = []
+    needs: FreeText = ""
+    financing_need_idr: Rupiah | None = None
+    updated_at: AwareDatetime
+
+
+class PartnerOffer(Event):
+    offer_id: Identifier
+    partner_id: Identifier
+    partner_name: Name
+    partner_type: PartnerType
+    offer_type: OfferType
+    title: Name
+    description: FreeText = ""
+    business_units: TermList = []
+    commodities: TermList = []
+    regions: Annotated[list[RegionCode], Field(max_length=500)] = []
+    min_members: Count | None = None
+    min_amount_idr: Rupiah | None = None
+    max_amount_idr: Rupiah | None = None
+    capacity: Count | None = None
+    valid_until: date | None = None
+    updated_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _amount_range_is_ordered(self) -> PartnerOffer:
+        low, high = self.min_amount_idr, self.max_amount_idr
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_amount_idr ({low}) is greater than max_amount_idr ({high})")
+        return self
+
+
+class OfferWithdrawn(Event):
+    offer_id: Identifier
+    partner_id: Identifier
+    withdrawn_at: AwareDatetime
+    reason: FreeText = ""
+
+
+class ExplanationComponent(Event):
+    name: str
+    weight: float
+    score: float
+    detail: str
+
+
+class MatchSuggestion(Event):
+    suggestion_id: str
+    offer_id: str
+    partner_id: str
+    cooperative_id: str
+    regency_code: str
+    score: Annotated[float, Field(ge=0, le=100)]
+    rank: Annotated[int, Field(ge=1)]
+    explanation: list[ExplanationComponent]
+    created_at: AwareDatetime
+    # Optional additions for readers that show the suggestion to people.
+    summary: str | None = None
+
+
+class RetractReason(StrEnum):
+    OFFER_WITHDRAWN = "offer_withdrawn"
+    OFFER_EXPIRED = "offer_expired"
+    NO_LONGER_ELIGIBLE = "no_longer_eligible"
+    SUPERSEDED = "superseded"
+
+
+class MatchRetracted(Event):
+    suggestion_id: str
+    reason: RetractReason
+    retracted_at: AwareDatetime
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MatchDecision(Event):
+    suggestion_id: str
+    decision: Decision
+    reason_code: str
+    note: str
+    coordinator_id: str
+    decided_at: AwareDatetime
+
+
+class RecipientType(StrEnum):
+    COOPERATIVE = "cooperative"
+    PARTNER = "partner"
+
+
+class Notification(Event):
+    notification_id: str
+    recipient_type: RecipientType
+    recipient_id: str
+    suggestion_id: str
+    title: str
+    body: str
+    created_at: AwareDatetime
+
+
+class DeadLetter(Event):
+    subject: str
+    reason: str
+    error_type: str
+    raw: str
+    received_at: AwareDatetime
+    # Optional: whether ``raw`` holds base64 because the input was not UTF-8.
+    raw_encoding: str = "utf-8"
+
+
+INPUT_MODELS: tuple[type[Event], ...] = (CooperativeProfile, PartnerOffer, OfferWithdrawn)
+OUTPUT_MODELS: tuple[type[Event], ...] = (
+    MatchSuggestion,
+    MatchRetracted,
+    MatchDecision,
+    Notification,
+    DeadLetter,
+)

@@ -1,0 +1,112 @@
+"""The Kemendagri region table: every province, regency, district and village.
+
+Loaded once per process from the gzip-compressed CSV shipped in ``schemas/data`` (MIT licensed,
+see ``wilayah.LICENSE`` there). Codes are dotted: ``61`` province, ``61.12`` regency,
+``61.12.01`` district, ``61.12.01.2004`` village.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+
+
+class Level(StrEnum):
+    PROVINCE = "province"
+    REGENCY = "regency"
+    DISTRICT = "district"
+    VILLAGE = "village"
+
+
+LEVEL_BY_DEPTH = {1: Level.PROVINCE, 2: Level.REGENCY, 3: Level.DISTRICT, 4: Level.VILLAGE}
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str
+    name: str
+    level: Level
+
+    @property
+    def parent_code(self) -> str | None:
+        return parent_code(self.code)
+
+
+def parent_code(code: str) -> str | None:
+    head, sep, _ = code.rpartition(".")
+    return head if sep else None
+
+
+def region_contains(region_code: str, code: str) -> bool:
+    """Whether ``code`` lies inside ``region_code`` (or is it), at any level.
+
+    Pure string logic: a code is inside every code that is a dotted prefix of it.
+    """
+    return code == region_code or code.startswith(region_code + ".")
+
+
+def regency_code(code: str) -> str:
+    """The regency (kabupaten/kota) part of a district or village code."""
+    return ".".join(code.split(".")[:2])
+
+
+class RegionTable:
+    def __init__(self, regions: dict[str, Region]) -> None:
+        self._regions = regions
+
+    @classmethod
+    def from_csv_text(cls, text: str) -> RegionTable:
+        rows = csv.DictReader(io.StringIO(text))
+        regions = {
+            row["code"]: Region(row["code"], row["name"], Level(row["level"])) for row in rows
+        }
+        return cls(regions)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._regions
+
+    def __len__(self) -> int:
+        return len(self._regions)
+
+    def get(self, code: str) -> Region | None:
+        return self._regions.get(code)
+
+    def name(self, code: str) -> str:
+        region = self._regions.get(code)
+        return region.name if region else code
+
+    def is_village(self, code: str) -> bool:
+        region = self._regions.get(code)
+        return region is not None and region.level is Level.VILLAGE
+
+    def of_level(self, level: Level, within: str | None = None) -> list[Region]:
+        return [
+            r
+            for r in self._regions.values()
+            if r.level is level and (within is None or region_contains(within, r.code))
+        ]
+
+    def villages(self, within: str | None = None) -> list[Region]:
+        return self.of_level(Level.VILLAGE, within)
+
+    def lineage(self, code: str) -> list[Region]:
+        """The region and its ancestors, province first."""
+        parts = code.split(".")
+        found = (self._regions.get(".".join(parts[:i])) for i in range(1, len(parts) + 1))
+        return [r for r in found if r is not None]
+
+    def describe(self, code: str) -> str:
+        """A human-readable location, village first: ``Sungai Raya, Kubu Raya, Kalimantan Barat``."""
+        names = [r.name.removeprefix("Kabupaten ") for r in reversed(self.lineage(code))]
+        return ", ".join(names) if names else code
+
+
+@cache
+def region_table() -> RegionTable:
+    raw = resources.files("schemas").joinpath("data/wilayah.csv.gz").read_bytes()
+    return RegionTable.from_csv_text(gzip.decompress(raw).decode("utf-8"))

@@ -1,0 +1,1 @@
+"""kopdes-match services: FastStream apps, storage, web and the CLI."""
