@@ -24,7 +24,9 @@ def _best_overlap(wanted: tuple[str, ...], have: tuple[str, ...]) -> tuple[float
 
 def score_pair(offer: Offer, coop: Cooperative) -> Match:
     unit, unit_detail = (
-        _best_overlap(offer.business_units, coop.business_units) if offer.business_units else (50.0, "")
+        _best_overlap(offer.business_units, coop.business_units)
+        if offer.business_units
+        else (50.0, "")
     )
     commodity, commodity_detail = (
         _best_overlap(offer.commodities, coop.commodities) if offer.commodities else (50.0, "")

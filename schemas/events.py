@@ -6,7 +6,7 @@ beyond the contract are optional, so that every v1 payload stays valid.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
