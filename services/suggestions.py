@@ -218,7 +218,7 @@ class Reconciler:
         for key in sorted(refill):
             self.offer(*key)  # retracts this cooperative and fills its place
         village = self._village(cooperative_id)
-        for key, match in sorted(matches.items()):
+        for _key, match in sorted(matches.items()):
             self._place(match, village)
 
     def _place(self, match: Match, village_code: str) -> None:
