@@ -7,6 +7,7 @@ explicit acknowledgement and a bounded number of deliveries.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from faststream.nats import JStream, NatsBroker
@@ -139,5 +140,7 @@ def make_broker(settings: Settings, **kwargs: object) -> NatsBroker:
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=30.0,
+        # Per-message "Received/Processed" lines are for debugging, not for operators.
+        log_level=logging.DEBUG,
         **kwargs,  # type: ignore[arg-type]
     )
