@@ -29,7 +29,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 FreeTerm = Annotated[str, StringConstraints(max_length=200)]
 FreeText = Annotated[str, StringConstraints(max_length=5000)]
 Count = Annotated[int, Field(strict=True, ge=0)]
-Rupiah = Annotated[int, Field(strict=True, ge=0)]
+# Bounded so that every amount fits a 64-bit column; Rp1 quadrillion is far past any offer.
+Rupiah = Annotated[int, Field(strict=True, ge=0, le=10**15)]
 TermList = Annotated[list[FreeTerm], Field(max_length=50)]
 
 

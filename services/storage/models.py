@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.storage.types import UTCDateTime, utcnow
@@ -13,6 +13,11 @@ from services.storage.types import UTCDateTime, utcnow
 
 def _utc(**kwargs: object) -> object:
     return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+
+
+def _rupiah() -> object:
+    # Rupiah amounts pass 2**31 (Rp3 billion is a common ceiling).
+    return Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 def _json() -> object:
@@ -30,7 +35,7 @@ class CooperativeRow(SQLModel, table=True):
     business_units: list[str] = _json()  # type: ignore[assignment]
     commodities: list[str] = _json()  # type: ignore[assignment]
     needs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    financing_need_idr: int | None = None
+    financing_need_idr: int | None = _rupiah()  # type: ignore[assignment]
     updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
 
@@ -48,8 +53,8 @@ class OfferRow(SQLModel, table=True):
     commodities: list[str] = _json()  # type: ignore[assignment]
     regions: list[str] = _json()  # type: ignore[assignment]
     min_members: int | None = None
-    min_amount_idr: int | None = None
-    max_amount_idr: int | None = None
+    min_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
+    max_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
     capacity: int | None = None
     valid_until: date | None = None
     updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
