@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0
+
+    # Coordinator review dashboard and API (services/review).
+    web_host: str = Field("127.0.0.1", description="address the review dashboard listens on")
+    web_port: int = Field(8000, description="port of the review dashboard and API")
+    secret_key: SecretStr | None = Field(
+        None, description="signs session cookies; default: generated once into the data folder"
+    )
+    cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only")
+    session_max_age_seconds: int = Field(12 * 3600, description="a login lasts this long")
+    login_max_failures: int = Field(5, description="failed logins per username+IP per window")
+    login_window_seconds: int = Field(15 * 60, description="window of the login rate limit")
 
     @cached_property
     def sqlalchemy_url(self) -> str:

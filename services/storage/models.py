@@ -141,3 +141,18 @@ class OutboxRow(SQLModel, table=True):
     published_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
     )
+
+
+class RejectedPairRow(SQLModel, table=True):
+    """What the cooperative and the offer looked like when a coordinator rejected the pair.
+
+    The reconciler suggests a rejected pair again only once either fingerprint differs, i.e.
+    after a material change of the profile or the offer (see ``services/fingerprints.py``).
+    """
+
+    __tablename__ = "rejected_pair"
+
+    suggestion_id: str = Field(primary_key=True, max_length=40)
+    cooperative_fingerprint: str = Field(max_length=64)
+    offer_fingerprint: str = Field(max_length=64)
+    rejected_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
