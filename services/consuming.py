@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from services.storage.db import session_scope
@@ -66,6 +67,8 @@ GiveUp = Callable[[Session, Delivery, Exception], None]
 def is_transient(exc: BaseException) -> bool:
     """Errors of the database's availability, not of the message: retry without limit."""
     if isinstance(exc, OperationalError | DisconnectionError | PoolTimeout):
+        return True
+    if isinstance(exc, StaleDataError):  # a row changed under us (e.g. a decision): re-read
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

@@ -109,6 +109,8 @@ def _refusal(
         return NotFound(NOT_FOUND)
     if row.status in (SuggestionStatus.APPROVED, SuggestionStatus.REJECTED):
         existing = latest_decision(session, suggestion_id)
+        if existing is not None:
+            session.expunge(existing)  # kept as read: the caller's rollback must not expire it
         who = (
             f" oleh {existing.coordinator_username} pada {when(existing.decided_at)}"
             if existing
