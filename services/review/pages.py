@@ -114,7 +114,7 @@ def queue_page(
             "partner": partner,
             "offer_type": offer_type,
             "min_score": min_score,
-            "sort": sort,
+            "sort": sort if sort != "score" else "",  # the default is not a filter
         }.items()
         if v
     }
