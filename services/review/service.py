@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -32,6 +33,7 @@ def review_service(runtime: Runtime) -> ServiceParts:
 
     async def serve() -> None:
         parts.handle = app = create_app(runtime)
+        log.info("review dashboard on http://%s:%d/", settings.web_host, settings.web_port)
         config = uvicorn.Config(
             app,
             host=settings.web_host,
@@ -40,8 +42,20 @@ def review_service(runtime: Runtime) -> ServiceParts:
             proxy_headers=False,
         )
         server = _Server(config)
-        task = asyncio.ensure_future(server.serve())
-        log.info("review dashboard on http://%s:%d/", settings.web_host, settings.web_port)
+        # Bound here rather than by uvicorn, which would exit the whole process (SystemExit
+        # out of the event loop) when the port is taken; the other services keep running.
+        try:
+            family = socket.AF_INET6 if ":" in settings.web_host else socket.AF_INET
+            sock = socket.create_server((settings.web_host, settings.web_port), family=family)
+        except OSError as exc:
+            log.error(
+                "review dashboard could not listen on %s:%d (KOPDES_WEB_HOST/KOPDES_WEB_PORT): %s",
+                settings.web_host,
+                settings.web_port,
+                exc,
+            )
+            return
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -49,6 +63,8 @@ def review_service(runtime: Runtime) -> ServiceParts:
             with contextlib.suppress(Exception):
                 await task
             raise
+        finally:
+            sock.close()
 
     parts.background.append(serve)
     return parts

@@ -7,7 +7,6 @@ Playwright drives Debian's Chromium (``apt-get install chromium``; ``.ci/run`` i
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -39,15 +38,8 @@ COOPS = "kopdes.cooperative.upserted"
 DECIDED = "kopdes.match.decided"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_coordinator_decides_in_the_browser(settings, tmp_path):
     playwright_api = pytest.importorskip("playwright.async_api")
-    settings.web_port = free_port()
     async with Harness(settings, ["ingest", "matcher", "review"]) as h:
         await h.publish("kopdes.offer.upserted.bri", builders.offer(regions=["61"]))
         for cooperative_id, village in (

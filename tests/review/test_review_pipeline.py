@@ -3,8 +3,6 @@ rejected pair comes back only after a material change of the profile or the offe
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 from sqlmodel import Session, select
 
@@ -19,12 +17,6 @@ from tests.harness import Harness
 COOPS = "kopdes.cooperative.upserted"
 BRI_OFFERS = "kopdes.offer.upserted.bri"
 DECIDED = "kopdes.match.decided"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def admin(engine):
@@ -44,7 +36,6 @@ def suggestion(h: Harness, cooperative_id: str) -> SuggestionRow:
 
 
 async def test_decisions_over_http_reach_nats_once_each(settings):
-    settings.web_port = free_port()
     async with Harness(settings, ["ingest", "matcher", "review"]) as h:
         engine = h.pipeline.runtime.engine
         await h.publish(BRI_OFFERS, builders.offer())
@@ -173,3 +164,18 @@ async def test_an_approved_pair_is_never_suggested_again(settings):
         await h.settle()
         assert len(h.suggested) == 1
         assert suggestion(h, "KDMP-6112012004").status == "approved"
+
+
+async def test_a_taken_port_does_not_stop_the_other_services(settings, caplog):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.web_port = taken.getsockname()[1]
+        async with Harness(settings, ["ingest", "matcher", "review"]) as h:
+            await h.publish(BRI_OFFERS, builders.offer())
+            await h.publish(COOPS, builders.profile())
+            await h.settle()
+            assert len(h.suggested) == 1
+    assert "review dashboard could not listen" in caplog.text
