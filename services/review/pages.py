@@ -210,7 +210,8 @@ def bulk_approve(
     note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    back = back if back.startswith("/") and not back.startswith("//") else "/"
+    # Only a path on this site: "//host" and "/\\host" would leave it.
+    back = back if back.startswith("/") and not back.startswith(("//", "/\\")) else "/"
     items: list[tuple[str, int]] = []
     for value in selected:
         suggestion_id, _, version = value.partition(":")

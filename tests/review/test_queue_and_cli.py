@@ -179,3 +179,17 @@ def test_demo_coordinators_get_fresh_passwords(engine):
         rows = {c.username: c for c in session.exec(select(Coordinator))}
     for username, password, _, _ in second:
         assert verify_password(rows[username].password_hash, password)
+
+
+def test_bulk_approve_returns_only_to_a_path_on_this_site(app, seeded):
+    from tests.review.conftest import csrf_of
+
+    client = logged_in(app, "pu.desa")
+    token = csrf_of(client.get("/").text)
+    for back in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        response = client.post(
+            "/bulk-approve",
+            data={"csrf_token": token, "reason_code": "sesuai_kebutuhan", "back": back},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303 and response.headers["location"] == "/"
