@@ -13,6 +13,7 @@ import uvicorn
 from services.review.web import create_app
 from services.runtime import Runtime
 from services.service import ServiceParts
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def review_service(runtime: Runtime) -> ServiceParts:
 
     async def serve() -> None:
         parts.handle = app = create_app(runtime)
-        log.info("review dashboard on http://%s:%d/", settings.web_host, settings.web_port)
+        log.info("review dashboard on %s", dashboard_url(settings))
         config = uvicorn.Config(
             app,
             host=settings.web_host,
@@ -68,3 +69,10 @@ def review_service(runtime: Runtime) -> ServiceParts:
 
     parts.background.append(serve)
     return parts
+
+
+def dashboard_url(settings: Settings) -> str:
+    """Where a person opens the dashboard (for the demo and the logs)."""
+    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::", "") else settings.web_host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.web_port}/"

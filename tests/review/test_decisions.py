@@ -319,3 +319,26 @@ def test_rejection_stores_fingerprints_of_profile_and_offer(client, engine, seed
     assert len(pair.cooperative_fingerprint) == len(pair.offer_fingerprint) == 64
     event = json.loads(outbox(engine)[0].payload)
     assert event["decision"] == "rejected" and event["reason_code"] == "data_tidak_valid"
+
+
+def test_the_matcher_cannot_overwrite_a_decision_made_meanwhile(engine, seeded, review_settings):
+    import pytest
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from schemas import RetractReason
+    from services.suggestions import SuggestionBook
+    from tests.review.conftest import coop_id
+
+    with Session(engine) as session:
+        admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
+    sid = seeded.sid(SAMBAS)
+    with Session(engine) as matcher:
+        book = SuggestionBook(matcher, review_settings, "bri", "kur-kalbar")
+        row = book.rows[coop_id(SAMBAS)]
+        # A coordinator approves while the matcher holds the row it read before.
+        decisions.decide(engine, admin, sid, decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1)
+        book.retract(row, RetractReason.SUPERSEDED)
+        with pytest.raises(StaleDataError):
+            matcher.commit()
+    assert seeded.row(sid).status == "approved"
+    assert [m.subject for m in outbox(engine, "kopdes.match.retracted")] == []
