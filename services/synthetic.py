@@ -790,6 +790,8 @@ def produce_of(code: str) -> dict[str, float]:
 
 def _grows(code: str, commodity: str) -> bool:
     """Whether ``commodity`` is a notable produce of the area holding ``code``."""
+    if _is_city(code) and code[:5] not in KALBAR_PRODUCE:
+        return False  # outside Kalimantan Barat produce is known by province: skip the cities
     return produce_of(code).get(commodity, 0) >= 0.15
 
 
@@ -821,7 +823,11 @@ def _make_cooperative(code: str, name: str, seed: int, updated_at: datetime) -> 
     urban = _is_kelurahan(code)
     city = _is_city(code)
     produce = produce_of(code)
-    scale = 1.0 if city or not urban else 0.3
+    # Kelurahan farm less: Kalbar's two cities have their own table; elsewhere the produce is
+    # known by province, so scale it down for kelurahan, and more so in cities.
+    scale = 0.08 if city else 0.3
+    if not urban or (city and code[:5] in KALBAR_PRODUCE):
+        scale = 1.0
 
     commodities: list[str] = []  # canonical
     for key, share in produce.items():
@@ -888,7 +894,9 @@ def _needs(
         return ""
     phrases: list[str] = []
     if financing is not None and rng.random() < 0.6:
-        unit = units.get("sembako") or next(iter(units.values()), "usaha koperasi")
+        unit = units.get("sembako") or next(
+            (text for key, text in units.items() if key != "kantor"), "usaha koperasi"
+        )
         phrases.append(rng.choice(FINANCING_NEEDS).format(a=_rupiah_text(rng, financing), u=unit))
     unit_keys = [k for k in units if k in UNIT_NEEDS]
     for key in rng.sample(unit_keys, min(len(unit_keys), rng.choice((0, 1, 1, 2)))):
@@ -1369,20 +1377,39 @@ class _OfferMaker:
     def idfood(self) -> None:
         rng = self.rng
         regions, slug = self.regions_for((0.6, 0.2, 0.0))
+        product, title, goods = rng.choice(
+            (
+                (
+                    "sembako",
+                    "Pasokan gula, minyak goreng dan tepung terigu untuk kios sembako",
+                    ["gula", "minyak goreng", "tepung terigu", "beras"],
+                ),
+                (
+                    "gula-minyak",
+                    "Kemitraan pasokan gula pasir dan minyak goreng kemasan",
+                    ["gula pasir", "minyak goreng"],
+                ),
+                (
+                    "beras-premium",
+                    "Pasokan beras premium dan medium untuk gerai koperasi",
+                    ["beras"],
+                ),
+            )
+        )
         self.add(
             "id-food",
-            "sembako",
+            product,
             slug,
             partner_name="ID FOOD (PT Rajawali Nusantara Indonesia)",
             partner_type=PartnerType.BUMN,
             offer_type=OfferType.SUPPLY,
-            title="Pasokan gula, minyak goreng dan tepung terigu untuk kios sembako",
+            title=title,
             description=(
-                "ID FOOD menjadi pemasok tetap gula, minyak goreng, tepung terigu dan "
-                "beras untuk gerai sembako Kopdes Merah Putih, pembayaran tempo 14 hari."
+                f"ID FOOD menjadi pemasok tetap {', '.join(goods)} untuk gerai sembako Kopdes "
+                f"Merah Putih di {self.table.describe(regions[0])}, pembayaran tempo 14 hari."
             ),
             business_units=["gerai sembako", "toko sembako"],
-            commodities=["gula", "minyak goreng", "tepung terigu", "beras"],
+            commodities=goods,
             regions=regions,
             min_members=rng.choice((None, 20)),
             valid_until=self.valid_until(0.5),
