@@ -8,9 +8,9 @@ occasional typo. Offers are modelled on the real partners (BRI, BNI, Mandiri, BS
 ID FOOD, Pupuk Indonesia, Pertamina Patra Niaga, Kimia Farma, Pos Indonesia, Agrinas Pangan
 Nusantara) plus clearly fictional offtake companies, NGOs and local government offices.
 
-Everything is deterministic for a seed: each cooperative draws from its own random stream
-(seed and village code), so a cooperative does not change when ``limit`` or the set of other
-villages changes. Every item is constructed through the contract models, so it is validated.
+Everything is deterministic for a seed: cooperatives draw from one random stream per regency
+(seed and regency code), always run over the whole regency, so a cooperative does not change
+with ``within`` or ``limit``. Every item is constructed through the contract models, so it is validated.
 """
 
 from __future__ import annotations
@@ -818,8 +818,39 @@ def _financing(rng: random.Random) -> int:
     return max(step, min(3_000_000_000, round(amount / step) * step))
 
 
-def _make_cooperative(code: str, name: str, seed: int, updated_at: datetime) -> CooperativeProfile:
-    rng = random.Random(f"{seed}:{code}")
+def _unit_chances(urban: bool, fishing: bool) -> tuple[tuple[str, float], ...]:
+    """How likely each standard unit is, for a kelurahan or desa, fishing or not."""
+    return (
+        ("kantor", 0.25),
+        ("sembako", 0.85),
+        ("usp", 0.7),
+        ("klinik", 0.35),
+        ("apotek", 0.45),
+        ("gudang", 0.2 if urban else 0.35),
+        ("cold", 0.5 if fishing else 0.05),
+        ("logistik", 0.3),
+        ("lpg", 0.35),
+        ("pupuk", 0.03 if urban else 0.45),
+        ("agen", 0.35),
+    )
+
+
+_UNIT_CHANCES = {(u, f): _unit_chances(u, f) for u in (False, True) for f in (False, True)}
+
+
+def _few(rng: random.Random, items: list[str]) -> list[str]:
+    """None, one or two distinct items, one most often."""
+    k = min(len(items), (0, 1, 1, 2)[int(rng.random() * 4)])
+    if k == 0:
+        return []
+    if k == 1:
+        return [items[int(rng.random() * len(items))]]
+    return rng.sample(items, 2)
+
+
+def _make_cooperative(
+    rng: random.Random, code: str, name: str, updated_at: datetime
+) -> CooperativeProfile:
     urban = _is_kelurahan(code)
     city = _is_city(code)
     produce = produce_of(code)
@@ -837,21 +868,7 @@ def _make_cooperative(code: str, name: str, seed: int, updated_at: datetime) -> 
         commodities = rng.sample(commodities, 4)
 
     units: list[str] = []  # canonical
-    fishing = "ikan" in commodities
-    chances = {
-        "kantor": 0.25,
-        "sembako": 0.85,
-        "usp": 0.7,
-        "klinik": 0.35,
-        "apotek": 0.45,
-        "gudang": 0.2 if urban else 0.35,
-        "cold": 0.5 if fishing else 0.05,
-        "logistik": 0.3,
-        "lpg": 0.35,
-        "pupuk": 0.03 if urban else 0.45,
-        "agen": 0.35,
-    }
-    for key, chance in chances.items():
+    for key, chance in _UNIT_CHANCES[urban, "ikan" in commodities]:
         if rng.random() < chance:
             units.append(key)
     processing = [c for c in commodities if rng.random() < 0.3][:2]
@@ -898,11 +915,9 @@ def _needs(
             (text for key, text in units.items() if key != "kantor"), "usaha koperasi"
         )
         phrases.append(rng.choice(FINANCING_NEEDS).format(a=_rupiah_text(rng, financing), u=unit))
-    unit_keys = [k for k in units if k in UNIT_NEEDS]
-    for key in rng.sample(unit_keys, min(len(unit_keys), rng.choice((0, 1, 1, 2)))):
+    for key in _few(rng, [k for k in units if k in UNIT_NEEDS]):
         phrases.append(rng.choice(UNIT_NEEDS[key]).format(u=units[key]))
-    comm_keys = list(commodities)
-    for key in rng.sample(comm_keys, min(len(comm_keys), rng.choice((0, 1, 1, 2)))):
+    for key in _few(rng, list(commodities)):
         templates = COMMODITY_NEEDS.get(key, ()) + COMMODITY_NEEDS["*"]
         phrases.append(rng.choice(templates).format(c=commodities[key].lower()))
     if not phrases:
@@ -969,7 +984,25 @@ def cooperatives(
     if limit is not None and limit < len(villages):
         villages = _spread(villages, max(0, limit))
     stamp = updated_at or default_updated_at(seed)
-    return [_make_cooperative(v.code, v.name, seed, stamp) for v in villages]
+    wanted = {v.code for v in villages} if len(villages) < len(_villages(None)) else None
+    made: list[CooperativeProfile] = []
+    # One random stream per regency, always run over the whole regency: a cooperative does not
+    # depend on ``within`` or ``limit``, and seeding once per regency keeps it fast.
+    for regency in sorted({v.code[:5] for v in villages}):
+        rng = random.Random(f"{seed}:{regency}")
+        for village in _villages_by_regency()[regency]:
+            coop = _make_cooperative(rng, village.code, village.name, stamp)
+            if wanted is None or village.code in wanted:
+                made.append(coop)
+    return made
+
+
+@cache
+def _villages_by_regency() -> dict[str, list[Region]]:
+    by_regency: dict[str, list[Region]] = {}
+    for village in sorted(_villages(None), key=lambda v: v.code):
+        by_regency.setdefault(village.code[:5], []).append(village)
+    return by_regency
 
 
 # ---------------------------------------------------------------------------------------------
