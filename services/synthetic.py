@@ -10,7 +10,8 @@ Nusantara) plus clearly fictional offtake companies, NGOs and local government o
 
 Everything is deterministic for a seed: cooperatives draw from one random stream per regency
 (seed and regency code), always run over the whole regency, so a cooperative does not change
-with ``within`` or ``limit``. Every item is constructed through the contract models, so it is validated.
+with ``within`` or ``limit``. Every item is constructed through the contract models, so it is
+validated.
 """
 
 from __future__ import annotations
@@ -766,6 +767,23 @@ def _region_slug(region: Region) -> str:
     return _slug(name.removeprefix("Kota "))
 
 
+# Provinces as people abbreviate them in ids and chat: Kalbar, Jatim, NTB ...
+PROVINCE_SLUGS = {
+    "11": "aceh", "12": "sumut", "13": "sumbar", "14": "riau", "15": "jambi", "16": "sumsel",
+    "17": "bengkulu", "18": "lampung", "19": "babel", "21": "kepri", "31": "jakarta",
+    "32": "jabar", "33": "jateng", "34": "diy", "35": "jatim", "36": "banten", "51": "bali",
+    "52": "ntb", "53": "ntt", "61": "kalbar", "62": "kalteng", "63": "kalsel", "64": "kaltim",
+    "65": "kaltara", "71": "sulut", "72": "sulteng", "73": "sulsel", "74": "sultra",
+    "75": "gorontalo", "76": "sulbar", "81": "maluku", "82": "malut", "91": "papua",
+    "92": "papua-barat", "93": "papua-selatan", "94": "papua-tengah", "95": "papua-pegunungan",
+    "96": "papua-barat-daya",
+}  # fmt: skip
+
+
+def _province_slug(code: str) -> str:
+    return PROVINCE_SLUGS.get(code) or _slug(region_table().name(code))
+
+
 def default_updated_at(seed: int) -> datetime:
     """The fixed aware timestamp used when none is given: 2026-11-01 08:00 WIB + seed seconds."""
     return datetime(2026, 11, 1, 8, 0, tzinfo=WIB) + timedelta(seconds=seed % 3600)
@@ -1216,6 +1234,8 @@ class _OfferMaker:
         self.today = today
         self.stamp = stamp
         self.seen: set[tuple[str, str]] = set()
+        self.offered: set[tuple[object, ...]] = set()
+        self.distinct = True  # refuse a repeat of the same offer while there is room
         self.made: list[PartnerOffer] = []
         self.table = region_table()
         self.pools: dict[str | None, tuple[list[Region], list[int], dict[str, list[Region]]]] = {}
@@ -1259,7 +1279,7 @@ class _OfferMaker:
         if province_ok and r < level_mix[0]:
             province = self.table.get(anchor.code[:2])
             assert province is not None
-            return [province.code], _slug(province.name)
+            return [province.code], _province_slug(province.code)
         if r < level_mix[0] + level_mix[1]:
             siblings = [reg for reg in self._pool(fits)[2][anchor.code[:2]] if reg != anchor]
             extra = rng.sample(siblings, min(len(siblings), rng.randint(1, 3)))
@@ -1281,6 +1301,10 @@ class _OfferMaker:
 
     def add(self, partner_id: str, product: str, region_slug: str, **fields: object) -> None:
         base = f"{partner_id}-{product}-{region_slug}"[:52].rstrip("-")
+        same = (partner_id, product, str(fields.get("regions")), fields.get("title"))
+        if self.distinct and same in self.offered:
+            return  # the partner already offers this there: draw something else
+        self.offered.add(same)
         offer_id = f"{base}-{self.today.year}"
         n = 2
         while (partner_id, offer_id) in self.seen:
@@ -1647,7 +1671,7 @@ class _OfferMaker:
         if government:
             province = self.table.get(regions[0][:2])
             assert province is not None
-            partner_id = f"dinas-kukm-{_slug(province.name)}"[:64]
+            partner_id = f"dinas-kukm-{_province_slug(province.code)}"[:64]
             partner_name = f"Dinas Koperasi dan UKM Provinsi {province.name}"
             partner_type = PartnerType.GOVERNMENT
         else:
@@ -1737,6 +1761,8 @@ def offers(
             name, args = rng.choices(kinds, weights=weights)[0], ()
         getattr(maker, name)(*args)
         step += 1
+        if step > 20 * count + 100:  # a small area ran out of distinct offers: allow repeats
+            maker.distinct = False
     return maker.made[:count]
 
 
