@@ -225,6 +225,17 @@ def deadletters(
     console.print(table)
 
 
+@app.command("json-schemas")
+def json_schemas(
+    out: Annotated[Path, typer.Option(help="folder to write into")] = Path("docs/schemas"),
+) -> None:
+    """Write a JSON Schema for every payload of the event contract."""
+    from schemas.export import write_json_schemas
+
+    for path in write_json_schemas(out):
+        console.print(f"wrote {path}")
+
+
 @app.command()
 def asyncapi(
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
