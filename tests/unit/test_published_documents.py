@@ -9,7 +9,10 @@ from schemas.export import json_schemas
 from services.app import asyncapi_document
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-REGENERATE = "regenerate with `uv run kopdes-match json-schemas` and `uv run kopdes-match asyncapi --out docs/asyncapi.json`"
+REGENERATE = (
+    "regenerate with `uv run kopdes-match json-schemas` and "
+    "`uv run kopdes-match asyncapi --out docs/asyncapi.json`"
+)
 
 
 def test_json_schemas_are_in_sync():
