@@ -1,6 +1,6 @@
 """Pure matching core: eligibility, scoring and the candidate index. No I/O, no framework."""
 
-from matcher.eligibility import ineligibility, in_region, is_eligible
+from matcher.eligibility import in_region, ineligibility, is_eligible
 from matcher.index import MatchIndex
 from matcher.model import Component, Cooperative, Match, Offer, offer_key
 from matcher.scoring import score_pair

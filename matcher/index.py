@@ -1,24 +1,55 @@
 """Candidate index: which cooperatives and offers to score for one event.
 
-Provisional brute force over every stored entity; the matcher issue replaces it with an
-index by canonical term and region prefix. The public methods stay.
+Cooperatives are posted under each of their canonical terms, per regency; offers under
+each of their terms (with related terms, handled units and their intent), per region code
+as written. One event gathers only the entities that share a term with it inside its
+region: a pair sharing no term scores at most ``NO_OVERLAP_BOUND`` (below
+``SUGGESTION_THRESHOLD``), so skipping it loses no suggestion. Recall against scoring every
+pair is measured in the tests and the benchmark.
+
+Scoring is split: the term components depend only on the two term profiles, so they are
+computed once per distinct cooperative profile (``CoopTerms.signature``) per query; the
+free-text component (at most ``TEXT_MAX`` points) is computed only for cooperatives that
+can still enter the top k; full explanations only for the final top k.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+import heapq
+from collections.abc import Container, Iterable
 from datetime import date
 
-from matcher.eligibility import offer_ineligibility, pair_ineligibility
+from matcher.eligibility import in_region, offer_ineligibility, pair_ineligibility
+from matcher.explain import explain
 from matcher.model import Cooperative, Match, Offer
-from matcher.scoring import score_pair
+from matcher.profile import CoopTerms, OfferTerms, coop_terms, offer_terms
+from matcher.scoring import TEXT_MAX, term_scores, text_score, total, weighted_terms
+
+NATIONAL = ""  # the region key of offers open to all of Indonesia
+
+
+def _regency(village_code: str) -> str:
+    return ".".join(village_code.split(".")[:2])
+
+
+def _prefixes(village_code: str) -> list[str]:
+    """Every region code that contains the village, national first."""
+    parts = village_code.split(".")
+    return [NATIONAL] + [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 class MatchIndex:
     def __init__(self) -> None:
         self._cooperatives: dict[str, Cooperative] = {}
+        self._coop_terms: dict[str, CoopTerms] = {}
+        # term -> regency code -> cooperative ids
+        self._coop_postings: dict[str, dict[str, set[str]]] = {}
         self._offers: dict[str, Offer] = {}
+        self._offer_terms: dict[str, OfferTerms] = {}
+        # term -> region code as written in the offer ("" = national) -> offer keys
+        self._offer_postings: dict[str, dict[str, set[str]]] = {}
 
+    # ------------------------------------------------------------------ store
     @property
     def cooperative_count(self) -> int:
         return len(self._cooperatives)
@@ -34,17 +65,45 @@ class MatchIndex:
         return self._offers.get(key)
 
     def upsert_cooperative(self, coop: Cooperative) -> None:
+        self.remove_cooperative(coop.cooperative_id)
+        terms = coop_terms(coop)
         self._cooperatives[coop.cooperative_id] = coop
+        self._coop_terms[coop.cooperative_id] = terms
+        regency = _regency(coop.village_code)
+        for term in terms.index_terms:
+            self._coop_postings.setdefault(term, {}).setdefault(regency, set()).add(
+                coop.cooperative_id
+            )
 
     def remove_cooperative(self, cooperative_id: str) -> None:
-        self._cooperatives.pop(cooperative_id, None)
+        coop = self._cooperatives.pop(cooperative_id, None)
+        if coop is None:
+            return
+        terms = self._coop_terms.pop(cooperative_id)
+        regency = _regency(coop.village_code)
+        for term in terms.index_terms:
+            _discard(self._coop_postings, term, regency, cooperative_id)
 
     def upsert_offer(self, offer: Offer) -> None:
+        self.remove_offer(offer.key)
+        terms = offer_terms(offer)
         self._offers[offer.key] = offer
+        self._offer_terms[offer.key] = terms
+        for term in terms.index_terms:
+            by_region = self._offer_postings.setdefault(term, {})
+            for region in offer.regions or (NATIONAL,):
+                by_region.setdefault(region, set()).add(offer.key)
 
     def remove_offer(self, key: str) -> None:
-        self._offers.pop(key, None)
+        offer = self._offers.pop(key, None)
+        if offer is None:
+            return
+        terms = self._offer_terms.pop(key)
+        for term in terms.index_terms:
+            for region in offer.regions or (NATIONAL,):
+                _discard(self._offer_postings, term, region, key)
 
+    # ------------------------------------------------------------------ queries
     def score(self, key: str, cooperative_id: str, as_of: date) -> Match | None:
         """The pair's match, or None when either is unknown or the pair is ineligible."""
         offer, coop = self._offers.get(key), self._cooperatives.get(cooperative_id)
@@ -52,20 +111,101 @@ class MatchIndex:
             return None
         if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
             return None
-        return score_pair(offer, coop)
+        ot, ct = self._offer_terms[key], self._coop_terms[cooperative_id]
+        return explain(offer, coop, ot, ct, term_scores(ot, ct), text_score(ot, ct))
+
+    def candidate_cooperatives(self, key: str) -> set[str]:
+        """Cooperatives in the offer's regions sharing a term with it (eligibility not checked)."""
+        offer = self._offers.get(key)
+        if offer is None:
+            return set()
+        ot = self._offer_terms[key]
+        found: set[str] = set()
+        for region in offer.regions or (NATIONAL,):
+            depth = 0 if region == NATIONAL else region.count(".") + 1
+            regency = region if depth == 2 else (_regency(region) if depth > 2 else None)
+            inside: set[str] = set()
+            for term in ot.index_terms:
+                by_regency = self._coop_postings.get(term)
+                if not by_regency:
+                    continue
+                if regency is not None:
+                    inside.update(by_regency.get(regency, ()))
+                else:
+                    prefix = region + "." if depth else ""
+                    for code, ids in by_regency.items():
+                        if code.startswith(prefix):
+                            inside.update(ids)
+            if depth > 2:  # district or village: filter the regency's cooperatives
+                inside = {
+                    c for c in inside if in_region(self._cooperatives[c].village_code, (region,))
+                }
+            found |= inside
+        return found
+
+    def candidate_offers(self, cooperative_id: str) -> set[str]:
+        """Offers whose regions contain the cooperative and that share a term with it."""
+        coop = self._cooperatives.get(cooperative_id)
+        if coop is None:
+            return set()
+        prefixes = _prefixes(coop.village_code)
+        found: set[str] = set()
+        for term in self._coop_terms[cooperative_id].index_terms:
+            by_region = self._offer_postings.get(term)
+            if not by_region:
+                continue
+            for prefix in prefixes:
+                keys = by_region.get(prefix)
+                if keys:
+                    found |= keys
+        return found
 
     def best_cooperatives(
         self, key: str, k: int, as_of: date, *, min_score: float = 0.0
     ) -> list[Match]:
+        """The k best eligible candidates for the offer, best first (``Match.sort_key``)."""
         offer = self._offers.get(key)
-        if offer is None or offer_ineligibility(offer, as_of):
+        if offer is None or k <= 0 or offer_ineligibility(offer, as_of):
             return []
-        matches = [
-            score_pair(offer, coop)
-            for coop in self._cooperatives.values()
-            if pair_ineligibility(offer, coop) is None
-        ]
-        return sorted((m for m in matches if m.score >= min_score), key=lambda m: m.sort_key)[:k]
+        ot = self._offer_terms[key]
+        # Term part per distinct cooperative profile, then cooperatives grouped by it.
+        by_signature: dict[int, float] = {}
+        groups: dict[float, list[str]] = {}
+        for cid in self.candidate_cooperatives(key):
+            ct = self._coop_terms[cid]
+            part = by_signature.get(ct.signature)
+            if part is None:
+                part = by_signature[ct.signature] = weighted_terms(term_scores(ot, ct))
+            groups.setdefault(part, []).append(cid)
+
+        # Max-heap by sort key emulated with a bounded min-heap of the k best so far.
+        best: list[tuple[float, _Rev]] = []
+        text_cache: dict[str, float] = {}
+        for part in sorted(groups, reverse=True):
+            ceiling = part + TEXT_MAX + 0.05  # rounding to 0.1 may add up to 0.05
+            if ceiling < min_score or (len(best) == k and ceiling < best[0][0]):
+                break
+            for cid in groups[part]:
+                coop = self._cooperatives[cid]
+                if pair_ineligibility(offer, coop):
+                    continue
+                ct = self._coop_terms[cid]
+                text = text_cache.get(ct.text)
+                if text is None:
+                    text = text_cache[ct.text] = text_score(ot, ct)
+                score = total(part, text)
+                if score < min_score:
+                    continue
+                item = (score, _Rev(cid))
+                if len(best) < k:
+                    heapq.heappush(best, item)
+                elif item > best[0]:
+                    heapq.heapreplace(best, item)
+        chosen = sorted(best, reverse=True)
+        return sorted(
+            (self._explain(offer, self._cooperatives[r.value]) for _, r in chosen),
+            key=lambda m: m.sort_key,
+        )
 
     def best_offers(
         self,
@@ -76,14 +216,70 @@ class MatchIndex:
         min_score: float = 0.0,
         exclude: Container[str] = (),
     ) -> list[Match]:
+        """The k best eligible candidate offers for the cooperative, best first."""
         coop = self._cooperatives.get(cooperative_id)
-        if coop is None:
+        if coop is None or k <= 0:
             return []
-        matches = [
-            score_pair(offer, coop)
-            for key, offer in self._offers.items()
-            if key not in exclude
-            and offer_ineligibility(offer, as_of) is None
-            and pair_ineligibility(offer, coop) is None
-        ]
-        return sorted((m for m in matches if m.score >= min_score), key=lambda m: m.sort_key)[:k]
+        ct = self._coop_terms[cooperative_id]
+        scored: list[tuple[float, str, str, str]] = []
+        for key in self.candidate_offers(cooperative_id):
+            if key in exclude:
+                continue
+            offer = self._offers[key]
+            if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
+                continue
+            ot = self._offer_terms[key]
+            score = total(weighted_terms(term_scores(ot, ct)), text_score(ot, ct))
+            if score >= min_score:
+                scored.append((-score, cooperative_id, offer.partner_id, offer.offer_id))
+        top = heapq.nsmallest(k, scored)
+        return [self._explain(self._offers[f"{p}/{o}"], coop) for _, _, p, o in top]
+
+    def _explain(self, offer: Offer, coop: Cooperative) -> Match:
+        ot, ct = self._offer_terms[offer.key], self._coop_terms[coop.cooperative_id]
+        return explain(offer, coop, ot, ct, term_scores(ot, ct), text_score(ot, ct))
+
+    # ------------------------------------------------------------------ bulk
+    def upsert_cooperatives(self, coops: Iterable[Cooperative]) -> None:
+        for coop in coops:
+            self.upsert_cooperative(coop)
+
+    def upsert_offers(self, offers: Iterable[Offer]) -> None:
+        for offer in offers:
+            self.upsert_offer(offer)
+
+
+class _Rev:
+    """Orders ids in reverse, so a min-heap of (score, _Rev(id)) evicts the worst by
+    ``Match.sort_key``: lowest score first, and among equal scores the highest id."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Rev) -> bool:
+        return self.value > other.value
+
+    def __gt__(self, other: _Rev) -> bool:
+        return self.value < other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Rev) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def _discard(postings: dict[str, dict[str, set[str]]], term: str, region: str, item: str) -> None:
+    by_region = postings.get(term)
+    if by_region is None:
+        return
+    items = by_region.get(region)
+    if items is None:
+        return
+    items.discard(item)
+    if not items:
+        del by_region[region]
+        if not by_region:
+            del postings[term]
