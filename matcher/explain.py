@@ -9,8 +9,8 @@ from matcher.resolve import Hit
 from matcher.scoring import (
     FIT,
     TYPE_PLAUSIBLE,
-    WEIGHTS,
     offer_things,
+    offer_weights,
     total,
     weighted_terms,
 )
@@ -147,12 +147,13 @@ def explain(
     else:
         type_detail = f"{offer.offer_type} kurang sesuai dengan profil koperasi"
 
+    w = offer_weights(ot)
     components = (
-        Component("business_unit", WEIGHTS["business_unit"], round(unit, 1), unit_detail),
-        Component("commodity", WEIGHTS["commodity"], round(commodity, 1), commodity_detail),
-        Component("needs", WEIGHTS["needs"], round(needs, 1), needs_detail),
-        Component("offer_type", WEIGHTS["offer_type"], round(type_score, 1), type_detail),
-        Component("text", WEIGHTS["text"], round(text, 1), "kemiripan teks bebas"),
+        Component("business_unit", round(w["business_unit"], 3), round(unit, 1), unit_detail),
+        Component("commodity", round(w["commodity"], 3), round(commodity, 1), commodity_detail),
+        Component("needs", round(w["needs"], 3), round(needs, 1), needs_detail),
+        Component("offer_type", round(w["offer_type"], 3), round(type_score, 1), type_detail),
+        Component("text", round(w["text"], 3), round(text, 1), "kemiripan teks bebas"),
     )
     if reasons:
         summary = "Cocok karena " + _join(reasons) + "."
@@ -165,7 +166,7 @@ def explain(
         offer.offer_id,
         offer.partner_id,
         coop.cooperative_id,
-        total(weighted_terms(scores), text),
+        total(w, weighted_terms(w, scores), text),
         components,
         summary,
     )

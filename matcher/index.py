@@ -10,7 +10,9 @@ pair is measured in the tests and the benchmark.
 Scoring is split: the term components depend only on the two term profiles, so they are
 computed once per distinct cooperative profile (``CoopTerms.signature``) per query; the
 free-text component (at most ``TEXT_MAX`` points) is computed only for cooperatives that
-can still enter the top k; full explanations only for the final top k.
+can still enter the top k; full explanations only for the final top k. A generic offer
+(no unit or produce named) is filed under ``ANY``, which every cooperative is filed under
+too: its candidates are all cooperatives in its regions.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from matcher.eligibility import in_region, offer_ineligibility, pair_ineligibili
 from matcher.explain import explain
 from matcher.model import Cooperative, Match, Offer
 from matcher.profile import CoopTerms, OfferTerms, coop_terms, offer_terms
-from matcher.scoring import TEXT_MAX, term_scores, text_score, total, weighted_terms
+from matcher.scoring import (
+    offer_weights,
+    term_scores,
+    text_ceiling,
+    text_score,
+    total,
+    weighted_terms,
+)
 
 NATIONAL = ""  # the region key of offers open to all of Indonesia
 
@@ -168,6 +177,8 @@ class MatchIndex:
         if offer is None or k <= 0 or offer_ineligibility(offer, as_of):
             return []
         ot = self._offer_terms[key]
+        weights = offer_weights(ot)
+        text_max = text_ceiling(weights)
         # Term part per distinct cooperative profile, then cooperatives grouped by it.
         by_signature: dict[int, float] = {}
         groups: dict[float, list[str]] = {}
@@ -175,14 +186,15 @@ class MatchIndex:
             ct = self._coop_terms[cid]
             part = by_signature.get(ct.signature)
             if part is None:
-                part = by_signature[ct.signature] = weighted_terms(term_scores(ot, ct))
+                part = weighted_terms(weights, term_scores(ot, ct))
+                by_signature[ct.signature] = part
             groups.setdefault(part, []).append(cid)
 
         # Max-heap by sort key emulated with a bounded min-heap of the k best so far.
         best: list[tuple[float, _Rev]] = []
         text_cache: dict[str, float] = {}
         for part in sorted(groups, reverse=True):
-            ceiling = part + TEXT_MAX + 0.05  # rounding to 0.1 may add up to 0.05
+            ceiling = part + text_max + 0.05  # rounding to 0.1 may add up to 0.05
             if ceiling < min_score or (len(best) == k and ceiling < best[0][0]):
                 break
             for cid in groups[part]:
@@ -193,7 +205,7 @@ class MatchIndex:
                 text = text_cache.get(ct.text)
                 if text is None:
                     text = text_cache[ct.text] = text_score(ot, ct)
-                score = total(part, text)
+                score = total(weights, part, text)
                 if score < min_score:
                     continue
                 item = (score, _Rev(cid))
@@ -229,7 +241,9 @@ class MatchIndex:
             if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
                 continue
             ot = self._offer_terms[key]
-            score = total(weighted_terms(term_scores(ot, ct)), text_score(ot, ct))
+            weights = offer_weights(ot)
+            score = total(weights, weighted_terms(weights, term_scores(ot, ct)),
+                          text_score(ot, ct))
             if score >= min_score:
                 scored.append((-score, cooperative_id, offer.partner_id, offer.offer_id))
         top = heapq.nsmallest(k, scored)

@@ -20,6 +20,8 @@ PRODUCE_UNITS = frozenset(
      "unit:pertanian", "unit:perikanan", "unit:peternakan"}
 )
 FINANCING = "intent:financing"
+# Posting key every cooperative is filed under: how generic offers find their candidates.
+ANY = "*"
 
 
 def _of_kind(hits: tuple[Hit, ...], kind: str) -> dict[str, Hit]:
@@ -56,7 +58,7 @@ class CoopTerms:
 
     @property
     def index_terms(self) -> frozenset[str]:
-        return self.unit_set | self.commodity_set | self.intent_set | self.object_set
+        return self.unit_set | self.commodity_set | self.intent_set | self.object_set | {ANY}
 
 
 def coop_terms(coop: Cooperative) -> CoopTerms:
@@ -120,5 +122,9 @@ def offer_terms(offer: Offer) -> OfferTerms:
     related = frozenset(r for t in things for r in vocab.term(t).related)
     text = _match_text(f"{offer.title} {offer.description} " + " ".join(
         (*offer.business_units, *offer.commodities)))
-    return OfferTerms(intent, units, commodities, handled, mentioned, text,
-                      things | related | {intent})
+    index = things | related | {intent}
+    if not things:
+        # A generic offer (training or financing for a whole regency, no unit or produce
+        # named) is a candidate for every cooperative in its regions.
+        index |= {ANY}
+    return OfferTerms(intent, units, commodities, handled, mentioned, text, index)

@@ -11,9 +11,11 @@ Components (weights sum to 1):
   intent, whether its profile makes the type plausible (supply suits a retail unit).
 - ``text``: free-text similarity, minor, for what the vocabulary does not know.
 
-A pair that shares no canonical term (not even the offer's intent with a stated need)
-scores at most ``NO_OVERLAP_BOUND``, below ``SUGGESTION_THRESHOLD``: that is what lets the
-candidate index skip such pairs without losing a suggestion (tested).
+Components an offer leaves open (no unit, no commodity) get weight 0 for that offer; the
+others are rescaled (``offer_weights``). A pair that shares no canonical term (not even
+the offer's intent with a stated need) scores at most ``NO_OVERLAP_BOUND``, below
+``SUGGESTION_THRESHOLD``: that is what lets the candidate index skip such pairs without
+losing a suggestion (tested).
 """
 
 from __future__ import annotations
@@ -38,28 +40,50 @@ WEIGHTS: dict[str, float] = {
     "offer_type": 0.10,
     "text": 0.05,
 }
+TERM_COMPONENTS = ("business_unit", "commodity", "needs", "offer_type")
 
 FIT = 100.0  # the same canonical term on both sides
 RELATED_FIT = 60.0  # a related term (padi/beras, apotek/klinik, gudang/cold storage)
-UNSPECIFIED = 40.0  # the offer names no unit (or no commodity): fits all alike
 NO_NEEDS = 30.0  # the cooperative states no need: neither for nor against
 NEEDS_FLOOR = 20.0  # needs stated, none of them met
+INTENT_ONLY = 0.75  # share of the needs span for "butuh modal" without saying for what
 TYPE_PLAUSIBLE = 50.0
 TYPE_IMPLAUSIBLE = 20.0
 
 # Suggestions are pairs at or above this score (the services' default min_score).
 SUGGESTION_THRESHOLD = 50.0
 
-# The best a pair without any shared term can do: unspecified unit and commodity, no
-# needs, a plausible type, identical text.
-NO_OVERLAP_BOUND = (
-    WEIGHTS["business_unit"] * UNSPECIFIED
-    + WEIGHTS["commodity"] * UNSPECIFIED
-    + WEIGHTS["needs"] * max(NO_NEEDS, NEEDS_FLOOR)
-    + WEIGHTS["offer_type"] * TYPE_PLAUSIBLE
-    + WEIGHTS["text"] * 100.0
-)
-TEXT_MAX = WEIGHTS["text"] * 100.0
+
+def offer_weights(ot: OfferTerms) -> dict[str, float]:
+    """The weights for this offer: a component the offer leaves unspecified (no business
+    unit, no commodity) gets weight 0 and the others are rescaled to sum to 1, so an
+    offer open to every unit is neither favoured nor penalised against one that names
+    its unit, in either ranking direction."""
+    applies = {
+        "business_unit": bool(ot.units or ot.handled_units),
+        "commodity": bool(ot.commodities),
+    }
+    raw = {name: w if applies.get(name, True) else 0.0 for name, w in WEIGHTS.items()}
+    total_weight = sum(raw.values())
+    return {name: w / total_weight for name, w in raw.items()}
+
+
+def no_overlap_bound() -> float:
+    """The best score of a pair that shares no canonical term, over every kind of offer:
+    specified unit or commodity components score 0 then, needs at most NO_NEEDS, the
+    type at most TYPE_PLAUSIBLE, the text at most 100."""
+    bound = 0.0
+    for unit in (False, True):
+        for commodity in (False, True):
+            raw = {n: w for n, w in WEIGHTS.items()
+                   if (n != "business_unit" or unit) and (n != "commodity" or commodity)}
+            best = (raw["needs"] * max(NO_NEEDS, NEEDS_FLOOR)
+                    + raw["offer_type"] * TYPE_PLAUSIBLE + raw["text"] * 100.0)
+            bound = max(bound, best / sum(raw.values()))
+    return bound
+
+
+NO_OVERLAP_BOUND = no_overlap_bound()
 
 
 def _fit(wanted: frozenset[str] | dict[str, object], have: frozenset[str]) -> float:
@@ -79,13 +103,13 @@ def _fit(wanted: frozenset[str] | dict[str, object], have: frozenset[str]) -> fl
 def unit_score(ot: OfferTerms, ct: CoopTerms) -> float:
     wanted = frozenset(ot.units) or ot.handled_units
     if not wanted:
-        return UNSPECIFIED
+        return 0.0  # weight 0 for this offer (see offer_weights)
     return _fit(wanted, ct.unit_set)
 
 
 def commodity_score(ot: OfferTerms, ct: CoopTerms) -> float:
     if not ot.commodities:
-        return UNSPECIFIED
+        return 0.0  # weight 0 for this offer
     if ot.handled_units & ct.unit_set:
         return FIT
     return _fit(frozenset(ot.commodities), ct.commodity_set)
@@ -105,7 +129,7 @@ def needs_score(ot: OfferTerms, ct: CoopTerms) -> float:
     if intents and objects:
         return NEEDS_FLOOR + span * (0.5 * intent_ok + 0.5 * object_fit)
     if intents:
-        return NEEDS_FLOOR + span * intent_ok
+        return NEEDS_FLOOR + span * INTENT_ONLY * intent_ok
     return NEEDS_FLOOR + span * object_fit
 
 
@@ -139,18 +163,18 @@ def term_scores(ot: OfferTerms, ct: CoopTerms) -> tuple[float, float, float, flo
     )
 
 
-def weighted_terms(scores: tuple[float, float, float, float]) -> float:
-    unit, commodity, needs, offer_type = scores
-    return (
-        WEIGHTS["business_unit"] * unit
-        + WEIGHTS["commodity"] * commodity
-        + WEIGHTS["needs"] * needs
-        + WEIGHTS["offer_type"] * offer_type
-    )
+def weighted_terms(weights: dict[str, float], scores: tuple[float, ...]) -> float:
+    """The term components' part of the score (before the text component)."""
+    return sum(weights[name] * s for name, s in zip(TERM_COMPONENTS, scores, strict=True))
 
 
-def total(term_part: float, text: float) -> float:
-    return round(term_part + WEIGHTS["text"] * text, 1)
+def total(weights: dict[str, float], term_part: float, text: float) -> float:
+    return round(term_part + weights["text"] * text, 1)
+
+
+def text_ceiling(weights: dict[str, float]) -> float:
+    """The most the text component can add for this offer."""
+    return weights["text"] * 100.0
 
 
 def score_terms(offer: Offer, coop: Cooperative, ot: OfferTerms, ct: CoopTerms) -> Match:
