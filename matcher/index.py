@@ -55,6 +55,7 @@ class MatchIndex:
         self._coop_postings: dict[str, dict[str, set[str]]] = {}
         self._offers: dict[str, Offer] = {}
         self._offer_terms: dict[str, OfferTerms] = {}
+        self._offer_weights: dict[str, dict[str, float]] = {}
         # term -> region code as written in the offer ("" = national) -> offer keys
         self._offer_postings: dict[str, dict[str, set[str]]] = {}
 
@@ -98,6 +99,7 @@ class MatchIndex:
         terms = offer_terms(offer)
         self._offers[offer.key] = offer
         self._offer_terms[offer.key] = terms
+        self._offer_weights[offer.key] = offer_weights(terms)
         for term in terms.index_terms:
             by_region = self._offer_postings.setdefault(term, {})
             for region in offer.regions or (NATIONAL,):
@@ -108,6 +110,7 @@ class MatchIndex:
         if offer is None:
             return
         terms = self._offer_terms.pop(key)
+        del self._offer_weights[key]
         for term in terms.index_terms:
             for region in offer.regions or (NATIONAL,):
                 _discard(self._offer_postings, term, region, key)
@@ -177,7 +180,7 @@ class MatchIndex:
         if offer is None or k <= 0 or offer_ineligibility(offer, as_of):
             return []
         ot = self._offer_terms[key]
-        weights = offer_weights(ot)
+        weights = self._offer_weights[key]
         text_max = text_ceiling(weights)
         # Term part per distinct cooperative profile, then cooperatives grouped by it.
         by_signature: dict[int, float] = {}
@@ -233,21 +236,40 @@ class MatchIndex:
         if coop is None or k <= 0:
             return []
         ct = self._coop_terms[cooperative_id]
-        scored: list[tuple[float, str, str, str]] = []
+        # Term part per distinct offer profile; the text component only for offers that
+        # can still enter the top k; eligibility only for those too.
+        parts: dict[int, float] = {}
+        ranked: list[tuple[float, float, str]] = []  # (ceiling, term part, key)
         for key in self.candidate_offers(cooperative_id):
             if key in exclude:
                 continue
+            ot = self._offer_terms[key]
+            weights = self._offer_weights[key]
+            part = parts.get(ot.signature)
+            if part is None:
+                part = parts[ot.signature] = weighted_terms(weights, term_scores(ot, ct))
+            ceiling = part + text_ceiling(weights) + 0.05
+            if ceiling >= min_score:
+                ranked.append((ceiling, part, key))
+        ranked.sort(reverse=True)
+        best: list[tuple[float, _RevKey, str]] = []
+        for ceiling, part, key in ranked:
+            if len(best) == k and ceiling < best[0][0]:
+                break
             offer = self._offers[key]
             if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
                 continue
             ot = self._offer_terms[key]
-            weights = offer_weights(ot)
-            score = total(weights, weighted_terms(weights, term_scores(ot, ct)),
-                          text_score(ot, ct))
-            if score >= min_score:
-                scored.append((-score, cooperative_id, offer.partner_id, offer.offer_id))
-        top = heapq.nsmallest(k, scored)
-        return [self._explain(self._offers[f"{p}/{o}"], coop) for _, _, p, o in top]
+            score = total(self._offer_weights[key], part, text_score(ot, ct))
+            if score < min_score:
+                continue
+            entry = (score, _RevKey(offer.partner_id, offer.offer_id), key)
+            if len(best) < k:
+                heapq.heappush(best, entry)
+            elif entry[:2] > best[0][:2]:
+                heapq.heapreplace(best, entry)
+        matches = [self._explain(self._offers[key], coop) for _, _, key in best]
+        return sorted(matches, key=lambda m: m.sort_key)
 
     def _explain(self, offer: Offer, coop: Cooperative) -> Match:
         ot, ct = self._offer_terms[offer.key], self._coop_terms[coop.cooperative_id]
@@ -280,6 +302,27 @@ class _Rev:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Rev) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+class _RevKey:
+    """(partner id, offer id) in reverse order, for the same bounded min-heap as _Rev."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, partner_id: str, offer_id: str) -> None:
+        self.value = (partner_id, offer_id)
+
+    def __lt__(self, other: _RevKey) -> bool:
+        return self.value > other.value
+
+    def __gt__(self, other: _RevKey) -> bool:
+        return self.value < other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _RevKey) and self.value == other.value
 
     def __hash__(self) -> int:
         return hash(self.value)

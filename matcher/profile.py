@@ -36,7 +36,8 @@ def _match_text(text: str) -> str:
 
 # Interning keeps one object per distinct term set, and gives each distinct term profile a
 # small integer id: the index groups cooperatives with the same profile under one id.
-_SIGNATURES: dict[tuple[frozenset[str], ...], int] = {}
+_SIGNATURES: dict[tuple[frozenset[str], ...], int] = {}  # offer and cooperative ids differ
+# in arity (5 parts against 4), so the two kinds never share an id.
 
 
 def _signature(*parts: frozenset[str]) -> int:
@@ -99,6 +100,7 @@ class OfferTerms:
     mentioned: frozenset[str]  # every unit/commodity term in the title and description
     text: str
     index_terms: frozenset[str]
+    signature: int = -1  # same id for offers with the same term profile
 
 
 def offer_terms(offer: Offer) -> OfferTerms:
@@ -127,4 +129,7 @@ def offer_terms(offer: Offer) -> OfferTerms:
         # A generic offer (training or financing for a whole regency, no unit or produce
         # named) is a candidate for every cooperative in its regions.
         index |= {ANY}
-    return OfferTerms(intent, units, commodities, handled, mentioned, text, index)
+    signature = _signature(
+        frozenset({intent}), frozenset(units), frozenset(commodities), handled, mentioned
+    )
+    return OfferTerms(intent, units, commodities, handled, mentioned, text, index, signature)
