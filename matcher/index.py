@@ -53,6 +53,11 @@ class MatchIndex:
         self._coop_terms: dict[str, CoopTerms] = {}
         # term -> regency code -> cooperative ids
         self._coop_postings: dict[str, dict[str, set[str]]] = {}
+        # National offers work on term profiles instead: cooperatives typed alike share a
+        # signature, and a query scores each signature once and expands only the best.
+        self._sig_members: dict[int, set[str]] = {}
+        self._sig_profile: dict[int, CoopTerms] = {}
+        self._sig_postings: dict[str, set[int]] = {}  # term -> signatures
         self._offers: dict[str, Offer] = {}
         self._offer_terms: dict[str, OfferTerms] = {}
         self._offer_weights: dict[str, dict[str, float]] = {}
@@ -84,6 +89,12 @@ class MatchIndex:
             self._coop_postings.setdefault(term, {}).setdefault(regency, set()).add(
                 coop.cooperative_id
             )
+        members = self._sig_members.setdefault(terms.signature, set())
+        if not members:
+            self._sig_profile[terms.signature] = terms
+            for term in terms.index_terms:
+                self._sig_postings.setdefault(term, set()).add(terms.signature)
+        members.add(coop.cooperative_id)
 
     def remove_cooperative(self, cooperative_id: str) -> None:
         coop = self._cooperatives.pop(cooperative_id, None)
@@ -93,6 +104,16 @@ class MatchIndex:
         regency = _regency(coop.village_code)
         for term in terms.index_terms:
             _discard(self._coop_postings, term, regency, cooperative_id)
+        members = self._sig_members[terms.signature]
+        members.discard(cooperative_id)
+        if not members:
+            del self._sig_members[terms.signature]
+            del self._sig_profile[terms.signature]
+            for term in terms.index_terms:
+                sigs = self._sig_postings[term]
+                sigs.discard(terms.signature)
+                if not sigs:
+                    del self._sig_postings[term]
 
     def upsert_offer(self, offer: Offer) -> None:
         self.remove_offer(offer.key)
@@ -132,8 +153,11 @@ class MatchIndex:
         if offer is None:
             return set()
         ot = self._offer_terms[key]
+        if not offer.regions:
+            return {cid for sig in self._national_signatures(ot) for cid in
+                    self._sig_members[sig]}
         found: set[str] = set()
-        for region in offer.regions or (NATIONAL,):
+        for region in offer.regions:
             depth = 0 if region == NATIONAL else region.count(".") + 1
             regency = region if depth == 2 else (_regency(region) if depth > 2 else None)
             inside: set[str] = set()
@@ -153,6 +177,14 @@ class MatchIndex:
                     c for c in inside if in_region(self._cooperatives[c].village_code, (region,))
                 }
             found |= inside
+        return found
+
+    def _national_signatures(self, ot: OfferTerms) -> set[int]:
+        found: set[int] = set()
+        for term in ot.index_terms:
+            sigs = self._sig_postings.get(term)
+            if sigs:
+                found |= sigs
         return found
 
     def candidate_offers(self, cooperative_id: str) -> set[str]:
@@ -183,15 +215,20 @@ class MatchIndex:
         weights = self._offer_weights[key]
         text_max = text_ceiling(weights)
         # Term part per distinct cooperative profile, then cooperatives grouped by it.
-        by_signature: dict[int, float] = {}
-        groups: dict[float, list[str]] = {}
-        for cid in self.candidate_cooperatives(key):
-            ct = self._coop_terms[cid]
-            part = by_signature.get(ct.signature)
-            if part is None:
-                part = weighted_terms(weights, term_scores(ot, ct))
-                by_signature[ct.signature] = part
-            groups.setdefault(part, []).append(cid)
+        groups: dict[float, list[Iterable[str]]] = {}
+        if not offer.regions:
+            for sig in self._national_signatures(ot):
+                part = weighted_terms(weights, term_scores(ot, self._sig_profile[sig]))
+                groups.setdefault(part, []).append(self._sig_members[sig])
+        else:
+            by_signature: dict[int, float] = {}
+            for cid in self.candidate_cooperatives(key):
+                ct = self._coop_terms[cid]
+                part = by_signature.get(ct.signature)
+                if part is None:
+                    part = weighted_terms(weights, term_scores(ot, ct))
+                    by_signature[ct.signature] = part
+                groups.setdefault(part, []).append((cid,))
 
         # Max-heap by sort key emulated with a bounded min-heap of the k best so far.
         best: list[tuple[float, _Rev]] = []
@@ -200,7 +237,7 @@ class MatchIndex:
             ceiling = part + text_max + 0.05  # rounding to 0.1 may add up to 0.05
             if ceiling < min_score or (len(best) == k and ceiling < best[0][0]):
                 break
-            for cid in groups[part]:
+            for cid in (c for members in groups[part] for c in members):
                 coop = self._cooperatives[cid]
                 if pair_ineligibility(offer, coop):
                     continue
