@@ -20,6 +20,9 @@ losing a suggestion (tested).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from rapidfuzz import fuzz
 
 from matcher.model import Cooperative, Match, Offer
@@ -86,81 +89,114 @@ def no_overlap_bound() -> float:
 NO_OVERLAP_BOUND = no_overlap_bound()
 
 
-def _fit(wanted: frozenset[str] | dict[str, object], have: frozenset[str]) -> float:
-    """FIT if any wanted term is had, RELATED_FIT if a related one is, else 0."""
-    if not have:
-        return 0.0
+@dataclass(frozen=True, slots=True)
+class _FitTables:
+    """Per offer profile: what each cooperative term is worth against it.
+
+    FIT for the offer's own terms, RELATED_FIT for terms related to them (relations are
+    symmetric), so each component is one dictionary look-up per cooperative term.
+    """
+
+    units: dict[str, float] | None  # None: the offer names no unit
+    commodities: dict[str, float] | None  # None: the offer names no commodity
+    handled: frozenset[str]  # units that handle the offer's goods
+    things: dict[str, float]  # everything the offer is about, for the needs component
+
+
+def _values(terms: Iterable[str]) -> dict[str, float]:
     vocab = vocabulary()
+    values: dict[str, float] = {}
+    for term in terms:
+        for related in vocab.term(term).related:
+            values.setdefault(related, RELATED_FIT)
+    for term in terms:
+        values[term] = FIT
+    return values
+
+
+_TABLES: dict[int, _FitTables] = {}
+
+
+def _tables(ot: OfferTerms) -> _FitTables:
+    """Cached per offer signature: offers with the same terms share their tables."""
+    tables = _TABLES.get(ot.signature)
+    if tables is None:
+        wanted_units = frozenset(ot.units) or ot.handled_units
+        tables = _FitTables(
+            units=_values(wanted_units) if wanted_units else None,
+            commodities=_values(ot.commodities) if ot.commodities else None,
+            handled=ot.handled_units,
+            things=_values(offer_things(ot)),
+        )
+        _TABLES[ot.signature] = tables
+    return tables
+
+
+def _best(values: dict[str, float], have: frozenset[str]) -> float:
     best = 0.0
-    for term in wanted:
-        if term in have:
-            return FIT
-        if vocab.term(term).related & have:
-            best = RELATED_FIT
+    for term in have:
+        value = values.get(term, 0.0)
+        if value > best:
+            best = value
     return best
-
-
-def unit_score(ot: OfferTerms, ct: CoopTerms) -> float:
-    wanted = frozenset(ot.units) or ot.handled_units
-    if not wanted:
-        return 0.0  # weight 0 for this offer (see offer_weights)
-    return _fit(wanted, ct.unit_set)
-
-
-def commodity_score(ot: OfferTerms, ct: CoopTerms) -> float:
-    if not ot.commodities:
-        return 0.0  # weight 0 for this offer
-    if ot.handled_units & ct.unit_set:
-        return FIT
-    return _fit(frozenset(ot.commodities), ct.commodity_set)
 
 
 def offer_things(ot: OfferTerms) -> frozenset[str]:
     return frozenset(ot.units) | frozenset(ot.commodities) | ot.handled_units | ot.mentioned
 
 
-def needs_score(ot: OfferTerms, ct: CoopTerms) -> float:
-    intents, objects = ct.intent_set, ct.object_set
-    if not intents and not objects:
-        return NO_NEEDS
-    span = 100.0 - NEEDS_FLOOR
-    intent_ok = ot.intent in intents
-    object_fit = _fit(objects, offer_things(ot)) / 100.0 if objects else 0.0
-    if intents and objects:
-        return NEEDS_FLOOR + span * (0.5 * intent_ok + 0.5 * object_fit)
-    if intents:
-        return NEEDS_FLOOR + span * INTENT_ONLY * intent_ok
-    return NEEDS_FLOOR + span * object_fit
-
-
 def type_plausible(offer_type: str, ct: CoopTerms) -> bool:
     if offer_type == "intent:supply":
-        return bool(ct.unit_set & RETAIL_UNITS)
+        return not ct.unit_set.isdisjoint(RETAIL_UNITS)
     if offer_type in ("intent:offtake", "intent:logistics"):
-        return bool(ct.commodity_set or ct.unit_set & PRODUCE_UNITS)
+        return bool(ct.commodity_set) or not ct.unit_set.isdisjoint(PRODUCE_UNITS)
     return True  # financing, equipment, training suit any cooperative
 
 
-def offer_type_score(ot: OfferTerms, ct: CoopTerms) -> float:
-    if ot.intent in ct.intent_set:
-        return FIT
-    return TYPE_PLAUSIBLE if type_plausible(ot.intent, ct) else TYPE_IMPLAUSIBLE
+def term_scores(ot: OfferTerms, ct: CoopTerms) -> tuple[float, float, float, float]:
+    """The components that depend on canonical terms only: business unit, commodity,
+    needs, offer type (the index computes them once per cooperative profile)."""
+    tables = _tables(ot)
+    # Business unit: the units the offer names (or, failing that, the units that handle
+    # its goods) against the cooperative's units. 0 (and weight 0) when unspecified.
+    unit = _best(tables.units, ct.unit_set) if tables.units is not None else 0.0
+    # Commodity: the offer's goods against the cooperative's produce, or a unit of the
+    # cooperative that handles those goods (fertiliser and a kios pupuk).
+    if tables.commodities is None:
+        commodity = 0.0
+    elif not tables.handled.isdisjoint(ct.unit_set):
+        commodity = FIT
+    else:
+        commodity = _best(tables.commodities, ct.commodity_set)
+    # Needs: the stated intent against the offer type, the stated objects against what
+    # the offer is about.
+    intents, objects = ct.intent_set, ct.object_set
+    intent_ok = ot.intent in intents
+    span = 100.0 - NEEDS_FLOOR
+    if not intents and not objects:
+        needs = NO_NEEDS
+    elif not objects:
+        needs = NEEDS_FLOOR + span * INTENT_ONLY * intent_ok
+    else:
+        object_fit = _best(tables.things, objects) / 100.0
+        if intents:
+            needs = NEEDS_FLOOR + span * (0.5 * intent_ok + 0.5 * object_fit)
+        else:
+            needs = NEEDS_FLOOR + span * object_fit
+    # Offer type: what the cooperative asks for, or failing that what its profile suits.
+    if intent_ok:
+        offer_type = FIT
+    elif type_plausible(ot.intent, ct):
+        offer_type = TYPE_PLAUSIBLE
+    else:
+        offer_type = TYPE_IMPLAUSIBLE
+    return unit, commodity, needs, offer_type
 
 
 def text_score(ot: OfferTerms, ct: CoopTerms) -> float:
     if not ot.text or not ct.text:
         return 0.0
     return float(fuzz.token_set_ratio(ot.text, ct.text))
-
-
-def term_scores(ot: OfferTerms, ct: CoopTerms) -> tuple[float, float, float, float]:
-    """The components that depend on canonical terms only (cacheable per term profile)."""
-    return (
-        unit_score(ot, ct),
-        commodity_score(ot, ct),
-        needs_score(ot, ct),
-        offer_type_score(ot, ct),
-    )
 
 
 def weighted_terms(weights: dict[str, float], scores: tuple[float, ...]) -> float:
