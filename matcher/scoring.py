@@ -201,7 +201,9 @@ def text_score(ot: OfferTerms, ct: CoopTerms) -> float:
 
 def weighted_terms(weights: dict[str, float], scores: tuple[float, ...]) -> float:
     """The term components' part of the score (before the text component)."""
-    return sum(weights[name] * s for name, s in zip(TERM_COMPONENTS, scores, strict=True))
+    unit, commodity, needs, offer_type = scores
+    return (weights["business_unit"] * unit + weights["commodity"] * commodity
+            + weights["needs"] * needs + weights["offer_type"] * offer_type)
 
 
 def total(weights: dict[str, float], term_part: float, text: float) -> float:
