@@ -27,6 +27,17 @@ OFFER_TYPE_PHRASE: dict[str, str] = {
 }
 
 
+# How a stated need reads ("koperasi membutuhkan pembiayaan untuk gerai sembako").
+NEED_PHRASE: dict[str, str] = {
+    "intent:financing": "pembiayaan",
+    "intent:supply": "pasokan",
+    "intent:offtake": "pembeli hasil",
+    "intent:logistics": "layanan logistik",
+    "intent:equipment": "peralatan dan sarana",
+    "intent:training": "pelatihan dan pendampingan",
+}
+
+
 def _hit(hit: Hit) -> str:
     """``"simpan pinjm" → simpan pinjam (96)``: what was typed, what it means, how sure."""
     return f'"{hit.phrase}" → {vocabulary().label(hit.term)} ({hit.score:.0f})'
@@ -79,9 +90,11 @@ def explain(
     reasons: list[str] = []
 
     wanted_units = frozenset(ot.units) or ot.handled_units
+    units_named: set[str] = set()  # units already given as a reason
     if wanted_units:
         exact, related = _matched(wanted_units, ct.units)
         unit_detail = _detail(exact, related, wanted_units, "unit usaha")
+        units_named = {h.term for h in exact}
         if exact:
             reasons.append(
                 f"unit {_labels({h.term for h in exact})} koperasi sesuai dengan "
@@ -101,9 +114,10 @@ def explain(
             commodity_detail = "; ".join(
                 f"{_labels(wanted_goods)} ditangani oleh {_hit(ct.units[u])}" for u in handlers
             )
-            reasons.append(
-                f"koperasi memiliki unit {_labels(handlers)} untuk {_labels(wanted_goods)}"
-            )
+            if not set(handlers) <= units_named:  # else the unit reason already says it
+                reasons.append(
+                    f"koperasi memiliki unit {_labels(handlers)} untuk {_labels(wanted_goods)}"
+                )
         else:
             commodity_detail = _detail(exact, related, wanted_goods, "komoditas")
             if exact:
@@ -133,12 +147,16 @@ def explain(
             "kebutuhan koperasi tidak sesuai: "
             + _labels(ct.intent_set | ct.object_set)
         )
-        if met_intent or met_objects:
-            needed = [OFFER_TYPE_PHRASE[ot.intent]] if met_intent else []
-            if met_objects:
-                needed.append(("untuk " if met_intent else "") + _labels(
-                    {h.term for h in met_objects}))
-            reasons.append("koperasi membutuhkan " + " ".join(needed))
+        # "angkut" names both the logistics intent and the logistik unit: one need.
+        intent_phrase = ct.need_intents[ot.intent].phrase if met_intent else None
+        objects = _labels({h.term for h in met_objects if h.phrase != intent_phrase})
+        if met_intent and ot.intent == "intent:offtake":
+            reasons.append(f"koperasi ingin menjual {objects or 'hasil anggotanya'}")
+        elif met_intent:
+            reasons.append(f"koperasi membutuhkan {NEED_PHRASE[ot.intent]}"
+                           + (f" untuk {objects}" if objects else ""))
+        elif met_objects:
+            reasons.append(f"kebutuhan koperasi menyebut {objects}")
 
     if type_score == FIT:
         type_detail = f"{offer.offer_type} sesuai kebutuhan yang dinyatakan"
