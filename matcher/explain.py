@@ -98,7 +98,7 @@ def explain(
         if exact:
             reasons.append(
                 f"unit {_labels({h.term for h in exact})} koperasi sesuai dengan "
-                f"{OFFER_TYPE_PHRASE[ot.intent]} yang ditawarkan"
+                f"{OFFER_TYPE_PHRASE.get(ot.intent, offer.offer_type)} yang ditawarkan"
             )
         elif related:
             reasons.append(f"unit {_labels({h.term for _, h in related})} koperasi terkait "
@@ -153,7 +153,7 @@ def explain(
         if met_intent and ot.intent == "intent:offtake":
             reasons.append(f"koperasi ingin menjual {objects or 'hasil anggotanya'}")
         elif met_intent:
-            reasons.append(f"koperasi membutuhkan {NEED_PHRASE[ot.intent]}"
+            reasons.append(f"koperasi membutuhkan {NEED_PHRASE.get(ot.intent, offer.offer_type)}"
                            + (f" untuk {objects}" if objects else ""))
         elif met_objects:
             reasons.append(f"kebutuhan koperasi menyebut {objects}")

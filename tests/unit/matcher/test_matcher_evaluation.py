@@ -75,3 +75,28 @@ def test_format_report() -> None:
     text = format_report(EvaluationReport("x", {"per_offer": m}, {"per_offer": m}))
     assert "nDCG@10" in text and "0.950" in text and "met" in text
     assert text.splitlines()[0] == "Evaluation set: x"
+
+
+def test_load_set_reads_contract_payloads() -> None:
+    from datetime import date
+
+    from matcher.evaluation import load_set
+
+    data = {
+        "as_of": "2026-06-01",
+        "cooperatives": [{"cooperative_id": "c", "village_code": "61.01.01.2001",
+                          "member_count": 3, "business_units": ["USP"], "needs": None}],
+        "offers": [{"offer_id": "o", "partner_id": "p", "offer_type": "financing",
+                    "title": "t", "valid_until": "2026-12-31", "withdrawn": True}],
+        "judgments": [{"offer": "p/o", "cooperative": "c", "grade": 2}],
+    }
+    s = load_set(data)
+    assert s.as_of == date(2026, 6, 1)
+    assert s.cooperatives[0].business_units == ("USP",) and s.cooperatives[0].needs == ""
+    assert s.offers[0].valid_until == date(2026, 12, 31) and s.offers[0].withdrawn
+    assert s.judgments == {("p/o", "c"): 2}
+
+
+def test_format_report_of_a_real_run(heldout_set) -> None:
+    text = format_report(evaluate_set(heldout_set))
+    assert "matcher" in text and "baseline" in text and "per_cooperative" in text

@@ -105,10 +105,13 @@ def test_explanation_names_what_matched_what() -> None:
 
 
 def test_fuzzy_detail_carries_the_fuzzy_score() -> None:
+    from rapidfuzz import fuzz
+
     offer = replace(KIOSK_LOAN, business_units=("USP",))
     m = score_pair(offer, coop("a", ("simpan pinjm",)))
     detail = next(c.detail for c in m.components if c.name == "business_unit")
-    assert detail == '"simpan pinjm" → simpan pinjam (96)'
+    expected = round(fuzz.ratio("simpan pinjm", "simpan pinjam"))
+    assert detail == f'"simpan pinjm" → simpan pinjam ({expected})'
 
 
 def test_summary_is_one_indonesian_sentence() -> None:
@@ -126,3 +129,37 @@ def test_scoring_is_deterministic() -> None:
     a = score_pair(PEPPER_BUYER, coop("a", goods=("lada",), needs="jual lada"))
     b = score_pair(PEPPER_BUYER, coop("a", goods=("lada",), needs="jual lada"))
     assert a == b
+
+
+def test_explanation_of_handled_goods_related_terms_and_misses() -> None:
+    fertiliser = Offer("o7", "pupuk", "supply", "Pupuk", commodities=("urea",))
+    m = score_pair(fertiliser, coop("a", ("KPL",)))
+    detail = {c.name: c.detail for c in m.components}
+    assert detail["commodity"] == 'pupuk ditangani oleh "kpl" → kios pupuk (100)'
+    copra = Offer("o8", "kopra-co", "offtake", "Beli kopra", commodities=("kopra",))
+    related = score_pair(copra, coop("b", goods=("kelapa dalam",)))
+    assert "terkait kopra" in {c.name: c.detail for c in related.components}["commodity"]
+    miss = score_pair(copra, coop("c", goods=("kopi",)))
+    assert {c.name: c.detail for c in miss.components}["commodity"] == (
+        "tidak ada komoditas yang sesuai (dicari: kopra)")
+
+
+def test_open_components_are_explained_with_weight_zero() -> None:
+    generic = Offer("o9", "ngo", "training", "Pelatihan tata kelola")
+    m = score_pair(generic, coop("a", needs="butuh pelatihan pembukuan"))
+    by_name = {c.name: c for c in m.components}
+    assert by_name["business_unit"].weight == 0
+    assert by_name["business_unit"].detail == "penawaran tidak menyebut unit usaha"
+    assert by_name["commodity"].weight == 0
+    assert m.summary == "Cocok karena koperasi membutuhkan pelatihan dan pendampingan."
+
+
+def test_selling_need_reads_as_selling() -> None:
+    m = score_pair(PEPPER_BUYER, coop("a", goods=("lada",), needs="ingin menjual merica"))
+    assert m.summary.endswith("dan koperasi ingin menjual lada.")
+
+
+def test_unknown_offer_type_does_not_break_scoring() -> None:
+    odd = Offer("o10", "x", "barter", "Tukar lada", commodities=("lada",))
+    m = score_pair(odd, coop("a", goods=("lada",)))
+    assert m.score > 0 and m.summary
