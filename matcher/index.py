@@ -31,6 +31,7 @@ from matcher.scoring import (
     text_ceiling,
     text_score,
     total,
+    weak_bound,
     weighted_terms,
 )
 
@@ -154,14 +155,18 @@ class MatchIndex:
             return set()
         ot = self._offer_terms[key]
         if not offer.regions:
-            return {cid for sig in self._national_signatures(ot) for cid in
+            return {cid for sig in self._national_signatures(ot.index_terms) for cid in
                     self._sig_members[sig]}
+        return self._regional_candidates(offer, ot.index_terms)
+
+    def _regional_candidates(self, offer: Offer, terms: Iterable[str]) -> set[str]:
+        terms = tuple(terms)
         found: set[str] = set()
         for region in offer.regions:
             depth = 0 if region == NATIONAL else region.count(".") + 1
             regency = region if depth == 2 else (_regency(region) if depth > 2 else None)
             inside: set[str] = set()
-            for term in ot.index_terms:
+            for term in terms:
                 by_regency = self._coop_postings.get(term)
                 if not by_regency:
                     continue
@@ -179,9 +184,9 @@ class MatchIndex:
             found |= inside
         return found
 
-    def _national_signatures(self, ot: OfferTerms) -> set[int]:
+    def _national_signatures(self, terms: Iterable[str]) -> set[int]:
         found: set[int] = set()
-        for term in ot.index_terms:
+        for term in terms:
             sigs = self._sig_postings.get(term)
             if sigs:
                 found |= sigs
@@ -207,32 +212,79 @@ class MatchIndex:
     def best_cooperatives(
         self, key: str, k: int, as_of: date, *, min_score: float = 0.0
     ) -> list[Match]:
-        """The k best eligible candidates for the offer, best first (``Match.sort_key``)."""
+        """The k best eligible candidates for the offer, best first (``Match.sort_key``).
+
+        Two stages: first the cooperatives that share one of the offer's own units or
+        commodities; then, only if they may still enter the top k (an upper bound says),
+        the cooperatives that share only a related term, the intent or nothing (``*``).
+        """
         offer = self._offers.get(key)
         if offer is None or k <= 0 or offer_ineligibility(offer, as_of):
             return []
         ot = self._offer_terms[key]
         weights = self._offer_weights[key]
-        text_max = text_ceiling(weights)
-        # Term part per distinct cooperative profile, then cooperatives grouped by it.
+        strong = frozenset(ot.units) | frozenset(ot.commodities) | ot.handled_units
+        stages: list[tuple[frozenset[str], float | None]] = (
+            [(strong, None), (ot.index_terms - strong, weak_bound(ot, weights))]
+            if strong else [(ot.index_terms, None)]
+        )
+        best: list[tuple[float, _Rev]] = []  # bounded min-heap of the k best so far
+        text_cache: dict[str, float] = {}
+        seen: set[object] = set()  # signatures (national) or cooperative ids (regional)
+        for terms, bound in stages:
+            if bound is not None and (bound < min_score or (len(best) == k
+                                                            and bound < best[0][0])):
+                break
+            groups = self._coop_groups(offer, ot, weights, terms, seen)
+            self._fill(offer, ot, weights, groups, k, min_score, best, text_cache)
+        chosen = sorted(best, reverse=True)
+        return sorted(
+            (self._explain(offer, self._cooperatives[r.value]) for _, r in chosen),
+            key=lambda m: m.sort_key,
+        )
+
+    def _coop_groups(
+        self,
+        offer: Offer,
+        ot: OfferTerms,
+        weights: dict[str, float],
+        terms: frozenset[str],
+        seen: set[object],
+    ) -> dict[float, list[Iterable[str]]]:
+        """Candidates sharing ``terms`` not seen before, grouped by their term part, which
+        is computed once per distinct cooperative profile."""
         groups: dict[float, list[Iterable[str]]] = {}
         if not offer.regions:
-            for sig in self._national_signatures(ot):
+            for sig in self._national_signatures(terms) - seen:  # type: ignore[operator]
+                seen.add(sig)
                 part = weighted_terms(weights, term_scores(ot, self._sig_profile[sig]))
                 groups.setdefault(part, []).append(self._sig_members[sig])
-        else:
-            by_signature: dict[int, float] = {}
-            for cid in self.candidate_cooperatives(key):
-                ct = self._coop_terms[cid]
-                part = by_signature.get(ct.signature)
-                if part is None:
-                    part = weighted_terms(weights, term_scores(ot, ct))
-                    by_signature[ct.signature] = part
-                groups.setdefault(part, []).append((cid,))
+            return groups
+        by_signature: dict[int, float] = {}
+        for cid in self._regional_candidates(offer, terms) - seen:  # type: ignore[operator]
+            seen.add(cid)
+            ct = self._coop_terms[cid]
+            part = by_signature.get(ct.signature)
+            if part is None:
+                part = weighted_terms(weights, term_scores(ot, ct))
+                by_signature[ct.signature] = part
+            groups.setdefault(part, []).append((cid,))
+        return groups
 
-        # Max-heap by sort key emulated with a bounded min-heap of the k best so far.
-        best: list[tuple[float, _Rev]] = []
-        text_cache: dict[str, float] = {}
+    def _fill(
+        self,
+        offer: Offer,
+        ot: OfferTerms,
+        weights: dict[str, float],
+        groups: dict[float, list[Iterable[str]]],
+        k: int,
+        min_score: float,
+        best: list[tuple[float, _Rev]],
+        text_cache: dict[str, float],
+    ) -> None:
+        """Push the groups' eligible cooperatives into ``best``, best term part first,
+        computing the text component only while a group can still enter the top k."""
+        text_max = text_ceiling(weights)
         for part in sorted(groups, reverse=True):
             ceiling = part + text_max + 0.05  # rounding to 0.1 may add up to 0.05
             if ceiling < min_score or (len(best) == k and ceiling < best[0][0]):
@@ -253,11 +305,6 @@ class MatchIndex:
                     heapq.heappush(best, item)
                 elif item > best[0]:
                     heapq.heapreplace(best, item)
-        chosen = sorted(best, reverse=True)
-        return sorted(
-            (self._explain(offer, self._cooperatives[r.value]) for _, r in chosen),
-            key=lambda m: m.sort_key,
-        )
 
     def best_offers(
         self,

@@ -193,6 +193,18 @@ def term_scores(ot: OfferTerms, ct: CoopTerms) -> tuple[float, float, float, flo
     return unit, commodity, needs, offer_type
 
 
+def weak_bound(ot: OfferTerms, weights: dict[str, float]) -> float:
+    """The best score of a cooperative that has none of the offer's own units, commodities
+    or handled units: unit and commodity at most a related fit, needs and type at most
+    full, text at most full (plus rounding). The index skips such cooperatives when k
+    better ones are already found."""
+    tables = _tables(ot)
+    unit = max((v for v in (tables.units or {}).values() if v < FIT), default=0.0)
+    commodity = max((v for v in (tables.commodities or {}).values() if v < FIT), default=0.0)
+    return (weighted_terms(weights, (unit, commodity, FIT, FIT))
+            + text_ceiling(weights) + 0.05)
+
+
 def text_score(ot: OfferTerms, ct: CoopTerms) -> float:
     if not ot.text or not ct.text:
         return 0.0
