@@ -187,3 +187,25 @@ def test_best_offers_equal_brute_force(population) -> None:
         )[:10]
         got = ix.best_offers(c.cooperative_id, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
         assert [m.sort_key for m in got] == expected
+
+
+def test_two_stage_query_equals_scoring_all_candidates(population) -> None:
+    """With min_score 0 the weak stage matters: compare against scoring every candidate."""
+    coops, offers = population
+    ix = MatchIndex()
+    ix.upsert_cooperatives(coops)
+    ix.upsert_offers(offers)
+    rare = Offer("rare", "p", "offtake", "Pembelian vanili", commodities=("madu kelulut",))
+    national = replace(offers[0], offer_id="nat", regions=(), valid_until=None)
+    for offer in (rare, national):
+        ix.upsert_offer(offer)
+    live = [o for o in offers if offer_ineligibility(o, AS_OF) is None][:25]
+    by_id = {c.cooperative_id: c for c in coops}
+    for offer in [rare, national, *live]:
+        expected = sorted(
+            m.sort_key for cid in ix.candidate_cooperatives(offer.key)
+            if pair_ineligibility(offer, by_id[cid]) is None
+            and (m := score_pair(offer, by_id[cid]))
+        )[:10]
+        got = ix.best_cooperatives(offer.key, 10, AS_OF)
+        assert [m.sort_key for m in got] == expected
