@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,12 +37,20 @@ def _match_text(text: str) -> str:
 
 # Interning keeps one object per distinct term set, and gives each distinct term profile a
 # small integer id: the index groups cooperatives with the same profile under one id.
-_SIGNATURES: dict[tuple[frozenset[str], ...], int] = {}  # offer and cooperative ids differ
-# in arity (5 parts against 4), so the two kinds never share an id.
+# Ids come from a counter, never reused: the table may be cleared when it grows large (a
+# profile seen again then gets a new id, which costs sharing, never correctness).
+_SIGNATURES: dict[tuple[frozenset[str], ...], int] = {}
+_SIGNATURE_IDS = itertools.count()
+_MAX_SIGNATURES = 1_000_000
 
 
 def _signature(*parts: frozenset[str]) -> int:
-    return _SIGNATURES.setdefault(parts, len(_SIGNATURES))
+    found = _SIGNATURES.get(parts)
+    if found is None:
+        if len(_SIGNATURES) >= _MAX_SIGNATURES:
+            _SIGNATURES.clear()
+        found = _SIGNATURES[parts] = next(_SIGNATURE_IDS)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,8 @@ def _tables(ot: OfferTerms) -> _FitTables:
             handled=ot.handled_units,
             things=_values(offer_things(ot)),
         )
+        if len(_TABLES) >= 100_000:  # bounded: signatures are never reused, so safe
+            _TABLES.clear()
         _TABLES[ot.signature] = tables
     return tables
 
