@@ -8,11 +8,13 @@ region: a pair sharing no term scores at most ``NO_OVERLAP_BOUND`` (below
 pair is measured in the tests and the benchmark.
 
 Scoring is split: the term components depend only on the two term profiles, so they are
-computed once per distinct cooperative profile (``CoopTerms.signature``) per query; the
-free-text component (at most ``TEXT_MAX`` points) is computed only for cooperatives that
-can still enter the top k; full explanations only for the final top k. A generic offer
-(no unit or produce named) is filed under ``ANY``, which every cooperative is filed under
-too: its candidates are all cooperatives in its regions.
+computed once per distinct profile (``signature``) per query; the free-text component (at
+most its weight x 100 points) is computed only for entities that can still enter the top k;
+full explanations only for the final top k. Offer queries run in two stages: cooperatives
+sharing the offer's own units or commodities first, the rest (related terms, intent) only
+when ``weak_bound`` says they can still enter the top k. A generic offer (no unit or
+produce named) is filed under ``ANY`` (``*``), which every cooperative is filed under too:
+its candidates are all cooperatives in its regions.
 """
 
 from __future__ import annotations
