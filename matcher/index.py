@@ -157,8 +157,11 @@ class MatchIndex:
             return set()
         ot = self._offer_terms[key]
         if not offer.regions:
-            return {cid for sig in self._national_signatures(ot.index_terms) for cid in
-                    self._sig_members[sig]}
+            return {
+                cid
+                for sig in self._national_signatures(ot.index_terms)
+                for cid in self._sig_members[sig]
+            }
         return self._regional_candidates(offer, ot.index_terms)
 
     def _regional_candidates(self, offer: Offer, terms: Iterable[str]) -> set[str]:
@@ -228,14 +231,14 @@ class MatchIndex:
         strong = frozenset(ot.units) | frozenset(ot.commodities) | ot.handled_units
         stages: list[tuple[frozenset[str], float | None]] = (
             [(strong, None), (ot.index_terms - strong, weak_bound(ot, weights))]
-            if strong else [(ot.index_terms, None)]
+            if strong
+            else [(ot.index_terms, None)]
         )
         best: list[tuple[float, _Rev]] = []  # bounded min-heap of the k best so far
         text_cache: dict[str, float] = {}
         seen: set[object] = set()  # signatures (national) or cooperative ids (regional)
         for terms, bound in stages:
-            if bound is not None and (bound < min_score or (len(best) == k
-                                                            and bound < best[0][0])):
+            if bound is not None and (bound < min_score or (len(best) == k and bound < best[0][0])):
                 break
             groups = self._coop_groups(offer, ot, weights, terms, seen)
             self._fill(offer, ot, weights, groups, k, min_score, best, text_cache)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from matcher.scoring import SUGGESTION_THRESHOLD
 from services.settings import Settings
 
 app = typer.Typer(
@@ -162,7 +163,9 @@ def score(
         str | None, typer.Option(help="date for expiry, YYYY-MM-DD (default today)")
     ] = None,
     skip_invalid: Annotated[bool, typer.Option(help="report invalid lines but go on")] = False,
-    min_score: Annotated[float, typer.Option(help="leave out pairs scoring lower")] = 0.0,
+    min_score: Annotated[
+        float, typer.Option(help="leave out pairs scoring lower (default: the live threshold)")
+    ] = SUGGESTION_THRESHOLD,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
     from schemas import CooperativeProfile, PartnerOffer

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matcher.scoring import NO_OVERLAP_BOUND, SUGGESTION_THRESHOLD
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KOPDES_", env_file=".env", extra="ignore")
@@ -37,7 +39,11 @@ class Settings(BaseSettings):
 
     # Matching.
     suggestions_per_offer: int = Field(20, description="cooperatives suggested per offer at most")
-    min_score: float = Field(45.0, description="pairs scoring lower are not suggested")
+    min_score: float = Field(
+        SUGGESTION_THRESHOLD,
+        ge=NO_OVERLAP_BOUND,  # below it the candidate index would miss pairs (docs/matcher.md)
+        description="pairs scoring lower are not suggested",
+    )
     material_score_change: float = Field(
         5.0, description="a suggestion is published again when its score moves this much"
     )

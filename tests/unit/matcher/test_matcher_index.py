@@ -19,8 +19,9 @@ from matcher.scoring import (
 )
 
 AS_OF = date(2026, 6, 1)
-LADA = Offer("o1", "lada-co", "offtake", "Pembelian lada", commodities=("merica",),
-             regions=("61.01",))
+LADA = Offer(
+    "o1", "lada-co", "offtake", "Pembelian lada", commodities=("merica",), regions=("61.01",)
+)
 
 
 def coop(cid: str, village: str = "61.01.01.2001", **kw: object) -> Cooperative:
@@ -68,8 +69,9 @@ def test_change_offer_region_and_terms(index: MatchIndex) -> None:
     assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["far"]
     assert index.best_offers("a", 10, AS_OF) == []
     assert [m.offer_key for m in index.best_offers("far", 10, AS_OF)] == [LADA.key]
-    index.upsert_offer(replace(moved, commodities=("karet",), title="Pembelian karet",
-                               regions=("61.01",)))
+    index.upsert_offer(
+        replace(moved, commodities=("karet",), title="Pembelian karet", regions=("61.01",))
+    )
     # "a" still shares the offtake intent (it wants to sell lada), but scores low.
     assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["c", "a"]
     suggested = index.best_cooperatives(LADA.key, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
@@ -183,8 +185,10 @@ def test_best_offers_equal_brute_force(population) -> None:
     ix.upsert_offers(offers)
     for c in coops[::60]:
         expected = sorted(
-            m.sort_key for o in offers
-            if offer_ineligibility(o, AS_OF) is None and pair_ineligibility(o, c) is None
+            m.sort_key
+            for o in offers
+            if offer_ineligibility(o, AS_OF) is None
+            and pair_ineligibility(o, c) is None
             and (m := score_pair(o, c)).score >= SUGGESTION_THRESHOLD
         )[:10]
         got = ix.best_offers(c.cooperative_id, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
@@ -205,7 +209,8 @@ def test_two_stage_query_equals_scoring_all_candidates(population) -> None:
     by_id = {c.cooperative_id: c for c in coops}
     for offer in [rare, national, *live]:
         expected = sorted(
-            m.sort_key for cid in ix.candidate_cooperatives(offer.key)
+            m.sort_key
+            for cid in ix.candidate_cooperatives(offer.key)
             if pair_ineligibility(offer, by_id[cid]) is None
             and (m := score_pair(offer, by_id[cid]))
         )[:10]
