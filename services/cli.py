@@ -237,3 +237,56 @@ def asyncapi(
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
+
+
+@app.command("nats-config")
+def nats_config(
+    partners: Annotated[
+        str,
+        typer.Option(
+            help="partner ids: a file (TOML/JSON `partners = [...]`, or one id a line) "
+            "or a comma-separated list such as bri,bni"
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="nats-server configuration to write")] = Path(
+        "nats.conf"
+    ),
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="plain passwords, mode 0600 (default: <out>.credentials.json)"),
+    ] = None,
+    services_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KOPDES_NATS_SERVICES_PASSWORD",
+            help="password of the services' user `kopdes` (default: kept or generated)",
+        ),
+    ] = None,
+    rotate: Annotated[bool, typer.Option(help="generate new passwords for everyone")] = False,
+    store_dir: Annotated[str, typer.Option(help="JetStream store_dir in the config")] = (
+        "/data/jetstream"
+    ),
+    bcrypt_cost: Annotated[int, typer.Option(min=4, max=31, help="bcrypt cost factor")] = 11,
+) -> None:
+    """Write a nats-server configuration with one user per partner (publish own offers only)."""
+    from services.natsconfig import NatsConfigError, generate, read_partners
+
+    try:
+        result = generate(
+            read_partners(partners),
+            out,
+            credentials=credentials,
+            services_password=services_password,
+            rotate=rotate,
+            store_dir=store_dir,
+            bcrypt_cost=bcrypt_cost,
+        )
+    except NatsConfigError as exc:
+        err_console.print(f"nats-config: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    table = Table("user", "role", "password", title=f"Users in {result.config_path}")
+    for user in result.users:
+        state = "new" if user.name in result.new_passwords else "kept"
+        table.add_row(user.name, user.role, state)
+    console.print(table)
+    console.print(f"passwords in {result.credentials_path} (mode 0600): hand out, then keep safe")
