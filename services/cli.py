@@ -46,11 +46,17 @@ def load_settings(
     return Settings(**overrides)
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, log_format: str = "rich") -> None:
+    if log_format == "json":  # one JSON object a line on stderr, for a log pipeline
+        from services.observability import json_handler
+
+        handler: logging.Handler = json_handler(sys.stderr)
+    else:
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=True)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
+        handlers=[handler],
         force=True,
     )
     if not verbose:
@@ -84,8 +90,8 @@ def run(
     from services.app import Pipeline
     from services.embedded_nats import EmbeddedNats, is_reachable
 
-    configure_logging(verbose)
     settings = load_settings(nats_url, database_url, data_dir)
+    configure_logging(verbose, settings.log_format)
     log = logging.getLogger("kopdes-match")
 
     async def main() -> None:

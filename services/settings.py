@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,18 @@ class Settings(BaseSettings):
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0
+
+    # Operations.
+    log_format: Literal["rich", "json"] = Field(
+        "rich", description="rich: for a terminal; json: one object a line, for a log pipeline"
+    )
+    metrics_port: int = Field(
+        9100, description="port of /healthz, /readyz and /metrics; 0 disables"
+    )
+    metrics_host: str = Field("0.0.0.0", description="address the metrics port listens on")
+    lag_refresh_seconds: float = Field(
+        15.0, description="how often the consumer lag gauges are read from JetStream"
+    )
 
     @cached_property
     def sqlalchemy_url(self) -> str:
