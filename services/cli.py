@@ -96,7 +96,8 @@ def run(
 
     async def main() -> None:
         server: EmbeddedNats | None = None
-        if embedded or not is_reachable(settings.nats_url):
+        fallback = settings.embedded_fallback and not is_reachable(settings.nats_url)
+        if embedded or fallback:
             port = int(settings.nats_url.rsplit(":", 1)[-1]) if not embedded else None
             server = await EmbeddedNats(settings.data_dir / "nats", port).__aenter__()
             settings.nats_url = server.url
@@ -296,3 +297,41 @@ def nats_config(
         table.add_row(user.name, user.role, state)
     console.print(table)
     console.print(f"passwords in {result.credentials_path} (mode 0600): hand out, then keep safe")
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Create the database tables; run once before the services start (compose does)."""
+    from services.storage.db import create_schema, make_engine
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+    console.print(f"schema ready in {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def health(
+    url: Annotated[
+        str | None,
+        typer.Option(help="endpoint to ask (default: /readyz on the local metrics port)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the answer")] = 5.0,
+) -> None:
+    """Exit 0 when this machine's service answers ready, 1 otherwise (container health checks)."""
+    import urllib.error
+    import urllib.request
+
+    target = url or f"http://127.0.0.1:{load_settings().metrics_port}/readyz"
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as response:
+            console.print(response.read().decode().strip(), markup=False, highlight=False)
+    except urllib.error.HTTPError as error:
+        err_console.print(f"{error.code}: {error.read().decode().strip()}", markup=False)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        err_console.print(f"no answer from {target}: {error}", markup=False)
+        raise typer.Exit(1) from None

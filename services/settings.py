@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     lag_refresh_seconds: float = Field(
         15.0, description="how often the consumer lag gauges are read from JetStream"
     )
+    embedded_fallback: bool = Field(
+        True,
+        description="`run` starts an embedded nats-server when none is reachable; "
+        "false in production, where that would split the bus",
+    )
 
     @cached_property
     def sqlalchemy_url(self) -> str:
