@@ -213,3 +213,48 @@ def test_subject_families_leave_out_ids() -> None:
     assert subject_family("kopdes.notify.cooperative.KDMP-1") == "kopdes.notify.cooperative"
     assert subject_family("kopdes.offer.upserted.bri") == "kopdes.offer.upserted.*"
     assert subject_family("kopdes.match.decided") == "kopdes.match.decided"
+
+
+async def test_health_command_exits_0_when_ready_and_1_when_not(nats_server: EmbeddedNats) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    nc = await nats.connect(nats_server.url)
+    connected = {"nats": True}
+    ops = await OpsServer(
+        {"nats": nats_check(lambda: connected["nats"] and nc.is_connected)},
+        host="127.0.0.1",
+        port=0,
+    ).start()
+    runner = CliRunner()
+    url = f"http://127.0.0.1:{ops.port}/readyz"
+    try:
+        ok = await asyncio.to_thread(runner.invoke, app, ["health", "--url", url])
+        assert ok.exit_code == 0, ok.output
+        connected["nats"] = False
+        down = await asyncio.to_thread(runner.invoke, app, ["health", "--url", url])
+        assert down.exit_code == 1
+        assert "503" in down.output
+    finally:
+        await ops.stop()
+        await nc.close()
+    gone = await asyncio.to_thread(runner.invoke, app, ["health", "--url", url])
+    assert gone.exit_code == 1
+
+
+def test_migrate_creates_the_tables(database_url: str) -> None:
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    result = CliRunner().invoke(app, ["migrate", "--database-url", database_url])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(database_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert set(SQLModel.metadata.tables) <= tables  # every table of the models
