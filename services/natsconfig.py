@@ -4,7 +4,9 @@ Who may do what on the bus (CONTRACT.md):
 
 - ``partner-<id>``: publish its own offers and withdrawals only
   (``kopdes.offer.upserted.<id>``, ``kopdes.offer.withdrawn.<id>``) and read its own
-  notifications (``kopdes.notify.partner.<id>``, core NATS subscription).
+  notifications (``kopdes.notify.partner.<id>``): live with a core NATS subscription, or
+  including those sent while it was away through one durable JetStream consumer named
+  ``partner-<id>`` on KOPDES_NOTIFY, filtered to its own subject.
 - ``simkopdes``: publish cooperative profiles (``kopdes.cooperative.upserted``).
 - ``kopdes`` (the services): everything, since they manage streams and consumers.
 
@@ -37,6 +39,7 @@ from pathlib import Path
 import bcrypt
 
 from schemas import subjects
+from services.topology import NOTIFY
 
 SERVICES_USER = "kopdes"
 SIMKOPDES_USER = "simkopdes"
@@ -91,11 +94,29 @@ def check_partner_id(partner_id: str) -> str:
     return partner_id
 
 
+def notification_consumer(partner_id: str) -> str:
+    """The one durable consumer a partner may create on KOPDES_NOTIFY to catch up."""
+    return partner_user(partner_id)
+
+
 def partner_permissions(partner_id: str) -> Permissions:
     user = partner_user(partner_id)
+    own = subjects.notify_partner(partner_id)
+    durable = notification_consumer(partner_id)
+    # The filter is part of the create subject (nats-server >= 2.9), and the server refuses
+    # a request whose configured filter differs from it: the partner's consumer can only
+    # ever see its own notifications.
+    api = f"$JS.API.CONSUMER.%s.{NOTIFY.name}.{durable}"
     return Permissions(
-        publish=(subjects.offer_upserted(partner_id), subjects.offer_withdrawn(partner_id)),
-        subscribe=(subjects.notify_partner(partner_id), inbox_prefix(user) + ".>"),
+        publish=(
+            subjects.offer_upserted(partner_id),
+            subjects.offer_withdrawn(partner_id),
+            api % "INFO",
+            (api % "CREATE") + f".{own}",
+            api % "MSG.NEXT",
+            f"$JS.ACK.{NOTIFY.name}.{durable}.>",
+        ),
+        subscribe=(own, inbox_prefix(user) + ".>"),
     )
 
 

@@ -263,3 +263,55 @@ async def test_unknown_users_and_wrong_passwords_are_refused(
             await nats.connect(
                 server.url, allow_reconnect=False, max_reconnect_attempts=0, **options
             )
+
+
+async def test_partner_catches_up_on_its_own_notifications_only(connect: Any) -> None:
+    services = await connect("kopdes", own_inbox=False)
+    # Sent while the partner was away.
+    for n in (1, 2):
+        await services.js.publish("kopdes.notify.partner.bri", f'{{"n": {n}}}'.encode())
+    await services.js.publish("kopdes.notify.partner.bni", b'{"n": "bni"}')
+    bri = await connect("partner-bri")
+
+    # A consumer on another partner's subject, or under any other name, is refused.
+    with pytest.raises(NatsError):
+        await bri.js.pull_subscribe(
+            "kopdes.notify.partner.bni", durable="partner-bri", stream="KOPDES_NOTIFY"
+        )
+    with pytest.raises(NatsError):
+        await bri.js.pull_subscribe(
+            "kopdes.notify.partner.bri", durable="sneaky", stream="KOPDES_NOTIFY"
+        )
+    # Even through its own create subject, a request filtering bni's subject is refused
+    # by the server itself.
+    request = {
+        "stream_name": "KOPDES_NOTIFY",
+        "config": {
+            "name": "partner-bri",
+            "durable_name": "partner-bri",
+            "filter_subject": "kopdes.notify.partner.bni",
+            "ack_policy": "explicit",
+        },
+    }
+    reply = await bri.nc.request(
+        "$JS.API.CONSUMER.CREATE.KOPDES_NOTIFY.partner-bri.kopdes.notify.partner.bri",
+        json.dumps(request).encode(),
+        timeout=5,
+    )
+    assert "error" in json.loads(reply.data)
+    names = [c.name for c in await services.js.consumers_info("KOPDES_NOTIFY")]
+    assert names == []
+
+    # Its own durable consumer delivers exactly its own notifications, missed ones included.
+    sub = await bri.js.pull_subscribe(
+        "kopdes.notify.partner.bri", durable="partner-bri", stream="KOPDES_NOTIFY"
+    )
+    msgs = await sub.fetch(10, timeout=2)
+    assert [json.loads(m.data) for m in msgs] == [{"n": 1}, {"n": 2}]
+    for msg in msgs:
+        await msg.ack_sync(timeout=5)
+    with pytest.raises(NatsTimeout):
+        await sub.fetch(1, timeout=0.5)  # nothing else for bri; bni's stays out
+    info = await services.js.consumer_info("KOPDES_NOTIFY", "partner-bri")
+    assert info.config.filter_subject == "kopdes.notify.partner.bri"
+    assert info.num_ack_pending == 0 and info.num_pending == 0
