@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         9100, description="port of /healthz, /readyz and /metrics; 0 disables"
     )
-    metrics_host: str = Field("0.0.0.0", description="address the metrics port listens on")
+    metrics_host: str = Field(
+        "127.0.0.1", description="address the metrics port listens on (0.0.0.0 in the image)"
+    )
     lag_refresh_seconds: float = Field(
         15.0, description="how often the consumer lag gauges are read from JetStream"
     )
