@@ -60,16 +60,17 @@ def configure_logging(verbose: bool, log_format: str = "rich") -> None:
         force=True,
     )
     if not verbose:
-        for noisy in ("faststream", "nats", "sqlalchemy"):
+        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, installed before anything starts."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 @app.command()
@@ -95,6 +96,7 @@ def run(
     log = logging.getLogger("kopdes-match")
 
     async def main() -> None:
+        stop = _stop_on_signals()
         server: EmbeddedNats | None = None
         fallback = settings.embedded_fallback and not is_reachable(settings.nats_url)
         if embedded or fallback:
@@ -106,7 +108,7 @@ def run(
             pipeline = Pipeline(settings, services or None)
             await pipeline.start()
             log.info("running %s; database %s", ", ".join(pipeline.parts), settings.sqlalchemy_url)
-            await _until_signalled()
+            await stop.wait()
             log.info("stopping")
             await pipeline.stop()
         finally:
@@ -149,7 +151,7 @@ def publish(
     settings = load_settings(nats_url)
     sent, problems = asyncio.run(publish_file(settings, file, subject))
     for problem in problems:
-        err_console.print(problem, markup=False, highlight=False)
+        print(problem, file=sys.stderr)  # FILE:LINE: reason, one a line, never wrapped
     console.print(f"published {sent} event(s) from {file}")
     if problems:
         raise typer.Exit(2)
@@ -230,6 +232,17 @@ def deadletters(
             row.received_at.strftime("%Y-%m-%d %H:%M:%S"), row.subject, row.error_type, reason
         )
     console.print(table)
+
+
+@app.command("json-schemas")
+def json_schemas(
+    out: Annotated[Path, typer.Option(help="folder to write into")] = Path("docs/schemas"),
+) -> None:
+    """Write a JSON Schema for every payload of the event contract."""
+    from schemas.export import write_json_schemas
+
+    for path in write_json_schemas(out):
+        console.print(f"wrote {path}")
 
 
 @app.command()
