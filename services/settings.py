@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,25 @@ class Settings(BaseSettings):
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0
+
+    # Operations.
+    log_format: Literal["rich", "json"] = Field(
+        "rich", description="rich: for a terminal; json: one object a line, for a log pipeline"
+    )
+    metrics_port: int = Field(
+        9100, description="port of /healthz, /readyz and /metrics; 0 disables"
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="address the metrics port listens on (0.0.0.0 in the image)"
+    )
+    lag_refresh_seconds: float = Field(
+        15.0, description="how often the consumer lag gauges are read from JetStream"
+    )
+    embedded_fallback: bool = Field(
+        True,
+        description="`run` starts an embedded nats-server when none is reachable; "
+        "false in production, where that would split the bus",
+    )
 
     @cached_property
     def sqlalchemy_url(self) -> str:
