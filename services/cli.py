@@ -237,6 +237,35 @@ def deadletters(
     console.print(table)
 
 
+EVALUATION_SETS = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+@app.command()
+def evaluate(
+    sets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="labelled sets (default: the dev and held-out sets in tests/data)"),
+    ] = None,
+) -> None:
+    """nDCG@10, precision@5 and eligibility violations, for the matcher and a naive baseline."""
+    from matcher.evaluation import evaluate_set, format_report, load_set
+
+    files = sets or sorted(EVALUATION_SETS.glob("matcher_eval_*.json"))
+    if not files:
+        err_console.print("no evaluation set found; give one as an argument")
+        raise typer.Exit(2)
+    met = True
+    for path in files:
+        report = evaluate_set(load_set(json.loads(path.read_text(encoding="utf-8"))))
+        console.print(f"[bold]{path.name}[/bold]")
+        console.print(format_report(report), highlight=False, markup=False)
+        console.print()
+        met = met and report.meets_targets()
+    if not met:
+        err_console.print("targets not met: nDCG@10 >= 0.90, precision@5 >= 0.95, no violations")
+        raise typer.Exit(1)
+
+
 @app.command("json-schemas")
 def json_schemas(
     out: Annotated[Path, typer.Option(help="folder to write into")] = Path("docs/schemas"),
