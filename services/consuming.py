@@ -121,9 +121,7 @@ def _process_batch(
     base_delay: float,
 ) -> list[Outcome]:
     try:
-        with session_scope(engine) as session:
-            for delivery in deliveries:
-                apply(session, delivery)
+        _apply_all(engine, deliveries, apply)
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
@@ -131,50 +129,61 @@ def _process_batch(
                 "database unavailable, batch of %d will be retried: %s", len(deliveries), exc
             )
             return [Retry(retry_delay(base_delay, d.num_delivered)) for d in deliveries]
+        if len(deliveries) == 1:  # its own failure: no need to apply it again alone
+            return [_failed(engine, deliveries[0], exc, give_up, max_deliver, base_delay)]
         log.warning("batch failed (%s); applying its %d messages one by one", exc, len(deliveries))
-    return [_process_one(engine, d, apply, give_up, max_deliver, base_delay) for d in deliveries]
+    outcomes: list[Outcome] = []
+    for delivery in deliveries:
+        try:
+            _apply_all(engine, [delivery], apply)
+            outcomes.append(ACK)
+        except Exception as exc:
+            outcomes.append(_failed(engine, delivery, exc, give_up, max_deliver, base_delay))
+    return outcomes
 
 
-def _process_one(
+def _apply_all(engine: Engine, deliveries: list[Delivery], apply: Apply) -> None:
+    with session_scope(engine) as session:
+        for delivery in deliveries:
+            apply(session, delivery)
+
+
+def _failed(
     engine: Engine,
     delivery: Delivery,
-    apply: Apply,
+    exc: Exception,
     give_up: GiveUp,
     max_deliver: int,
     base_delay: float,
 ) -> Outcome:
-    try:
-        with session_scope(engine) as session:
-            apply(session, delivery)
-        return ACK
-    except Exception as exc:
-        if is_transient(exc) or delivery.num_delivered < max_deliver:
-            log.warning(
-                "message %s failed on delivery %d: %r",
-                delivery.source,
-                delivery.num_delivered,
-                exc,
-                extra=delivery.log_fields(),
-            )
-            return Retry(retry_delay(base_delay, delivery.num_delivered))
-        log.error(
-            "message %s given up after %d deliveries: %r",
+    """Retry later, or give the message up when it has used its deliveries."""
+    if is_transient(exc) or delivery.num_delivered < max_deliver:
+        log.warning(
+            "message %s failed on delivery %d: %r",
             delivery.source,
             delivery.num_delivered,
             exc,
             extra=delivery.log_fields(),
         )
-        try:
-            with session_scope(engine) as session:
-                give_up(session, delivery, exc)
-        except Exception:
-            log.exception(
-                "could not record message %s as given up",
-                delivery.source,
-                extra=delivery.log_fields(),
-            )
-            return Retry(retry_delay(base_delay, delivery.num_delivered))
-        return ACK
+        return Retry(retry_delay(base_delay, delivery.num_delivered))
+    log.error(
+        "message %s given up after %d deliveries: %r",
+        delivery.source,
+        delivery.num_delivered,
+        exc,
+        extra=delivery.log_fields(),
+    )
+    try:
+        with session_scope(engine) as session:
+            give_up(session, delivery, exc)
+    except Exception:
+        log.exception(
+            "could not record message %s as given up",
+            delivery.source,
+            extra=delivery.log_fields(),
+        )
+        return Retry(retry_delay(base_delay, delivery.num_delivered))
+    return ACK
 
 
 async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
