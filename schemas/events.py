@@ -6,7 +6,7 @@ beyond the contract are optional, so that every v1 payload stays valid.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -14,6 +14,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -29,7 +30,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 FreeTerm = Annotated[str, StringConstraints(max_length=200)]
 FreeText = Annotated[str, StringConstraints(max_length=5000)]
 Count = Annotated[int, Field(strict=True, ge=0)]
-Rupiah = Annotated[int, Field(strict=True, ge=0)]
+# Bounded so that every amount fits a 64-bit column; Rp1 quadrillion is far past any offer.
+Rupiah = Annotated[int, Field(strict=True, ge=0, le=10**15)]
 TermList = Annotated[list[FreeTerm], Field(max_length=50)]
 
 
@@ -44,6 +46,17 @@ def _existing_region(code: str) -> str:
         raise ValueError(f"{code!r} is not a Kemendagri region code in the region table")
     return code
 
+
+def _iso_text(value: object) -> object:
+    # The contract's times and dates are ISO 8601 text; numbers (epoch seconds) are refused
+    # rather than guessed at.
+    if isinstance(value, int | float):
+        raise ValueError("must be ISO 8601 text, e.g. 2026-11-01T08:00:00+07:00 or 2026-11-01")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+Day = Annotated[date, BeforeValidator(_iso_text)]
 
 VillageCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_village)]
 RegionCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_region)]
@@ -81,7 +94,7 @@ class CooperativeProfile(Event):
     commodities: TermList = []
     needs: FreeText = ""
     financing_need_idr: Rupiah | None = None
-    updated_at: AwareDatetime
+    updated_at: Timestamp
 
 
 class PartnerOffer(Event):
@@ -99,8 +112,8 @@ class PartnerOffer(Event):
     min_amount_idr: Rupiah | None = None
     max_amount_idr: Rupiah | None = None
     capacity: Count | None = None
-    valid_until: date | None = None
-    updated_at: AwareDatetime
+    valid_until: Day | None = None
+    updated_at: Timestamp
 
     @model_validator(mode="after")
     def _amount_range_is_ordered(self) -> PartnerOffer:
@@ -113,7 +126,7 @@ class PartnerOffer(Event):
 class OfferWithdrawn(Event):
     offer_id: Identifier
     partner_id: Identifier
-    withdrawn_at: AwareDatetime
+    withdrawn_at: Timestamp
     reason: FreeText = ""
 
 

@@ -101,7 +101,7 @@ class RegionTable:
         return [r for r in found if r is not None]
 
     def describe(self, code: str) -> str:
-        """A human-readable location, village first: ``Sungai Raya, Kubu Raya, Kalimantan Barat``."""
+        """A readable location, village first: ``Kuala Dua, Sungai Raya, Kubu Raya, ...``."""
         names = [r.name.removeprefix("Kabupaten ") for r in reversed(self.lineage(code))]
         return ", ".join(names) if names else code
 

@@ -1,0 +1,126 @@
+"""Assembling the services of one process into a FastStream application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+import nats
+from faststream import FastStream
+from faststream.specification import AsyncAPI
+
+from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
+from services.ingest import ingest_service
+from services.matching import matcher_service
+from services.runtime import Runtime
+from services.service import ServiceParts
+from services.settings import Settings
+from services.topology import ensure_streams
+
+log = logging.getLogger(__name__)
+
+# Every service by name, in start order; `kopdes-match run NAME` runs one of them alone.
+SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
+    "ingest": ingest_service,
+    "matcher": matcher_service,
+}
+
+
+async def declare_streams(settings: Settings) -> None:
+    nc = await nats.connect(settings.nats_servers, name="kopdes-match-setup")
+    try:
+        await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
+
+
+def _document_outputs(runtime: Runtime) -> None:
+    # Suggestions, retractions and dead letters leave through the outbox relay; these
+    # declarations put them in the generated AsyncAPI document beside the consumers.
+    for subject, schema, text in (
+        (subjects.MATCH_SUGGESTED, MatchSuggestion, "A cooperative suggested for an offer"),
+        (subjects.MATCH_RETRACTED, MatchRetracted, "A suggestion withdrawn by the service"),
+        (subjects.DEADLETTER, DeadLetter, "An input the service could not accept, and why"),
+    ):
+        runtime.broker.publisher(subject, schema=schema, title=subject, description=text)
+
+
+class Pipeline:
+    """The chosen services of one process, with their background tasks."""
+
+    def __init__(self, settings: Settings, services: Sequence[str] | None = None) -> None:
+        names = tuple(services or SERVICE_FACTORIES)
+        unknown = set(names) - set(SERVICE_FACTORIES)
+        if unknown:
+            raise ValueError(
+                f"unknown service(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(SERVICE_FACTORIES)}"
+            )
+        self.settings = settings
+        self.runtime = Runtime.create(settings)
+        self.parts = {name: SERVICE_FACTORIES[name](self.runtime) for name in names}
+        for part in self.parts.values():
+            for router in part.routers:
+                self.runtime.broker.include_router(router)
+        _document_outputs(self.runtime)
+        self.app = FastStream(self.runtime.broker, logger=log)
+        self.app.on_startup(self._before_start)
+        self.app.after_startup(self._after_start)
+        self.app.on_shutdown(self._before_stop)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def handle(self, name: str) -> object:
+        return self.parts[name].handle
+
+    async def _before_start(self) -> None:
+        await declare_streams(self.settings)
+        for part in self.parts.values():
+            for step in part.on_start:
+                await step()
+
+    async def _after_start(self) -> None:
+        relay = self.runtime.relay
+        self._tasks.append(asyncio.create_task(relay.run(self.settings.outbox_poll_seconds)))
+        relay.wake()  # publish what a previous run committed but did not send
+        for part in self.parts.values():
+            self._tasks.extend(asyncio.create_task(task()) for task in part.background)
+
+    async def _before_stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    async def start(self) -> None:
+        await self.app.start()
+
+    async def stop(self) -> None:
+        await self.app.stop()
+        with contextlib.suppress(Exception):
+            await self.runtime.relay.flush()
+        self.runtime.engine.dispose()
+
+    async def __aenter__(self) -> Pipeline:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def asyncapi_document() -> AsyncAPI:
+    # Fixed values, not the environment: the committed document must not vary by machine.
+    pipeline = Pipeline(Settings(nats_url="nats://localhost:4222", database_url="sqlite://"))
+    return AsyncAPI(
+        pipeline.runtime.broker,
+        title="kopdes-match",
+        version="1.0.0",
+        description=(
+            "Matchmaking between village cooperatives (Koperasi Desa/Kelurahan Merah Putih) "
+            "and their partners: event contract v1 (see CONTRACT.md)."
+        ),
+    )

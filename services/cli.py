@@ -1,0 +1,252 @@
+"""The ``kopdes-match`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from services.settings import Settings
+
+app = typer.Typer(
+    help="Matchmaking between village cooperatives (Koperasi Desa Merah Putih) and partners.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+NatsUrl = Annotated[str | None, typer.Option(help="NATS URL (env KOPDES_NATS_URL)")]
+DatabaseUrl = Annotated[str | None, typer.Option(help="database URL (env KOPDES_DATABASE_URL)")]
+DataDir = Annotated[Path | None, typer.Option(help="data folder (env KOPDES_DATA_DIR)")]
+
+
+def load_settings(
+    nats_url: str | None = None, database_url: str | None = None, data_dir: Path | None = None
+) -> Settings:
+    overrides = {
+        k: v
+        for k, v in {
+            "nats_url": nats_url,
+            "database_url": database_url,
+            "data_dir": data_dir,
+        }.items()
+        if v is not None
+    }
+    return Settings(**overrides)
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    if not verbose:
+        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, installed before anything starts."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@app.command()
+def run(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="services to run (default: all): ingest, matcher"),
+    ] = None,
+    embedded: Annotated[
+        bool, typer.Option(help="start an embedded nats-server (also when none is reachable)")
+    ] = False,
+    nats_url: NatsUrl = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    verbose: bool = False,
+) -> None:
+    """Run the services in the foreground until SIGINT or SIGTERM."""
+    from services.app import Pipeline
+    from services.embedded_nats import EmbeddedNats, is_reachable
+
+    configure_logging(verbose)
+    settings = load_settings(nats_url, database_url, data_dir)
+    log = logging.getLogger("kopdes-match")
+
+    async def main() -> None:
+        stop = _stop_on_signals()
+        server: EmbeddedNats | None = None
+        if embedded or not is_reachable(settings.nats_url):
+            port = int(settings.nats_url.rsplit(":", 1)[-1]) if not embedded else None
+            server = await EmbeddedNats(settings.data_dir / "nats", port).__aenter__()
+            settings.nats_url = server.url
+            log.info("embedded nats-server listening on %s", server.url)
+        try:
+            pipeline = Pipeline(settings, services or None)
+            await pipeline.start()
+            log.info("running %s; database %s", ", ".join(pipeline.parts), settings.sqlalchemy_url)
+            await stop.wait()
+            log.info("stopping")
+            await pipeline.stop()
+        finally:
+            if server is not None:
+                await server.__aexit__()
+
+    asyncio.run(main())
+
+
+@app.command()
+def demo(
+    limit: Annotated[
+        int | None, typer.Option(help="cooperatives to publish (default: all 2,145 villages)")
+    ] = None,
+    top: Annotated[int, typer.Option(help="suggestions to print per offer")] = 3,
+    data_dir: Annotated[Path, typer.Option(help="folder for the demo's NATS and SQLite")] = Path(
+        "data/demo"
+    ),
+    keep: Annotated[bool, typer.Option(help="keep the data of an earlier demo run")] = False,
+    verbose: bool = False,
+) -> None:
+    """Self-contained demo: embedded NATS, SQLite, Kalimantan Barat data, best suggestions."""
+    from services.demo import run_demo
+
+    configure_logging(verbose)
+    asyncio.run(run_demo(console, data_dir=data_dir, limit=limit, top=top, fresh=not keep))
+
+
+@app.command()
+def publish(
+    file: Annotated[Path, typer.Argument(help="JSON or JSON Lines file of events", exists=True)],
+    subject: Annotated[
+        str | None, typer.Option(help="subject (default: inferred from each payload)")
+    ] = None,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Publish JSON or JSON Lines events to JetStream, with a deterministic Nats-Msg-Id."""
+    from services.publishing import publish_file
+
+    settings = load_settings(nats_url)
+    sent, problems = asyncio.run(publish_file(settings, file, subject))
+    for problem in problems:
+        print(problem, file=sys.stderr)  # FILE:LINE: reason, one a line, never wrapped
+    console.print(f"published {sent} event(s) from {file}")
+    if problems:
+        raise typer.Exit(2)
+
+
+@app.command()
+def score(
+    cooperatives: Annotated[Path, typer.Option(help="CooperativeProfile JSON Lines", exists=True)],
+    offers: Annotated[Path, typer.Option(help="PartnerOffer JSON Lines", exists=True)],
+    top_k: Annotated[int, typer.Option(min=1, help="suggestions per offer or cooperative")] = 10,
+    per: Annotated[
+        str, typer.Option(help="rank cooperatives per offer, or offers per cooperative")
+    ] = "offer",
+    as_of: Annotated[
+        str | None, typer.Option(help="date for expiry, YYYY-MM-DD (default today)")
+    ] = None,
+    skip_invalid: Annotated[bool, typer.Option(help="report invalid lines but go on")] = False,
+    min_score: Annotated[float, typer.Option(help="leave out pairs scoring lower")] = 0.0,
+) -> None:
+    """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
+    from schemas import CooperativeProfile, PartnerOffer
+    from services.batch_score import build_index, rank_pairs, read_jsonl, suggestion_line
+
+    if per not in ("offer", "cooperative"):
+        err_console.print(f"--per must be 'offer' or 'cooperative', not {per!r}")
+        raise typer.Exit(2)
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        err_console.print(f"--as-of must be a date YYYY-MM-DD, not {as_of!r}")
+        raise typer.Exit(2) from None
+    coops, bad_coops = read_jsonl(cooperatives, CooperativeProfile)
+    offer_events, bad_offers = read_jsonl(offers, PartnerOffer)
+    for problem in bad_coops + bad_offers:
+        print(problem, file=sys.stderr)
+    if (bad_coops or bad_offers) and not skip_invalid:
+        raise typer.Exit(2)
+    index = build_index(coops, offer_events)
+    offer_keys = list(dict.fromkeys(f"{o.partner_id}/{o.offer_id}" for o in offer_events))
+    coop_ids = list(dict.fromkeys(c.cooperative_id for c in coops))
+    mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
+    out = sys.stdout
+    for rank, match in rank_pairs(
+        index, offer_keys, coop_ids, per=mode, top_k=top_k, as_of=day, min_score=min_score
+    ):
+        out.write(suggestion_line(rank, match) + "\n")
+
+
+@app.command()
+def deadletters(
+    limit: Annotated[int, typer.Option(help="newest first, at most this many")] = 50,
+    error_type: Annotated[str | None, typer.Option(help="only this error type")] = None,
+    raw: Annotated[bool, typer.Option(help="print the raw input too")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List the inputs that were refused, and why."""
+    from sqlmodel import Session, col, select
+
+    from services.storage.db import create_schema, make_engine
+    from services.storage.models import DeadLetterRow
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    engine = make_engine(settings.sqlalchemy_url)
+    create_schema(engine)
+    query = select(DeadLetterRow).order_by(col(DeadLetterRow.id).desc()).limit(limit)
+    if error_type:
+        query = query.where(DeadLetterRow.error_type == error_type)
+    with Session(engine) as session:
+        rows = session.exec(query).all()
+    if not rows:
+        console.print("no dead letters")
+        return
+    table = Table("received", "subject", "error", "reason", title="Dead letters")
+    for row in rows:
+        reason = row.reason + (f"\n[dim]{row.raw[:500]}[/dim]" if raw else "")
+        table.add_row(
+            row.received_at.strftime("%Y-%m-%d %H:%M:%S"), row.subject, row.error_type, reason
+        )
+    console.print(table)
+
+
+@app.command("json-schemas")
+def json_schemas(
+    out: Annotated[Path, typer.Option(help="folder to write into")] = Path("docs/schemas"),
+) -> None:
+    """Write a JSON Schema for every payload of the event contract."""
+    from schemas.export import write_json_schemas
+
+    for path in write_json_schemas(out):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def asyncapi(
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Print the AsyncAPI document generated from the services' code."""
+    from services.app import asyncapi_document
+
+    text = json.dumps(asyncapi_document().to_specification().to_jsonable(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")

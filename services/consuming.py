@@ -1,0 +1,150 @@
+"""Batch consumption with explicit acknowledgement, retries and dead letters.
+
+Every consuming service hands a batch of JetStream messages to ``process_batch`` with
+two functions: how to apply one message inside a transaction, and what to record when a
+message is given up. The batch is applied in one transaction (fast on SQLite and
+PostgreSQL alike); when that fails, each message is retried alone so that one poison
+message cannot hold back the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nats.aio.msg import Msg
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session
+
+from services.storage.db import session_scope
+from services.storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    subject: str
+    data: bytes
+    msg_id: str | None
+    num_delivered: int
+    source: str  # stream:sequence, unique per stored message
+    received_at: datetime
+
+    @classmethod
+    def of(cls, msg: Msg) -> Delivery:
+        meta = msg.metadata
+        return cls(
+            subject=msg.subject,
+            data=msg.data,
+            msg_id=(msg.headers or {}).get("Nats-Msg-Id"),
+            num_delivered=meta.num_delivered,
+            source=f"{meta.stream}:{meta.sequence.stream}",
+            received_at=utcnow(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    delay: float
+
+
+ACK = None
+Outcome = Retry | None
+
+Apply = Callable[[Session, Delivery], None]
+GiveUp = Callable[[Session, Delivery, Exception], None]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors of the database's availability, not of the message: retry without limit."""
+    if isinstance(exc, OperationalError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def retry_delay(base: float, num_delivered: int) -> float:
+    return min(MAX_RETRY_DELAY, base * 2 ** max(0, num_delivered - 1))
+
+
+def process_batch(
+    engine: Engine,
+    deliveries: list[Delivery],
+    apply: Apply,
+    give_up: GiveUp,
+    *,
+    max_deliver: int,
+    base_delay: float,
+) -> list[Outcome]:
+    """Apply a batch; return per message ACK (None) or Retry(delay)."""
+    try:
+        with session_scope(engine) as session:
+            for delivery in deliveries:
+                apply(session, delivery)
+        return [ACK] * len(deliveries)
+    except Exception as exc:
+        if is_transient(exc):
+            log.warning(
+                "database unavailable, batch of %d will be retried: %s", len(deliveries), exc
+            )
+            return [Retry(retry_delay(base_delay, d.num_delivered)) for d in deliveries]
+        log.warning("batch failed (%s); applying its %d messages one by one", exc, len(deliveries))
+    return [_process_one(engine, d, apply, give_up, max_deliver, base_delay) for d in deliveries]
+
+
+def _process_one(
+    engine: Engine,
+    delivery: Delivery,
+    apply: Apply,
+    give_up: GiveUp,
+    max_deliver: int,
+    base_delay: float,
+) -> Outcome:
+    try:
+        with session_scope(engine) as session:
+            apply(session, delivery)
+        return ACK
+    except Exception as exc:
+        if is_transient(exc) or delivery.num_delivered < max_deliver:
+            log.warning(
+                "message %s failed on delivery %d: %r", delivery.source, delivery.num_delivered, exc
+            )
+            return Retry(retry_delay(base_delay, delivery.num_delivered))
+        log.error(
+            "message %s given up after %d deliveries: %r",
+            delivery.source,
+            delivery.num_delivered,
+            exc,
+        )
+        try:
+            with session_scope(engine) as session:
+                give_up(session, delivery, exc)
+        except Exception:
+            log.exception("could not record message %s as given up", delivery.source)
+            return Retry(retry_delay(base_delay, delivery.num_delivered))
+        return ACK
+
+
+async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
+    for msg, outcome in zip(msgs, outcomes, strict=True):
+        if outcome is None:
+            await msg.ack()
+        else:
+            await msg.nak(delay=outcome.delay)
+
+
+async def defer_decoding(message: Any, original: Any = None) -> list[Any]:
+    """FastStream decoder for batch consumers that decode each message themselves.
+
+    Returning no items lets the handler's parameter carry the payload model for the
+    AsyncAPI document without FastStream validating (and failing) the whole batch; the
+    handler reads ``message.raw_message`` and turns each bad message into a dead letter.
+    """
+    return []

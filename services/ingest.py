@@ -1,0 +1,125 @@
+"""Ingest service: profiles, offers and withdrawals in; stored rows and change events out.
+
+Durable pull consumers ``ingest-cooperatives``, ``ingest-offers`` and ``ingest-withdrawals``
+on the KOPDES_INPUT stream. Every input is either applied (newest ``updated_at`` wins) or
+refused to ``kopdes.deadletter`` with its reason; the consumer keeps going either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from faststream import Context
+from faststream.middlewares import AckPolicy
+from faststream.nats import NatsRouter, PullSub
+from faststream.nats.message import NatsBatchMessage
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
+from services.consuming import Delivery, defer_decoding, process_batch, settle
+from services.ingest_store import apply_event, record_dead_letter
+from services.intake import Refused, parse_input, raw_text
+from services.runtime import Runtime
+from services.service import ServiceParts
+from services.topology import INPUT, consumer_config, jstream
+
+BatchMessage = Annotated[NatsBatchMessage, Context("message")]
+
+
+def dead_letter_for(delivery: Delivery, error_type: str, reason: str, limit: int) -> DeadLetter:
+    raw, encoding, truncated = raw_text(delivery.data, limit)
+    if truncated:
+        reason += f" (raw input cut to its first {limit} bytes)"
+    return DeadLetter(
+        subject=delivery.subject,
+        reason=reason,
+        error_type=error_type,
+        raw=raw,
+        raw_encoding=encoding,
+        received_at=delivery.received_at,
+    )
+
+
+class Ingest:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+
+    def apply(self, session: Session, delivery: Delivery) -> None:
+        try:
+            event = parse_input(delivery.subject, delivery.data, self.settings.max_payload_bytes)
+        except Refused as refused:
+            self.refuse(session, delivery, refused.error_type, refused.reason)
+            return
+        apply_event(session, event)
+
+    def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
+        reason = f"failed {delivery.num_delivered} times while being applied: {exc!r}"
+        self.refuse(session, delivery, "handler_error", reason)
+
+    def refuse(self, session: Session, delivery: Delivery, error_type: str, reason: str) -> None:
+        letter = dead_letter_for(delivery, error_type, reason, self.settings.max_payload_bytes)
+        record_dead_letter(session, letter, delivery.source, delivery.msg_id)
+
+    async def consume(self, message: NatsBatchMessage) -> None:
+        msgs = message.raw_message
+        deliveries = [Delivery.of(m) for m in msgs]
+        outcomes = await asyncio.to_thread(
+            process_batch,
+            self.runtime.engine,
+            deliveries,
+            self.apply,
+            self.give_up,
+            max_deliver=self.settings.max_deliver,
+            base_delay=self.settings.retry_delay_seconds,
+        )
+        await settle(msgs, outcomes)
+        self.runtime.relay.wake()
+
+
+def ingest_router(runtime: Runtime) -> NatsRouter:
+    settings = runtime.settings
+    ingest = Ingest(runtime)
+    router = NatsRouter()
+    inputs: list[tuple[str, str, str, type[BaseModel]]] = [
+        (
+            "ingest-cooperatives",
+            subjects.COOPERATIVE_UPSERTED,
+            "Cooperative profiles",
+            CooperativeProfile,
+        ),
+        ("ingest-offers", subjects.OFFER_UPSERTED_PREFIX + "*", "Partner offers", PartnerOffer),
+        (
+            "ingest-withdrawals",
+            subjects.OFFER_WITHDRAWN_PREFIX + "*",
+            "Offer withdrawals",
+            OfferWithdrawn,
+        ),
+    ]
+    for durable, subject, title, model in inputs:
+
+        async def handle(body: Any, message: BatchMessage) -> None:
+            await ingest.consume(message)
+
+        # The payload model documents the channel in AsyncAPI (see defer_decoding).
+        handle.__annotations__["body"] = list[model]  # type: ignore[valid-type]
+        router.subscriber(
+            subject,
+            stream=jstream(INPUT),
+            durable=durable,
+            config=consumer_config(durable, settings),
+            pull_sub=PullSub(
+                settings.batch_size, timeout=settings.pull_timeout_seconds, batch=True
+            ),
+            ack_policy=AckPolicy.MANUAL,
+            decoder=defer_decoding,
+            title=f"{durable}:{subject}",
+            description=title,
+        )(handle)
+    return router
+
+
+def ingest_service(runtime: Runtime) -> ServiceParts:
+    return ServiceParts("ingest", routers=[ingest_router(runtime)])

@@ -1,0 +1,97 @@
+"""Turning raw input messages into contract events, or into a clear refusal.
+
+Pure functions: no database, no broker. Every refusal carries an ``error_type`` for
+grouping and a ``reason`` a partner's developer can act on (which field, what rule).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, subjects
+
+InputEvent = CooperativeProfile | PartnerOffer | OfferWithdrawn
+
+
+@dataclass(frozen=True)
+class Refused(Exception):
+    error_type: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.reason}"
+
+
+def model_for_subject(subject: str) -> tuple[type[BaseModel], str | None]:
+    """The payload model for a subject and, for offer subjects, the partner id it names."""
+    if subject == subjects.COOPERATIVE_UPSERTED:
+        return CooperativeProfile, None
+    for prefix, model in (
+        (subjects.OFFER_UPSERTED_PREFIX, PartnerOffer),
+        (subjects.OFFER_WITHDRAWN_PREFIX, OfferWithdrawn),
+    ):
+        if subject.startswith(prefix):
+            return model, subject.removeprefix(prefix)
+    raise Refused("unknown_subject", f"no input is accepted on subject {subject!r}")
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "payload"
+        message = item["msg"]
+        if item["type"] == "missing":
+            message = "required field is missing"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_input(subject: str, data: bytes, max_bytes: int) -> InputEvent:
+    """Validate one input message; raise ``Refused`` with the reason when it cannot be accepted."""
+    if len(data) > max_bytes:
+        raise Refused(
+            "payload_too_large", f"payload is {len(data)} bytes; the limit is {max_bytes}"
+        )
+    model, subject_partner = model_for_subject(subject)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(
+            "invalid_encoding", f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
+        ) from exc
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Refused(
+            "invalid_json",
+            f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from exc
+    if not isinstance(payload, dict):
+        raise Refused(
+            "invalid_json", f"payload must be a JSON object, not {type(payload).__name__}"
+        )
+    try:
+        event = model.model_validate(payload)
+    except ValidationError as exc:
+        raise Refused("validation_error", describe_validation_error(exc)) from exc
+    if subject_partner is not None and event.partner_id != subject_partner:  # type: ignore[attr-defined]
+        raise Refused(
+            "partner_mismatch",
+            f"partner_id {event.partner_id!r} does not match the subject's partner "  # type: ignore[attr-defined]
+            f"{subject_partner!r}",
+        )
+    return event  # type: ignore[return-value]
+
+
+def raw_text(data: bytes, limit: int) -> tuple[str, str, bool]:
+    """The input as text for a dead letter: UTF-8 when it is, else base64; cut at ``limit``."""
+    truncated = len(data) > limit
+    data = data[:limit]
+    try:
+        return data.decode("utf-8"), "utf-8", truncated
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64", truncated

@@ -1,0 +1,55 @@
+"""All configuration in one place: environment variables prefixed ``KOPDES_``, or flags."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KOPDES_", env_file=".env", extra="ignore")
+
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma-separated")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file in the data folder"
+    )
+    data_dir: Path = Field(Path("data"), description="SQLite file, embedded NATS storage, logs")
+
+    # Input limits and delivery.
+    max_payload_bytes: int = Field(256 * 1024, description="larger inputs are dead-lettered")
+    max_deliver: int = Field(5, description="deliveries of one input before it is dead-lettered")
+    retry_delay_seconds: float = Field(2.0, description="delay before a failed input is retried")
+    ack_wait_seconds: float = 30.0
+    batch_size: int = Field(200, description="messages a pull consumer fetches at once")
+    pull_timeout_seconds: float = Field(
+        0.05, description="how long a pull consumer waits to fill a batch"
+    )
+    max_deliver_outage: int = Field(
+        10_000, description="JetStream's own bound on deliveries, for database outages"
+    )
+    duplicate_window_seconds: float = Field(
+        900.0, description="JetStream de-duplication window by Nats-Msg-Id"
+    )
+    stream_replicas: int = Field(1, description="JetStream stream replicas (3 on a cluster)")
+
+    # Matching.
+    suggestions_per_offer: int = Field(20, description="cooperatives suggested per offer at most")
+    min_score: float = Field(45.0, description="pairs scoring lower are not suggested")
+    material_score_change: float = Field(
+        5.0, description="a suggestion is published again when its score moves this much"
+    )
+    expiry_check_seconds: float = 60.0
+    outbox_poll_seconds: float = 1.0
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kopdes.db').resolve()}"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [s.strip() for s in self.nats_url.split(",") if s.strip()]

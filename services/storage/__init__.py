@@ -1,0 +1,1 @@
+"""Persistence: tables, engine, sessions and the queries the services share."""

