@@ -50,8 +50,10 @@ def peak_rss_mb() -> float:
 def ms(seconds: list[float]) -> str:
     s = sorted(seconds)
     p90 = s[int(len(s) * 0.9)]
-    return (f"median {statistics.median(s) * 1000:7.3f} ms   p90 {p90 * 1000:7.3f} ms   "
-            f"max {s[-1] * 1000:7.3f} ms   (n={len(s)})")
+    return (
+        f"median {statistics.median(s) * 1000:7.3f} ms   p90 {p90 * 1000:7.3f} ms   "
+        f"max {s[-1] * 1000:7.3f} ms   (n={len(s)})"
+    )
 
 
 def scope(offer_regions: tuple[str, ...]) -> str:
@@ -60,7 +62,8 @@ def scope(offer_regions: tuple[str, ...]) -> str:
     if len(offer_regions) > 1:
         return "several regencies"
     return {1: "province", 2: "regency", 3: "district", 4: "village"}[
-        offer_regions[0].count(".") + 1]
+        offer_regions[0].count(".") + 1
+    ]
 
 
 def main() -> None:
@@ -76,8 +79,10 @@ def main() -> None:
     offers = matcher_synth.offers(villages, args.offers)
     gc.collect()
     rss_data = peak_rss_mb()
-    print(f"data: {len(coops)} cooperatives, {len(offers)} offers; "
-          f"peak RSS with region table and data: {rss_data:.0f} MB")
+    print(
+        f"data: {len(coops)} cooperatives, {len(offers)} offers; "
+        f"peak RSS with region table and data: {rss_data:.0f} MB"
+    )
 
     index = MatchIndex()
     t0 = time.perf_counter()
@@ -85,8 +90,7 @@ def main() -> None:
     t1 = time.perf_counter()
     index.upsert_offers(offers)
     t2 = time.perf_counter()
-    print(f"build: cooperatives {t1 - t0:.2f} s, offers {t2 - t1:.2f} s, "
-          f"total {t2 - t0:.2f} s")
+    print(f"build: cooperatives {t1 - t0:.2f} s, offers {t2 - t1:.2f} s, total {t2 - t0:.2f} s")
     rss_built = peak_rss_mb()
     print(f"peak RSS after build: {rss_built:.0f} MB (index adds ~{rss_built - rss_data:.0f} MB)")
 
@@ -95,8 +99,10 @@ def main() -> None:
     sample_offers = rng.sample(live, min(args.queries, len(live)))
     sample_coops = rng.sample(coops, min(args.queries * 2, len(coops)))
 
-    for label, min_score in (("suggestions (min_score=threshold)", SUGGESTION_THRESHOLD),
-                             ("ranking (min_score=0)", 0.0)):
+    for label, min_score in (
+        ("suggestions (min_score=threshold)", SUGGESTION_THRESHOLD),
+        ("ranking (min_score=0)", 0.0),
+    ):
         times: list[float] = []
         by_scope: dict[str, list[float]] = {}
         for o in sample_offers:
@@ -116,10 +122,13 @@ def main() -> None:
         print(f"top-10 offers for one cooperative, {label}: {ms(times)}")
 
     # Naive baseline by brute force: WRatio of the offer text against every cooperative.
-    coop_texts = [utils.default_process(" ".join((*c.business_units, *c.commodities, c.needs)))
-                  for c in coops]
-    offer_texts = [utils.default_process(" ".join((o.title, *o.business_units, *o.commodities)))
-                   for o in offers]
+    coop_texts = [
+        utils.default_process(" ".join((*c.business_units, *c.commodities, c.needs))) for c in coops
+    ]
+    offer_texts = [
+        utils.default_process(" ".join((o.title, *o.business_units, *o.commodities)))
+        for o in offers
+    ]
     base_offer: list[float] = []
     for o in sample_offers[: args.baseline_queries]:
         text = utils.default_process(" ".join((o.title, *o.business_units, *o.commodities)))
@@ -129,8 +138,9 @@ def main() -> None:
     base_coop: list[float] = []
     for i in range(args.baseline_queries):
         t = time.perf_counter()
-        process.extract(coop_texts[i * 97], offer_texts, scorer=fuzz.WRatio, processor=None,
-                        limit=10)
+        process.extract(
+            coop_texts[i * 97], offer_texts, scorer=fuzz.WRatio, processor=None, limit=10
+        )
         base_coop.append(time.perf_counter() - t)
     ours_offer = []
     for o in sample_offers[: args.baseline_queries]:
@@ -140,15 +150,18 @@ def main() -> None:
     ours_coop = []
     for i in range(args.baseline_queries):
         t = time.perf_counter()
-        index.best_offers(coops[i * 97].cooperative_id, 10, AS_OF,
-                          min_score=SUGGESTION_THRESHOLD)
+        index.best_offers(coops[i * 97].cooperative_id, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
         ours_coop.append(time.perf_counter() - t)
-    print(f"baseline brute force WRatio, top-10 cooperatives for one offer: {ms(base_offer)}"
-          f"  -> {statistics.median(base_offer) / statistics.median(ours_offer):.0f}x our median"
-          f" on the same offers")
-    print(f"baseline brute force WRatio, top-10 offers for one cooperative: {ms(base_coop)}"
-          f"  -> {statistics.median(base_coop) / statistics.median(ours_coop):.0f}x our median"
-          f" on the same cooperatives")
+    print(
+        f"baseline brute force WRatio, top-10 cooperatives for one offer: {ms(base_offer)}"
+        f"  -> {statistics.median(base_offer) / statistics.median(ours_offer):.0f}x our median"
+        f" on the same offers"
+    )
+    print(
+        f"baseline brute force WRatio, top-10 offers for one cooperative: {ms(base_coop)}"
+        f"  -> {statistics.median(base_coop) / statistics.median(ours_coop):.0f}x our median"
+        f" on the same cooperatives"
+    )
 
     # Recall of the candidate index against scoring every eligible pair in the region.
     found = relevant = top_equal = pooled = gathered = 0
@@ -160,11 +173,20 @@ def main() -> None:
     for o in recall_offers:
         ot = offer_terms(o)
         weights = offer_weights(ot)
-        pool = (coops if not o.regions else
-                [c for reg, cs in by_regency.items()
-                 if any(reg == r or reg.startswith(r + ".") or r.startswith(reg + ".")
-                        for r in o.regions)
-                 for c in cs if in_region(c.village_code, o.regions)])
+        pool = (
+            coops
+            if not o.regions
+            else [
+                c
+                for reg, cs in by_regency.items()
+                if any(
+                    reg == r or reg.startswith(r + ".") or r.startswith(reg + ".")
+                    for r in o.regions
+                )
+                for c in cs
+                if in_region(c.village_code, o.regions)
+            ]
+        )
         brute = []
         for c in pool:
             if pair_ineligibility(o, c):
@@ -178,17 +200,22 @@ def main() -> None:
         gathered += len(candidates)
         relevant += len(brute)
         found += sum(cid in candidates for _, cid in brute)
-        ours = [(-m.score, m.cooperative_id)
-                for m in index.best_cooperatives(o.key, 10, AS_OF,
-                                                 min_score=SUGGESTION_THRESHOLD)]
+        ours = [
+            (-m.score, m.cooperative_id)
+            for m in index.best_cooperatives(o.key, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
+        ]
         top_equal += ours == sorted(brute)[:10]
-    print(f"recall of candidate index vs brute force over {len(recall_offers)} offers: "
-          f"{found}/{relevant} pairs >= {SUGGESTION_THRESHOLD:.0f} "
-          f"= {found / relevant if relevant else 1.0:.4f}; top-10 identical for "
-          f"{top_equal}/{len(recall_offers)} offers ({time.perf_counter() - t:.0f} s)")
-    print(f"candidates per offer: {gathered / len(recall_offers):.0f} of "
-          f"{pooled / len(recall_offers):.0f} cooperatives in its regions on average "
-          f"({gathered / pooled:.1%}); the two-stage query scores fewer still")
+    print(
+        f"recall of candidate index vs brute force over {len(recall_offers)} offers: "
+        f"{found}/{relevant} pairs >= {SUGGESTION_THRESHOLD:.0f} "
+        f"= {found / relevant if relevant else 1.0:.4f}; top-10 identical for "
+        f"{top_equal}/{len(recall_offers)} offers ({time.perf_counter() - t:.0f} s)"
+    )
+    print(
+        f"candidates per offer: {gathered / len(recall_offers):.0f} of "
+        f"{pooled / len(recall_offers):.0f} cooperatives in its regions on average "
+        f"({gathered / pooled:.1%}); the two-stage query scores fewer still"
+    )
     print(f"peak RSS at end: {peak_rss_mb():.0f} MB")
 
 

@@ -56,14 +56,23 @@ GOODS: dict[str, list[str]] = {
     "apotek": ["obat generik", "obat-obatan"],
 }
 NEEDS: list[str] = [
-    "", "", "",
-    "butuh modal kerja untuk {unit}", "ingin menjual {commodity} anggota",
-    "cari pembeli {commodity}", "perlu pasokan {good}", "pelatihan pembukuan",
-    "butuh truk untuk angkut {commodity}", "butuh pinjaman modal usaha",
+    "",
+    "",
+    "",
+    "butuh modal kerja untuk {unit}",
+    "ingin menjual {commodity} anggota",
+    "cari pembeli {commodity}",
+    "perlu pasokan {good}",
+    "pelatihan pembukuan",
+    "butuh truk untuk angkut {commodity}",
+    "butuh pinjaman modal usaha",
 ]
 OFFER_TITLES: dict[str, list[str]] = {
-    "financing": ["Kredit modal kerja {unit}", "Pembiayaan KUR untuk {unit}",
-                  "Pembiayaan modal usaha koperasi"],
+    "financing": [
+        "Kredit modal kerja {unit}",
+        "Pembiayaan KUR untuk {unit}",
+        "Pembiayaan modal usaha koperasi",
+    ],
     "supply": ["Pasokan {good} untuk {unit}", "Supply {good}"],
     "offtake": ["Pembelian {commodity}", "Dibeli: {commodity} petani", "Serap {commodity}"],
     "logistics": ["Jasa angkut {commodity}", "Layanan pengiriman dari gudang"],
@@ -103,16 +112,19 @@ def cooperatives(village_codes: Sequence[str], seed: int = 1) -> list[Cooperativ
             good=_write(GOODS.get(units[0], GOODS["sembako"]), rng),
         )
         wants_money = "modal" in need or "pinjaman" in need
-        out.append(Cooperative(
-            cooperative_id=f"coop-{i:06d}",
-            village_code=code,
-            member_count=rng.randint(9, 400),
-            business_units=tuple(_write(UNITS[u], rng) for u in units),
-            commodities=tuple(_write(COMMODITIES[c], rng) for c in goods),
-            needs=need,
-            financing_need_idr=rng.choice([50, 100, 300, 800, 2000, 4000]) * 1_000_000
-            if wants_money else None,
-        ))
+        out.append(
+            Cooperative(
+                cooperative_id=f"coop-{i:06d}",
+                village_code=code,
+                member_count=rng.randint(9, 400),
+                business_units=tuple(_write(UNITS[u], rng) for u in units),
+                commodities=tuple(_write(COMMODITIES[c], rng) for c in goods),
+                needs=need,
+                financing_need_idr=rng.choice([50, 100, 300, 800, 2000, 4000]) * 1_000_000
+                if wants_money
+                else None,
+            )
+        )
     return out
 
 
@@ -140,8 +152,10 @@ def offers(village_codes: Sequence[str], n: int, seed: int = 2) -> list[Offer]:
         province = regions[0].split(".")[0] if regions else rng.choice(provinces)
         commodity = rng.choice(_local_commodities(province))
         title = rng.choice(OFFER_TITLES[offer_type]).format(
-            unit=_write(UNITS[unit], rng), commodity=_write(COMMODITIES[commodity], rng),
-            good=_write(GOODS.get(unit, GOODS["sembako"]), rng))
+            unit=_write(UNITS[unit], rng),
+            commodity=_write(COMMODITIES[commodity], rng),
+            good=_write(GOODS.get(unit, GOODS["sembako"]), rng),
+        )
         business_units: tuple[str, ...] = ()
         commodities: tuple[str, ...] = ()
         if offer_type in ("financing", "supply", "equipment") and rng.random() < 0.7:
@@ -151,17 +165,19 @@ def offers(village_codes: Sequence[str], n: int, seed: int = 2) -> list[Offer]:
         if offer_type == "supply" and rng.random() < 0.6:
             commodities = (_write(GOODS[unit], rng),)
         financing = offer_type == "financing"
-        out.append(Offer(
-            offer_id=f"offer-{i:05d}",
-            partner_id=f"partner-{i % 150:03d}",
-            offer_type=offer_type,
-            title=title,
-            business_units=business_units,
-            commodities=commodities,
-            regions=regions,
-            min_members=rng.choice([None, None, 20, 50]),
-            min_amount_idr=10_000_000 if financing else None,
-            max_amount_idr=3_000_000_000 if financing else None,
-            valid_until=rng.choice([None, None, date(2027, 12, 31), date(2025, 1, 1)]),
-        ))
+        out.append(
+            Offer(
+                offer_id=f"offer-{i:05d}",
+                partner_id=f"partner-{i % 150:03d}",
+                offer_type=offer_type,
+                title=title,
+                business_units=business_units,
+                commodities=commodities,
+                regions=regions,
+                min_members=rng.choice([None, None, 20, 50]),
+                min_amount_idr=10_000_000 if financing else None,
+                max_amount_idr=3_000_000_000 if financing else None,
+                valid_until=rng.choice([None, None, date(2027, 12, 31), date(2025, 1, 1)]),
+            )
+        )
     return out

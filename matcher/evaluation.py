@@ -102,8 +102,9 @@ def load_set(data: Mapping[str, Any]) -> EvaluationSet:
         as_of=date.fromisoformat(data["as_of"]),
         cooperatives=tuple(cooperative_from_dict(c) for c in data["cooperatives"]),
         offers=tuple(offer_from_dict(o) for o in data["offers"]),
-        judgments={(j["offer"], j["cooperative"]): int(j["grade"])
-                   for j in data.get("judgments", ())},
+        judgments={
+            (j["offer"], j["cooperative"]): int(j["grade"]) for j in data.get("judgments", ())
+        },
     )
 
 
@@ -224,8 +225,7 @@ def evaluate(
     index.upsert_offers(offers)
 
     pairs = [(o, c) for o in offers for c in cooperatives]
-    violates = {(o.key, c.cooperative_id): ineligibility(o, c, as_of) is not None
-                for o, c in pairs}
+    violates = {(o.key, c.cooperative_id): ineligibility(o, c, as_of) is not None for o, c in pairs}
     ideal_by_offer: dict[str, list[int]] = {o.key: [] for o in offers}
     ideal_by_coop: dict[str, list[int]] = {c.cooperative_id: [] for c in cooperatives}
     for (key, cid), grade in judgments.items():
@@ -236,40 +236,51 @@ def evaluate(
     # The matcher's ranking is its top k among candidates (min_score 0); its suggestions
     # are the ranked pairs at or above min_score.
     ours_by_offer = {
-        o.key: [((m.offer_key, m.cooperative_id), m.score)
-                for m in index.best_cooperatives(o.key, k, as_of)]
+        o.key: [
+            ((m.offer_key, m.cooperative_id), m.score)
+            for m in index.best_cooperatives(o.key, k, as_of)
+        ]
         for o in offers
     }
     ours_by_coop = {
-        c.cooperative_id: [((m.offer_key, m.cooperative_id), m.score)
-                           for m in index.best_offers(c.cooperative_id, k, as_of)]
+        c.cooperative_id: [
+            ((m.offer_key, m.cooperative_id), m.score)
+            for m in index.best_offers(c.cooperative_id, k, as_of)
+        ]
         for c in cooperatives
     }
 
     # The baseline suggests its top k, whatever the score and the eligibility rules.
     base = baseline_scores(offers, cooperatives)
     base_by_offer = {
-        o.key: [(p, base[p]) for p in sorted(((o.key, c.cooperative_id) for c in cooperatives),
-                                             key=lambda p: (-base[p], p[1]))[:k]]
+        o.key: [
+            (p, base[p])
+            for p in sorted(
+                ((o.key, c.cooperative_id) for c in cooperatives), key=lambda p: (-base[p], p[1])
+            )[:k]
+        ]
         for o in offers
     }
     base_by_coop = {
-        c.cooperative_id: [(p, base[p]) for p in sorted(
-            ((o.key, c.cooperative_id) for o in offers), key=lambda p: (-base[p], p[0]))[:k]]
+        c.cooperative_id: [
+            (p, base[p])
+            for p in sorted(
+                ((o.key, c.cooperative_id) for o in offers), key=lambda p: (-base[p], p[0])
+            )[:k]
+        ]
         for c in cooperatives
     }
     return EvaluationReport(
         name=name,
         matcher={
-            "per_offer": _metrics(ours_by_offer, min_score, ideal_by_offer, judgments,
-                                  violates),
-            "per_cooperative": _metrics(ours_by_coop, min_score, ideal_by_coop, judgments,
-                                        violates),
+            "per_offer": _metrics(ours_by_offer, min_score, ideal_by_offer, judgments, violates),
+            "per_cooperative": _metrics(
+                ours_by_coop, min_score, ideal_by_coop, judgments, violates
+            ),
         },
         baseline={
             "per_offer": _metrics(base_by_offer, 0.0, ideal_by_offer, judgments, violates),
-            "per_cooperative": _metrics(base_by_coop, 0.0, ideal_by_coop, judgments,
-                                        violates),
+            "per_cooperative": _metrics(base_by_coop, 0.0, ideal_by_coop, judgments, violates),
         },
     )
 

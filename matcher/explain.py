@@ -101,8 +101,10 @@ def explain(
                 f"{OFFER_TYPE_PHRASE.get(ot.intent, offer.offer_type)} yang ditawarkan"
             )
         elif related:
-            reasons.append(f"unit {_labels({h.term for _, h in related})} koperasi terkait "
-                           f"dengan unit yang dicari penawaran")
+            reasons.append(
+                f"unit {_labels({h.term for _, h in related})} koperasi terkait "
+                f"dengan unit yang dicari penawaran"
+            )
     else:
         unit_detail = "penawaran tidak menyebut unit usaha"
 
@@ -122,8 +124,7 @@ def explain(
             commodity_detail = _detail(exact, related, wanted_goods, "komoditas")
             if exact:
                 reasons.append(
-                    f"koperasi memiliki komoditas {_labels({h.term for h in exact})} "
-                    f"yang dicari"
+                    f"koperasi memiliki komoditas {_labels({h.term for h in exact})} yang dicari"
                 )
             elif related:
                 reasons.append(
@@ -143,9 +144,10 @@ def explain(
         things = offer_things(ot)
         met_objects = [h for t, h in sorted(ct.need_objects.items()) if t in things]
         parts.extend(_hit(h) for h in met_objects)
-        needs_detail = "; ".join(parts) if parts else (
-            "kebutuhan koperasi tidak sesuai: "
-            + _labels(ct.intent_set | ct.object_set)
+        needs_detail = (
+            "; ".join(parts)
+            if parts
+            else ("kebutuhan koperasi tidak sesuai: " + _labels(ct.intent_set | ct.object_set))
         )
         # "angkut" names both the logistics intent and the logistik unit: one need.
         intent_phrase = ct.need_intents[ot.intent].phrase if met_intent else None
@@ -153,8 +155,10 @@ def explain(
         if met_intent and ot.intent == "intent:offtake":
             reasons.append(f"koperasi ingin menjual {objects or 'hasil anggotanya'}")
         elif met_intent:
-            reasons.append(f"koperasi membutuhkan {NEED_PHRASE.get(ot.intent, offer.offer_type)}"
-                           + (f" untuk {objects}" if objects else ""))
+            reasons.append(
+                f"koperasi membutuhkan {NEED_PHRASE.get(ot.intent, offer.offer_type)}"
+                + (f" untuk {objects}" if objects else "")
+            )
         elif met_objects:
             reasons.append(f"kebutuhan koperasi menyebut {objects}")
 

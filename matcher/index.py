@@ -161,8 +161,11 @@ class MatchIndex:
             return set()
         ot = self._offer_terms[key]
         if not offer.regions:
-            return {cid for sig in self._national_signatures(ot.index_terms) for cid in
-                    self._sig_members[sig]}
+            return {
+                cid
+                for sig in self._national_signatures(ot.index_terms)
+                for cid in self._sig_members[sig]
+            }
         return self._regional_candidates(offer, ot.index_terms)
 
     def _regional_candidates(self, offer: Offer, terms: Iterable[str]) -> set[str]:
@@ -232,7 +235,8 @@ class MatchIndex:
         strong = frozenset(ot.units) | frozenset(ot.commodities) | ot.handled_units
         stages: list[tuple[frozenset[str], float | None]] = (
             [(strong, None), (ot.index_terms - strong, weak_bound(ot, weights))]
-            if strong else [(ot.index_terms, None)]
+            if strong
+            else [(ot.index_terms, None)]
         )
         # Last, the cooperatives sharing no term at all (every cooperative is filed under
         # ANY): they score at most NO_OVERLAP_BOUND, so this runs only for a low min_score
@@ -242,8 +246,7 @@ class MatchIndex:
         text_cache: dict[str, float] = {}
         seen: set[object] = set()  # signatures (national) or cooperative ids (regional)
         for terms, bound in stages:
-            if bound is not None and (bound < min_score or (len(best) == k
-                                                            and bound < best[0][0])):
+            if bound is not None and (bound < min_score or (len(best) == k and bound < best[0][0])):
                 continue  # a later stage may have a higher bound than this one
             groups = self._coop_groups(offer, ot, weights, terms, seen)
             self._fill(offer, ot, weights, groups, k, min_score, best, text_cache)

@@ -17,8 +17,16 @@ RETAIL_UNITS = frozenset(
 )
 # Units that collect, store or process members' produce: offtake and logistics suit them.
 PRODUCE_UNITS = frozenset(
-    {"unit:pemasaran", "unit:pengolahan", "unit:gudang", "unit:cold_storage", "unit:logistik",
-     "unit:pertanian", "unit:perikanan", "unit:peternakan"}
+    {
+        "unit:pemasaran",
+        "unit:pengolahan",
+        "unit:gudang",
+        "unit:cold_storage",
+        "unit:logistik",
+        "unit:pertanian",
+        "unit:perikanan",
+        "unit:peternakan",
+    }
 )
 FINANCING = "intent:financing"
 # Posting key every cooperative is filed under: how generic offers find their candidates.
@@ -79,7 +87,9 @@ def coop_terms(coop: Cooperative) -> CoopTerms:
 
 @lru_cache(maxsize=1 << 16)
 def _coop_terms(
-    business_units: tuple[str, ...], commodity_texts: tuple[str, ...], needs: str,
+    business_units: tuple[str, ...],
+    commodity_texts: tuple[str, ...],
+    needs: str,
     seeks_financing: bool,
 ) -> CoopTerms:
     """Shared by every cooperative typed the same way: saves time and memory nationally."""
@@ -131,8 +141,10 @@ def offer_terms(offer: Offer) -> OfferTerms:
     intent = f"intent:{offer.offer_type}"
     things = frozenset(units) | frozenset(commodities) | handled | mentioned
     related = frozenset(r for t in things for r in vocab.term(t).related)
-    text = _match_text(f"{offer.title} {offer.description} " + " ".join(
-        (*offer.business_units, *offer.commodities)))
+    text = _match_text(
+        f"{offer.title} {offer.description} "
+        + " ".join((*offer.business_units, *offer.commodities))
+    )
     index = things | related | {intent}
     if not things:
         # A generic offer (training or financing for a whole regency, no unit or produce

@@ -25,8 +25,22 @@ FUZZY_CUTOFF = 86.0
 # one wrong letter changes the meaning, so they are never fuzzy-matched.
 FUZZY_MIN_CHARS = 5
 
-_PREFIXES = ("meng", "meny", "mem", "men", "me", "peng", "peny", "pem", "pen", "per", "pe",
-             "ber", "di", "ter")
+_PREFIXES = (
+    "meng",
+    "meny",
+    "mem",
+    "men",
+    "me",
+    "peng",
+    "peny",
+    "pem",
+    "pen",
+    "per",
+    "pe",
+    "ber",
+    "di",
+    "ter",
+)
 _SUFFIXES = ("nya", "kan", "an")
 
 
@@ -53,7 +67,7 @@ def _stem(word: str) -> tuple[str, ...]:
     for stem in list(candidates):
         for prefix in _PREFIXES:
             if stem.startswith(prefix) and len(stem) - len(prefix) >= 3:
-                candidates.append(stem[len(prefix):])
+                candidates.append(stem[len(prefix) :])
     for stem in candidates[1:]:
         found = _exact(stem)
         if found:

@@ -78,10 +78,16 @@ def no_overlap_bound() -> float:
     bound = 0.0
     for unit in (False, True):
         for commodity in (False, True):
-            raw = {n: w for n, w in WEIGHTS.items()
-                   if (n != "business_unit" or unit) and (n != "commodity" or commodity)}
-            best = (raw["needs"] * max(NO_NEEDS, NEEDS_FLOOR)
-                    + raw["offer_type"] * TYPE_PLAUSIBLE + raw["text"] * 100.0)
+            raw = {
+                n: w
+                for n, w in WEIGHTS.items()
+                if (n != "business_unit" or unit) and (n != "commodity" or commodity)
+            }
+            best = (
+                raw["needs"] * max(NO_NEEDS, NEEDS_FLOOR)
+                + raw["offer_type"] * TYPE_PLAUSIBLE
+                + raw["text"] * 100.0
+            )
             bound = max(bound, best / sum(raw.values()))
     return bound
 
@@ -203,8 +209,7 @@ def weak_bound(ot: OfferTerms, weights: dict[str, float]) -> float:
     tables = _tables(ot)
     unit = max((v for v in (tables.units or {}).values() if v < FIT), default=0.0)
     commodity = max((v for v in (tables.commodities or {}).values() if v < FIT), default=0.0)
-    return (weighted_terms(weights, (unit, commodity, FIT, FIT))
-            + text_ceiling(weights) + 0.05)
+    return weighted_terms(weights, (unit, commodity, FIT, FIT)) + text_ceiling(weights) + 0.05
 
 
 def text_score(ot: OfferTerms, ct: CoopTerms) -> float:
@@ -216,8 +221,12 @@ def text_score(ot: OfferTerms, ct: CoopTerms) -> float:
 def weighted_terms(weights: dict[str, float], scores: tuple[float, ...]) -> float:
     """The term components' part of the score (before the text component)."""
     unit, commodity, needs, offer_type = scores
-    return (weights["business_unit"] * unit + weights["commodity"] * commodity
-            + weights["needs"] * needs + weights["offer_type"] * offer_type)
+    return (
+        weights["business_unit"] * unit
+        + weights["commodity"] * commodity
+        + weights["needs"] * needs
+        + weights["offer_type"] * offer_type
+    )
 
 
 def total(weights: dict[str, float], term_part: float, text: float) -> float:

@@ -15,7 +15,12 @@ KINDS: tuple[Kind, ...] = ("unit", "commodity", "intent")
 
 # The contract's offer types; each is also an intent term id.
 OFFER_TYPES: tuple[str, ...] = (
-    "financing", "supply", "offtake", "logistics", "equipment", "training",
+    "financing",
+    "supply",
+    "offtake",
+    "logistics",
+    "equipment",
+    "training",
 )
 
 
@@ -58,8 +63,9 @@ def parse_vocabulary(text: str) -> Vocabulary:
     for kind in KINDS:
         for name, entry in data.get(kind, {}).items():
             tid = term_id(kind, name)
-            variants = tuple(dict.fromkeys([entry["label"], name.replace("_", " "),
-                                            *entry.get("variants", [])]))
+            variants = tuple(
+                dict.fromkeys([entry["label"], name.replace("_", " "), *entry.get("variants", [])])
+            )
             terms[tid] = Term(
                 id=tid,
                 kind=kind,

@@ -10,6 +10,7 @@ message cannot hold back the others.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
+from services import observability
 from services.storage.db import session_scope
 from services.storage.types import utcnow
 
@@ -37,6 +39,21 @@ class Delivery:
     num_delivered: int
     source: str  # stream:sequence, unique per stored message
     received_at: datetime
+    consumer: str = ""  # the durable consumer that delivered it, for metrics and logs
+
+    @property
+    def event_id(self) -> str:
+        """The publisher's Nats-Msg-Id, else the stream position: what logs identify it by."""
+        return self.msg_id or self.source
+
+    def log_fields(self) -> dict[str, object]:
+        return {
+            "event_id": self.event_id,
+            "subject": self.subject,
+            "source": self.source,
+            "consumer": self.consumer,
+            "num_delivered": self.num_delivered,
+        }
 
     @classmethod
     def of(cls, msg: Msg) -> Delivery:
@@ -48,6 +65,7 @@ class Delivery:
             num_delivered=meta.num_delivered,
             source=f"{meta.stream}:{meta.sequence.stream}",
             received_at=utcnow(),
+            consumer=meta.consumer or "",
         )
 
 
@@ -84,6 +102,24 @@ def process_batch(
     base_delay: float,
 ) -> list[Outcome]:
     """Apply a batch; return per message ACK (None) or Retry(delay)."""
+    started = time.perf_counter()
+    try:
+        return _process_batch(engine, deliveries, apply, give_up, max_deliver, base_delay)
+    finally:
+        if deliveries:
+            observability.HANDLER_SECONDS.labels(consumer=deliveries[0].consumer).observe(
+                time.perf_counter() - started
+            )
+
+
+def _process_batch(
+    engine: Engine,
+    deliveries: list[Delivery],
+    apply: Apply,
+    give_up: GiveUp,
+    max_deliver: int,
+    base_delay: float,
+) -> list[Outcome]:
     try:
         with session_scope(engine) as session:
             for delivery in deliveries:
@@ -114,7 +150,11 @@ def _process_one(
     except Exception as exc:
         if is_transient(exc) or delivery.num_delivered < max_deliver:
             log.warning(
-                "message %s failed on delivery %d: %r", delivery.source, delivery.num_delivered, exc
+                "message %s failed on delivery %d: %r",
+                delivery.source,
+                delivery.num_delivered,
+                exc,
+                extra=delivery.log_fields(),
             )
             return Retry(retry_delay(base_delay, delivery.num_delivered))
         log.error(
@@ -122,12 +162,17 @@ def _process_one(
             delivery.source,
             delivery.num_delivered,
             exc,
+            extra=delivery.log_fields(),
         )
         try:
             with session_scope(engine) as session:
                 give_up(session, delivery, exc)
         except Exception:
-            log.exception("could not record message %s as given up", delivery.source)
+            log.exception(
+                "could not record message %s as given up",
+                delivery.source,
+                extra=delivery.log_fields(),
+            )
             return Retry(retry_delay(base_delay, delivery.num_delivered))
         return ACK
 
@@ -138,6 +183,10 @@ async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
             await msg.ack()
         else:
             await msg.nak(delay=outcome.delay)
+    if msgs:
+        retried = sum(outcome is not None for outcome in outcomes)
+        consumer = msgs[0].metadata.consumer or ""
+        observability.count_settled(consumer, len(msgs) - retried, retried)
 
 
 async def defer_decoding(message: Any, original: Any = None) -> list[Any]:

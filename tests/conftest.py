@@ -65,6 +65,7 @@ def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Se
         retry_delay_seconds=0.2,
         outbox_poll_seconds=0.2,
         expiry_check_seconds=3600,
+        metrics_port=0,  # tests that want the endpoint ask for a free port
     )
 
 

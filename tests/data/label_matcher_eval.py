@@ -65,8 +65,9 @@ def label(path: Path) -> None:
                 continue
             g = grade(o, c)
             if g:
-                judgments.append({"offer": offer.key, "cooperative": coop.cooperative_id,
-                                  "grade": g})
+                judgments.append(
+                    {"offer": offer.key, "cooperative": coop.cooperative_id, "grade": g}
+                )
     raw["judgments"] = judgments
     path.write_text(dump(raw), encoding="utf-8")
     print(f"{path}: {len(judgments)} graded pairs")

@@ -39,9 +39,7 @@ def population() -> tuple[list[Cooperative], list[Offer]]:
     from schemas.regions import region_table
 
     table = region_table()
-    villages = [r.code for r in table.villages("61")] + [
-        r.code for r in table.villages("33.01")
-    ]
+    villages = [r.code for r in table.villages("61")] + [r.code for r in table.villages("33.01")]
     return matcher_synth.cooperatives(villages, seed=11), matcher_synth.offers(
         villages, 300, seed=12
     )

@@ -46,9 +46,11 @@ def test_min_members() -> None:
 
 def test_financing_range_against_stated_need() -> None:
     assert pair_ineligibility(replace(OFFER, min_amount_idr=600_000_000), COOP) == (
-        "financing_need_below_range")
+        "financing_need_below_range"
+    )
     assert pair_ineligibility(replace(OFFER, max_amount_idr=400_000_000), COOP) == (
-        "financing_need_above_range")
+        "financing_need_above_range"
+    )
     in_range = replace(OFFER, min_amount_idr=500_000_000, max_amount_idr=500_000_000)
     assert pair_ineligibility(in_range, COOP) is None
 
@@ -60,7 +62,8 @@ def test_no_stated_need_is_not_checked_against_the_range() -> None:
 
 def test_validity_date() -> None:
     assert offer_ineligibility(replace(OFFER, valid_until=date(2026, 5, 31)), AS_OF) == (
-        "offer_expired")
+        "offer_expired"
+    )
     assert offer_ineligibility(replace(OFFER, valid_until=AS_OF), AS_OF) is None
 
 

@@ -84,10 +84,25 @@ def test_load_set_reads_contract_payloads() -> None:
 
     data = {
         "as_of": "2026-06-01",
-        "cooperatives": [{"cooperative_id": "c", "village_code": "61.01.01.2001",
-                          "member_count": 3, "business_units": ["USP"], "needs": None}],
-        "offers": [{"offer_id": "o", "partner_id": "p", "offer_type": "financing",
-                    "title": "t", "valid_until": "2026-12-31", "withdrawn": True}],
+        "cooperatives": [
+            {
+                "cooperative_id": "c",
+                "village_code": "61.01.01.2001",
+                "member_count": 3,
+                "business_units": ["USP"],
+                "needs": None,
+            }
+        ],
+        "offers": [
+            {
+                "offer_id": "o",
+                "partner_id": "p",
+                "offer_type": "financing",
+                "title": "t",
+                "valid_until": "2026-12-31",
+                "withdrawn": True,
+            }
+        ],
         "judgments": [{"offer": "p/o", "cooperative": "c", "grade": 2}],
     }
     s = load_set(data)

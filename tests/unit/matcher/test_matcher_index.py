@@ -19,8 +19,9 @@ from matcher.scoring import (
 )
 
 AS_OF = date(2026, 6, 1)
-LADA = Offer("o1", "lada-co", "offtake", "Pembelian lada", commodities=("merica",),
-             regions=("61.01",))
+LADA = Offer(
+    "o1", "lada-co", "offtake", "Pembelian lada", commodities=("merica",), regions=("61.01",)
+)
 
 
 def coop(cid: str, village: str = "61.01.01.2001", **kw: object) -> Cooperative:
@@ -74,8 +75,9 @@ def test_change_offer_region_and_terms(index: MatchIndex) -> None:
     assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["far"]  # only one in 61.12
     assert index.best_offers("a", 10, AS_OF) == []
     assert [m.offer_key for m in index.best_offers("far", 10, AS_OF)] == [LADA.key]
-    index.upsert_offer(replace(moved, commodities=("karet",), title="Pembelian karet",
-                               regions=("61.01",)))
+    index.upsert_offer(
+        replace(moved, commodities=("karet",), title="Pembelian karet", regions=("61.01",))
+    )
     # "a" still shares the offtake intent (it wants to sell lada), "b" nothing: both low.
     assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["c", "a", "b"]
     assert ids(suggest(index)) == ["c"]
@@ -190,8 +192,10 @@ def test_best_offers_equal_brute_force(population) -> None:
     ix.upsert_offers(offers)
     for c in coops[::60]:
         expected = sorted(
-            m.sort_key for o in offers
-            if offer_ineligibility(o, AS_OF) is None and pair_ineligibility(o, c) is None
+            m.sort_key
+            for o in offers
+            if offer_ineligibility(o, AS_OF) is None
+            and pair_ineligibility(o, c) is None
             and (m := score_pair(o, c)).score >= SUGGESTION_THRESHOLD
         )[:10]
         got = ix.best_offers(c.cooperative_id, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
@@ -218,8 +222,10 @@ def test_any_min_score_equals_scoring_every_eligible_pair(population) -> None:
     all_offers = [*offers, rare, national, local]
     for c in coops[::240]:
         expected_keys = sorted(
-            m.sort_key for o in all_offers
-            if offer_ineligibility(o, AS_OF) is None and pair_ineligibility(o, c) is None
+            m.sort_key
+            for o in all_offers
+            if offer_ineligibility(o, AS_OF) is None
+            and pair_ineligibility(o, c) is None
             and (m := score_pair(o, c))
         )[:10]
         got = ix.best_offers(c.cooperative_id, 10, AS_OF)

@@ -95,10 +95,20 @@ def test_cutoff_separates_typos_from_look_alikes() -> None:
     """The cut-off sits between the closest look-alike and the weakest accepted typo."""
     from rapidfuzz import fuzz
 
-    look_alikes = [("kopi", "kopra"), ("sapi", "sawi"), ("kakao", "kakap"),
-                   ("ladang", "lada"), ("kepala", "kelapa"), ("kelapa sawah", "kelapa sawit")]
-    typos = [("simpan pinjm", "simpan pinjam"), ("aptek", "apotek"), ("jeruck", "jeruk"),
-             ("smbako", "sembako")]
+    look_alikes = [
+        ("kopi", "kopra"),
+        ("sapi", "sawi"),
+        ("kakao", "kakap"),
+        ("ladang", "lada"),
+        ("kepala", "kelapa"),
+        ("kelapa sawah", "kelapa sawit"),
+    ]
+    typos = [
+        ("simpan pinjm", "simpan pinjam"),
+        ("aptek", "apotek"),
+        ("jeruck", "jeruk"),
+        ("smbako", "sembako"),
+    ]
     assert max(fuzz.ratio(a, b) for a, b in look_alikes) < FUZZY_CUTOFF
     assert min(fuzz.ratio(a, b) for a, b in typos) >= FUZZY_CUTOFF
 
@@ -136,8 +146,18 @@ def test_vocabulary_ships_in_package_and_is_consistent() -> None:
         assert term.label
         for other in term.related:
             assert term.id in vocab.term(other).related  # symmetric
-    for name in ("sawit", "karet", "lada", "kopi", "padi", "jagung", "ubi_kayu", "jeruk",
-                 "sayuran", "ikan"):
+    for name in (
+        "sawit",
+        "karet",
+        "lada",
+        "kopi",
+        "padi",
+        "jagung",
+        "ubi_kayu",
+        "jeruk",
+        "sayuran",
+        "ikan",
+    ):
         assert f"commodity:{name}" in vocab.terms
 
 
@@ -149,8 +169,10 @@ def test_vocabulary_rejects_unknown_references() -> None:
 
 def test_vocabulary_is_easy_to_extend() -> None:
     base = (
-        "\n".join(f'[intent.{t}]\nlabel = "{t}"' for t in
-                  ("financing", "supply", "offtake", "logistics", "equipment", "training"))
+        "\n".join(
+            f'[intent.{t}]\nlabel = "{t}"'
+            for t in ("financing", "supply", "offtake", "logistics", "equipment", "training")
+        )
         + '\n[commodity.vanili]\nlabel = "vanili"\nvariants = ["vanilla", "panili"]\n'
     )
     vocab = parse_vocabulary(base)

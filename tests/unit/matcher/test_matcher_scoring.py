@@ -12,12 +12,18 @@ from matcher.scoring import (
 
 V = "61.01.01.2001"
 PEPPER_BUYER = Offer("o1", "lada-co", "offtake", "Pembelian lada putih", commodities=("lada",))
-KIOSK_LOAN = Offer("o2", "bri", "financing", "Kredit modal kerja kios sembako",
-                   business_units=("gerai sembako",))
+KIOSK_LOAN = Offer(
+    "o2", "bri", "financing", "Kredit modal kerja kios sembako", business_units=("gerai sembako",)
+)
 
 
-def coop(cid: str, units: tuple[str, ...] = (), goods: tuple[str, ...] = (), needs: str = "",
-         need_idr: int | None = None) -> Cooperative:
+def coop(
+    cid: str,
+    units: tuple[str, ...] = (),
+    goods: tuple[str, ...] = (),
+    needs: str = "",
+    need_idr: int | None = None,
+) -> Cooperative:
     return Cooperative(cid, V, 50, units, goods, needs, need_idr)
 
 
@@ -35,11 +41,13 @@ def test_score_is_the_weighted_sum_of_components() -> None:
 
 
 def test_seller_of_pepper_is_the_best_partner_for_a_pepper_buyer() -> None:
-    seller = score_pair(PEPPER_BUYER, coop("seller", goods=("sahang",),
-                                           needs="ingin menjual lada anggota"))
+    seller = score_pair(
+        PEPPER_BUYER, coop("seller", goods=("sahang",), needs="ingin menjual lada anggota")
+    )
     grower = score_pair(PEPPER_BUYER, coop("grower", goods=("lada",)))
-    other_seller = score_pair(PEPPER_BUYER, coop("karet", goods=("karet",),
-                                                 needs="ingin menjual karet"))
+    other_seller = score_pair(
+        PEPPER_BUYER, coop("karet", goods=("karet",), needs="ingin menjual karet")
+    )
     nothing = score_pair(PEPPER_BUYER, coop("none", units=("apotek",)))
     assert seller.score > grower.score > other_seller.score
     assert grower.score > nothing.score
@@ -47,8 +55,9 @@ def test_seller_of_pepper_is_the_best_partner_for_a_pepper_buyer() -> None:
 
 
 def test_capital_for_a_kiosk_suits_a_kiosk_loan() -> None:
-    kiosk = score_pair(KIOSK_LOAN, coop("k", ("kios sembako",),
-                                        needs="butuh modal kerja untuk kios sembako"))
+    kiosk = score_pair(
+        KIOSK_LOAN, coop("k", ("kios sembako",), needs="butuh modal kerja untuk kios sembako")
+    )
     usp = score_pair(KIOSK_LOAN, coop("u", ("USP",), needs="butuh modal"))
     plain = score_pair(KIOSK_LOAN, coop("p", ("warung sembako",)))
     assert kiosk.score > plain.score > usp.score
@@ -96,8 +105,10 @@ def test_offer_without_units_gives_unit_weight_to_the_rest() -> None:
 
 
 def test_explanation_names_what_matched_what() -> None:
-    m = score_pair(KIOSK_LOAN, coop("a", ("simpan pinjm", "kios smbako"),
-                                    needs="butuh modal kerja untuk kios sembako"))
+    m = score_pair(
+        KIOSK_LOAN,
+        coop("a", ("simpan pinjm", "kios smbako"), needs="butuh modal kerja untuk kios sembako"),
+    )
     by_name = {c.name: c for c in m.components}
     assert by_name["business_unit"].detail.startswith('"kios smbako" → gerai sembako (')
     assert '"modal kerja" → pembiayaan (100)' in by_name["needs"].detail
@@ -115,10 +126,12 @@ def test_fuzzy_detail_carries_the_fuzzy_score() -> None:
 
 
 def test_summary_is_one_indonesian_sentence() -> None:
-    m = score_pair(KIOSK_LOAN, coop("a", ("kios sembako",),
-                                    needs="butuh modal kerja untuk kios sembako"))
-    assert m.summary.startswith("Cocok karena unit gerai sembako koperasi sesuai dengan "
-                                "pembiayaan yang ditawarkan")
+    m = score_pair(
+        KIOSK_LOAN, coop("a", ("kios sembako",), needs="butuh modal kerja untuk kios sembako")
+    )
+    assert m.summary.startswith(
+        "Cocok karena unit gerai sembako koperasi sesuai dengan pembiayaan yang ditawarkan"
+    )
     assert "koperasi membutuhkan pembiayaan untuk gerai sembako" in m.summary
     assert m.summary.endswith(".") and m.summary.count(".") == 1
     low = score_pair(PEPPER_BUYER, coop("b", ("apotek",)))
@@ -141,7 +154,8 @@ def test_explanation_of_handled_goods_related_terms_and_misses() -> None:
     assert "terkait kopra" in {c.name: c.detail for c in related.components}["commodity"]
     miss = score_pair(copra, coop("c", goods=("kopi",)))
     assert {c.name: c.detail for c in miss.components}["commodity"] == (
-        "tidak ada komoditas yang sesuai (dicari: kopra)")
+        "tidak ada komoditas yang sesuai (dicari: kopra)"
+    )
 
 
 def test_open_components_are_explained_with_weight_zero() -> None:
