@@ -26,8 +26,9 @@ from datetime import date
 from matcher.eligibility import in_region, offer_ineligibility, pair_ineligibility
 from matcher.explain import explain
 from matcher.model import Cooperative, Match, Offer
-from matcher.profile import CoopTerms, OfferTerms, coop_terms, offer_terms
+from matcher.profile import ANY, CoopTerms, OfferTerms, coop_terms, offer_terms
 from matcher.scoring import (
+    NO_OVERLAP_BOUND,
     offer_weights,
     term_scores,
     text_ceiling,
@@ -38,6 +39,9 @@ from matcher.scoring import (
 )
 
 NATIONAL = ""  # the region key of offers open to all of Indonesia
+# Every offer is also filed under this key, which no cooperative term equals: the
+# exhaustive pass of best_offers (low min_score) finds all offers of a region with it.
+EVERY_OFFER = "**"
 
 
 def _regency(village_code: str) -> str:
@@ -124,7 +128,7 @@ class MatchIndex:
         self._offers[offer.key] = offer
         self._offer_terms[offer.key] = terms
         self._offer_weights[offer.key] = offer_weights(terms)
-        for term in terms.index_terms:
+        for term in (*terms.index_terms, EVERY_OFFER):
             by_region = self._offer_postings.setdefault(term, {})
             for region in offer.regions or (NATIONAL,):
                 by_region.setdefault(region, set()).add(offer.key)
@@ -135,7 +139,7 @@ class MatchIndex:
             return
         terms = self._offer_terms.pop(key)
         del self._offer_weights[key]
-        for term in terms.index_terms:
+        for term in (*terms.index_terms, EVERY_OFFER):
             for region in offer.regions or (NATIONAL,):
                 _discard(self._offer_postings, term, region, key)
 
@@ -234,12 +238,16 @@ class MatchIndex:
             if strong
             else [(ot.index_terms, None)]
         )
+        # Last, the cooperatives sharing no term at all (every cooperative is filed under
+        # ANY): they score at most NO_OVERLAP_BOUND, so this runs only for a low min_score
+        # and a top k not yet out of their reach; it keeps best_* exact for any min_score.
+        stages.append((frozenset({ANY}), NO_OVERLAP_BOUND + 0.05))
         best: list[tuple[float, _Rev]] = []  # bounded min-heap of the k best so far
         text_cache: dict[str, float] = {}
         seen: set[object] = set()  # signatures (national) or cooperative ids (regional)
         for terms, bound in stages:
             if bound is not None and (bound < min_score or (len(best) == k and bound < best[0][0])):
-                break
+                continue  # a later stage may have a higher bound than this one
             groups = self._coop_groups(offer, ot, weights, terms, seen)
             self._fill(offer, ot, weights, groups, k, min_score, best, text_cache)
         chosen = sorted(best, reverse=True)
@@ -325,11 +333,41 @@ class MatchIndex:
         if coop is None or k <= 0:
             return []
         ct = self._coop_terms[cooperative_id]
-        # Term part per distinct offer profile; the text component only for offers that
-        # can still enter the top k; eligibility only for those too.
+        best: list[tuple[float, _RevKey, str]] = []  # bounded min-heap of the k best so far
+        candidates = self.candidate_offers(cooperative_id)
+        self._fill_offers(coop, ct, candidates, k, as_of, min_score, exclude, best)
+        # Offers sharing no term score at most NO_OVERLAP_BOUND: scan them only when
+        # min_score lets them in and the top k is not already out of their reach.
+        bound = NO_OVERLAP_BOUND + 0.05
+        if bound >= min_score and (len(best) < k or best[0][0] <= bound):
+            rest = self._offers_in_region(coop.village_code) - candidates
+            self._fill_offers(coop, ct, rest, k, as_of, min_score, exclude, best)
+        matches = [self._explain(self._offers[key], coop) for _, _, key in best]
+        return sorted(matches, key=lambda m: m.sort_key)
+
+    def _offers_in_region(self, village_code: str) -> set[str]:
+        by_region = self._offer_postings.get(EVERY_OFFER, {})
+        found: set[str] = set()
+        for prefix in _prefixes(village_code):
+            found |= by_region.get(prefix, set())
+        return found
+
+    def _fill_offers(
+        self,
+        coop: Cooperative,
+        ct: CoopTerms,
+        keys: Iterable[str],
+        k: int,
+        as_of: date,
+        min_score: float,
+        exclude: Container[str],
+        best: list[tuple[float, _RevKey, str]],
+    ) -> None:
+        """Push the eligible offers among ``keys`` into ``best``: the term part once per
+        distinct offer profile, text and eligibility only for offers that can still enter."""
         parts: dict[int, float] = {}
         ranked: list[tuple[float, float, str]] = []  # (ceiling, term part, key)
-        for key in self.candidate_offers(cooperative_id):
+        for key in keys:
             if key in exclude:
                 continue
             ot = self._offer_terms[key]
@@ -341,7 +379,6 @@ class MatchIndex:
             if ceiling >= min_score:
                 ranked.append((ceiling, part, key))
         ranked.sort(reverse=True)
-        best: list[tuple[float, _RevKey, str]] = []
         for ceiling, part, key in ranked:
             if len(best) == k and ceiling < best[0][0]:
                 break
@@ -357,8 +394,6 @@ class MatchIndex:
                 heapq.heappush(best, entry)
             elif entry[:2] > best[0][:2]:
                 heapq.heapreplace(best, entry)
-        matches = [self._explain(self._offers[key], coop) for _, _, key in best]
-        return sorted(matches, key=lambda m: m.sort_key)
 
     def _explain(self, offer: Offer, coop: Cooperative) -> Match:
         ot, ct = self._offer_terms[offer.key], self._coop_terms[coop.cooperative_id]

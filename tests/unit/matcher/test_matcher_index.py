@@ -32,6 +32,10 @@ def ids(matches: list) -> list[str]:
     return [m.cooperative_id for m in matches]
 
 
+def suggest(index: MatchIndex, key: str = LADA.key) -> list:
+    return index.best_cooperatives(key, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
+
+
 @pytest.fixture
 def index() -> MatchIndex:
     ix = MatchIndex()
@@ -49,9 +53,11 @@ def test_add(index: MatchIndex) -> None:
     assert index.offer(LADA.key) == LADA
     assert index.cooperative("a") is not None
     assert index.candidate_cooperatives(LADA.key) == {"a", "b"}
-    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["a", "b"]
+    assert ids(suggest(index)) == ["a", "b"]
+    # With min_score 0 every eligible pair is ranked, "c" (karet) last.
+    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["a", "b", "c"]
     index.upsert_cooperative(coop("d", "61.01.01.2004", commodities=("lada hitam",)))
-    assert "d" in ids(index.best_cooperatives(LADA.key, 10, AS_OF))
+    assert "d" in ids(suggest(index))
 
 
 def test_change_cooperative_moves_its_postings(index: MatchIndex) -> None:
@@ -59,23 +65,22 @@ def test_change_cooperative_moves_its_postings(index: MatchIndex) -> None:
     assert index.cooperative_count == 4
     assert "b" not in index.candidate_cooperatives(LADA.key)
     index.upsert_cooperative(coop("c", "61.01.01.2003", commodities=("lada",)))
-    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["a", "c"]
+    assert ids(suggest(index)) == ["a", "c"]
 
 
 def test_change_offer_region_and_terms(index: MatchIndex) -> None:
     moved = replace(LADA, regions=("61.12",))
     index.upsert_offer(moved)
     assert index.offer_count == 1
-    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["far"]
+    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["far"]  # only one in 61.12
     assert index.best_offers("a", 10, AS_OF) == []
     assert [m.offer_key for m in index.best_offers("far", 10, AS_OF)] == [LADA.key]
     index.upsert_offer(
         replace(moved, commodities=("karet",), title="Pembelian karet", regions=("61.01",))
     )
-    # "a" still shares the offtake intent (it wants to sell lada), but scores low.
-    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["c", "a"]
-    suggested = index.best_cooperatives(LADA.key, 10, AS_OF, min_score=SUGGESTION_THRESHOLD)
-    assert ids(suggested) == ["c"]
+    # "a" still shares the offtake intent (it wants to sell lada), "b" nothing: both low.
+    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["c", "a", "b"]
+    assert ids(suggest(index)) == ["c"]
 
 
 def test_withdraw(index: MatchIndex) -> None:
@@ -93,7 +98,7 @@ def test_withdraw(index: MatchIndex) -> None:
 def test_remove_cooperative(index: MatchIndex) -> None:
     index.remove_cooperative("a")
     assert index.cooperative("a") is None
-    assert ids(index.best_cooperatives(LADA.key, 10, AS_OF)) == ["b"]
+    assert ids(suggest(index)) == ["b"]
     for name in ("a", "b", "c", "far"):
         index.remove_cooperative(name)
     assert index._coop_postings == {}
@@ -143,7 +148,9 @@ def test_ties_are_broken_by_ids_whatever_the_insertion_order() -> None:
     assert results[0] == (["c00", "c01", "c02", "c03", "c04"], ["alpha", "mid"])
 
 
-def _brute(offer: Offer, coops: list[Cooperative]) -> list[tuple[float, str]]:
+def _brute(
+    offer: Offer, coops: list[Cooperative], min_score: float = SUGGESTION_THRESHOLD
+) -> list[tuple[float, str]]:
     """Score every eligible pair, no index: the reference for recall."""
     ot = offer_terms(offer)
     weights = offer_weights(ot)
@@ -153,7 +160,7 @@ def _brute(offer: Offer, coops: list[Cooperative]) -> list[tuple[float, str]]:
             continue
         ct = coop_terms(c)
         s = total(weights, weighted_terms(weights, term_scores(ot, ct)), text_score(ot, ct))
-        if s >= SUGGESTION_THRESHOLD:
+        if s >= min_score:
             out.append((-s, c.cooperative_id))
     return sorted(out)
 
@@ -195,24 +202,31 @@ def test_best_offers_equal_brute_force(population) -> None:
         assert [m.sort_key for m in got] == expected
 
 
-def test_two_stage_query_equals_scoring_all_candidates(population) -> None:
-    """With min_score 0 the weak stage matters: compare against scoring every candidate."""
+def test_any_min_score_equals_scoring_every_eligible_pair(population) -> None:
+    """min_score 0 needs every stage, the no-overlap one included: compare against
+    scoring every eligible pair in both directions."""
     coops, offers = population
     ix = MatchIndex()
     ix.upsert_cooperatives(coops)
     ix.upsert_offers(offers)
     rare = Offer("rare", "p", "offtake", "Pembelian vanili", commodities=("madu kelulut",))
     national = replace(offers[0], offer_id="nat", regions=(), valid_until=None)
-    for offer in (rare, national):
+    local = Offer("local", "p", "training", "Sekolah lapang", regions=("61.01.01",))
+    for offer in (rare, national, local):
         ix.upsert_offer(offer)
-    live = [o for o in offers if offer_ineligibility(o, AS_OF) is None][:25]
-    by_id = {c.cooperative_id: c for c in coops}
-    for offer in [rare, national, *live]:
-        expected = sorted(
-            m.sort_key
-            for cid in ix.candidate_cooperatives(offer.key)
-            if pair_ineligibility(offer, by_id[cid]) is None
-            and (m := score_pair(offer, by_id[cid]))
-        )[:10]
+    live = [o for o in offers if offer_ineligibility(o, AS_OF) is None][:12]
+    for offer in [rare, national, local, *live]:
+        expected = _brute(offer, coops, min_score=0.0)[:10]
         got = ix.best_cooperatives(offer.key, 10, AS_OF)
-        assert [m.sort_key for m in got] == expected
+        assert [(-m.score, m.cooperative_id) for m in got] == expected
+    all_offers = [*offers, rare, national, local]
+    for c in coops[::240]:
+        expected_keys = sorted(
+            m.sort_key
+            for o in all_offers
+            if offer_ineligibility(o, AS_OF) is None
+            and pair_ineligibility(o, c) is None
+            and (m := score_pair(o, c))
+        )[:10]
+        got = ix.best_offers(c.cooperative_id, 10, AS_OF)
+        assert [m.sort_key for m in got] == expected_keys
