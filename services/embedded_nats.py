@@ -69,9 +69,12 @@ class EmbeddedNats:
 
     def command(self) -> list[str]:
         cmd = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
-        cmd += ["-js", "-sd", str(self.store_dir)]
+        cmd += ["-js"]
         if self.config_file is not None:
+            # nats-server refuses -sd beside a config that sets jetstream.store_dir.
             cmd += ["-c", str(self.config_file)]
+        else:
+            cmd += ["-sd", str(self.store_dir)]
         if self.log_file is not None:
             cmd += ["-l", str(self.log_file)]
         return cmd

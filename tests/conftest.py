@@ -66,6 +66,7 @@ def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Se
         outbox_poll_seconds=0.2,
         expiry_check_seconds=3600,
         web_port=free_port(),  # the review dashboard, when a test runs it
+        metrics_port=0,  # tests that want the endpoint ask for a free port
     )
 
 
