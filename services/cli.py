@@ -74,6 +74,10 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+async def _until_stopped() -> None:
+    await _stop_on_signals().wait()
+
+
 @app.command()
 def run(
     services: Annotated[
@@ -129,13 +133,25 @@ def demo(
         "data/demo"
     ),
     keep: Annotated[bool, typer.Option(help="keep the data of an earlier demo run")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="keep the pipeline and review dashboard running until Ctrl-C")
+    ] = False,
     verbose: bool = False,
 ) -> None:
     """Self-contained demo: embedded NATS, SQLite, Kalimantan Barat data, best suggestions."""
     from services.demo import run_demo
 
     configure_logging(verbose)
-    asyncio.run(run_demo(console, data_dir=data_dir, limit=limit, top=top, fresh=not keep))
+    asyncio.run(
+        run_demo(
+            console,
+            data_dir=data_dir,
+            limit=limit,
+            top=top,
+            fresh=not keep,
+            serve_until=_until_stopped if serve else None,
+        )
+    )
 
 
 @app.command()

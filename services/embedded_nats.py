@@ -81,8 +81,13 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 10.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        # Its own session, so that Ctrl-C in a terminal reaches only this process, which then
+        # stops the pipeline before the server (not both at once, mid-drain).
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.command(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -33,7 +33,7 @@ def review_service(runtime: Runtime) -> ServiceParts:
     parts = ServiceParts("review")
 
     async def serve() -> None:
-        parts.handle = app = create_app(runtime)
+        app = create_app(runtime)
         log.info("review dashboard on %s", dashboard_url(settings))
         config = uvicorn.Config(
             app,
@@ -56,6 +56,7 @@ def review_service(runtime: Runtime) -> ServiceParts:
                 exc,
             )
             return
+        parts.handle = app  # set once listening: readers take it as "the dashboard is up"
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
         try:
             await asyncio.shield(task)
