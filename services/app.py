@@ -14,6 +14,7 @@ from faststream.specification import AsyncAPI
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
 from services.ingest import ingest_service
 from services.matching import matcher_service
+from services.notify.service import notify_service
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.settings import Settings
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
     "ingest": ingest_service,
     "matcher": matcher_service,
+    "notify": notify_service,
 }
 
 
