@@ -14,6 +14,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -45,6 +46,17 @@ def _existing_region(code: str) -> str:
         raise ValueError(f"{code!r} is not a Kemendagri region code in the region table")
     return code
 
+
+def _iso_text(value: object) -> object:
+    # The contract's times and dates are ISO 8601 text; numbers (epoch seconds) are refused
+    # rather than guessed at.
+    if isinstance(value, int | float):
+        raise ValueError("must be ISO 8601 text, e.g. 2026-11-01T08:00:00+07:00 or 2026-11-01")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+Day = Annotated[date, BeforeValidator(_iso_text)]
 
 VillageCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_village)]
 RegionCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_region)]
@@ -82,7 +94,7 @@ class CooperativeProfile(Event):
     commodities: TermList = []
     needs: FreeText = ""
     financing_need_idr: Rupiah | None = None
-    updated_at: AwareDatetime
+    updated_at: Timestamp
 
 
 class PartnerOffer(Event):
@@ -100,8 +112,8 @@ class PartnerOffer(Event):
     min_amount_idr: Rupiah | None = None
     max_amount_idr: Rupiah | None = None
     capacity: Count | None = None
-    valid_until: date | None = None
-    updated_at: AwareDatetime
+    valid_until: Day | None = None
+    updated_at: Timestamp
 
     @model_validator(mode="after")
     def _amount_range_is_ordered(self) -> PartnerOffer:
@@ -114,7 +126,7 @@ class PartnerOffer(Event):
 class OfferWithdrawn(Event):
     offer_id: Identifier
     partner_id: Identifier
-    withdrawn_at: AwareDatetime
+    withdrawn_at: Timestamp
     reason: FreeText = ""
 
 

@@ -115,7 +115,8 @@ class Pipeline:
 
 
 def asyncapi_document() -> AsyncAPI:
-    pipeline = Pipeline(Settings(database_url="sqlite://"))
+    # Fixed values, not the environment: the committed document must not vary by machine.
+    pipeline = Pipeline(Settings(nats_url="nats://localhost:4222", database_url="sqlite://"))
     return AsyncAPI(
         pipeline.runtime.broker,
         title="kopdes-match",

@@ -54,7 +54,7 @@ def configure_logging(verbose: bool) -> None:
         force=True,
     )
     if not verbose:
-        for noisy in ("faststream", "nats", "sqlalchemy"):
+        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -223,6 +223,17 @@ def deadletters(
             row.received_at.strftime("%Y-%m-%d %H:%M:%S"), row.subject, row.error_type, reason
         )
     console.print(table)
+
+
+@app.command("json-schemas")
+def json_schemas(
+    out: Annotated[Path, typer.Option(help="folder to write into")] = Path("docs/schemas"),
+) -> None:
+    """Write a JSON Schema for every payload of the event contract."""
+    from schemas.export import write_json_schemas
+
+    for path in write_json_schemas(out):
+        console.print(f"wrote {path}")
 
 
 @app.command()

@@ -142,5 +142,6 @@ def make_broker(settings: Settings, **kwargs: object) -> NatsBroker:
         graceful_timeout=30.0,
         # Per-message "Received/Processed" lines are for debugging, not for operators.
         log_level=logging.DEBUG,
+        logger=logging.getLogger("services.broker"),
         **kwargs,  # type: ignore[arg-type]
     )
