@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(1.0, description="how often the worker looks for work")
     webhook_concurrency: int = Field(16, description="webhook requests in flight at once")
     reminder_after_days: float = Field(
-        3.0, description="a suggestion pending this long reminds its coordinators, once a period"
+        3.0,
+        description="a suggestion pending this long reminds its coordinators once a period; 0: off",
     )
     notify_sweep_seconds: float = Field(
         60.0, description="how often reminders and closed approved offers are checked"
