@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlalchemy import ColumnElement, case, false, func, or_, true
 from sqlmodel import Session, col, select
 
 from services.storage.models import NotificationRow, SuggestionRow
@@ -135,3 +135,18 @@ def mark(
         row.read_at = None
     session.add(row)
     return row
+
+
+def recipients(
+    session: Session, scope: Sequence[str] | None, limit: int = 200
+) -> list[tuple[str, str, int]]:
+    """(recipient_type, recipient_id, unread) with notifications in scope, most unread first."""
+    unread = func.sum(case((col(NotificationRow.read_at).is_(None), 1), else_=0))
+    rows = session.exec(
+        select(NotificationRow.recipient_type, NotificationRow.recipient_id, unread)
+        .where(_scoped(scope))
+        .group_by(col(NotificationRow.recipient_type), col(NotificationRow.recipient_id))
+        .order_by(unread.desc(), col(NotificationRow.recipient_id))
+        .limit(limit)
+    ).all()
+    return [(t, i, int(n or 0)) for t, i, n in rows]

@@ -54,6 +54,14 @@ class WebhookError(ValueError):
     """A request an admin can correct (bad URL, unknown id); the message says what."""
 
 
+class WebhookNotFound(WebhookError):
+    pass
+
+
+class WebhookConflict(WebhookError):
+    """The delivery or endpoint is not in a state that allows the action."""
+
+
 # Signing -------------------------------------------------------------------------------
 
 
@@ -138,7 +146,7 @@ def list_endpoints(session: Session) -> list[WebhookEndpointRow]:
 def deactivate_endpoint(session: Session, endpoint_id: int) -> WebhookEndpointRow:
     row = session.get(WebhookEndpointRow, endpoint_id)
     if row is None:
-        raise WebhookError(f"webhook {endpoint_id} tidak ditemukan")
+        raise WebhookNotFound(f"webhook {endpoint_id} tidak ditemukan")
     row.active = False
     session.exec(  # type: ignore[call-overload]
         update(WebhookDeliveryRow)
@@ -185,14 +193,14 @@ def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Webhook
     """An admin's retry: a failed delivery gets a fresh round of tries, starting now."""
     row = session.get(WebhookDeliveryRow, delivery_id)
     if row is None:
-        raise WebhookError(f"pengiriman {delivery_id} tidak ditemukan")
+        raise WebhookNotFound(f"pengiriman {delivery_id} tidak ditemukan")
     if row.status != WebhookDeliveryStatus.FAILED:
-        raise WebhookError(
+        raise WebhookConflict(
             f"pengiriman {delivery_id} berstatus {row.status}; hanya yang gagal bisa diulang"
         )
     endpoint = session.get(WebhookEndpointRow, row.endpoint_id)
     if endpoint is None or not endpoint.active:
-        raise WebhookError(f"webhook pengiriman {delivery_id} sudah tidak aktif")
+        raise WebhookConflict(f"webhook pengiriman {delivery_id} sudah tidak aktif")
     row.status, row.attempts, row.next_attempt_at = WebhookDeliveryStatus.PENDING, 0, now
     return row
 
