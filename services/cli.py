@@ -58,12 +58,13 @@ def configure_logging(verbose: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def _until_signalled() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, installed before anything starts."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 @app.command()
@@ -89,6 +90,7 @@ def run(
     log = logging.getLogger("kopdes-match")
 
     async def main() -> None:
+        stop = _stop_on_signals()
         server: EmbeddedNats | None = None
         if embedded or not is_reachable(settings.nats_url):
             port = int(settings.nats_url.rsplit(":", 1)[-1]) if not embedded else None
@@ -99,7 +101,7 @@ def run(
             pipeline = Pipeline(settings, services or None)
             await pipeline.start()
             log.info("running %s; database %s", ", ".join(pipeline.parts), settings.sqlalchemy_url)
-            await _until_signalled()
+            await stop.wait()
             log.info("stopping")
             await pipeline.stop()
         finally:
@@ -142,7 +144,7 @@ def publish(
     settings = load_settings(nats_url)
     sent, problems = asyncio.run(publish_file(settings, file, subject))
     for problem in problems:
-        err_console.print(problem, markup=False, highlight=False)
+        print(problem, file=sys.stderr)  # FILE:LINE: reason, one a line, never wrapped
     console.print(f"published {sent} event(s) from {file}")
     if problems:
         raise typer.Exit(2)

@@ -61,7 +61,12 @@ class Matchmaker:
         )
 
     def reconciler(self, session: Session) -> Reconciler:
-        return Reconciler(session, self.settings, self.index, self.today())
+        """One per transaction, so that its per-offer books are shared across a batch."""
+        if "reconciler" not in session.info:
+            session.info["reconciler"] = Reconciler(
+                session, self.settings, self.index, self.today()
+            )
+        return session.info["reconciler"]
 
     def apply(self, session: Session, delivery: Delivery) -> None:
         change = json.loads(delivery.data)

@@ -164,6 +164,15 @@ class Reconciler:
         self, session: Session, settings: Settings, index: MatchIndex, as_of: date
     ) -> None:
         self.session, self.settings, self.index, self.as_of = session, settings, index, as_of
+        # One book per offer for the whole transaction: a batch of profile changes touches
+        # the same few offers again and again.
+        self._books: dict[tuple[str, str], SuggestionBook] = {}
+
+    def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
+        key = (partner_id, offer_id)
+        if key not in self._books:
+            self._books[key] = SuggestionBook(self.session, self.settings, partner_id, offer_id)
+        return self._books[key]
 
     def _village(self, cooperative_id: str) -> str:
         coop = self.index.cooperative(cooperative_id)
@@ -176,7 +185,7 @@ class Reconciler:
 
     def offer(self, partner_id: str, offer_id: str, closed: RetractReason | None = None) -> None:
         """Recompute the offer's whole set. ``closed``: the offer is withdrawn or expired."""
-        book = SuggestionBook(self.session, self.settings, partner_id, offer_id)
+        book = self.book(partner_id, offer_id)
         offer = self.index.offer(book.key)
         if closed is not None or offer is None:
             book.retract_all(closed or RetractReason.OFFER_WITHDRAWN)
@@ -222,7 +231,7 @@ class Reconciler:
             self._place(match, village)
 
     def _place(self, match: Match, village_code: str) -> None:
-        book = SuggestionBook(self.session, self.settings, match.partner_id, match.offer_id)
+        book = self.book(match.partner_id, match.offer_id)
         offer = self.index.offer(book.key)
         if offer is None or match.cooperative_id in book.decided:
             return
