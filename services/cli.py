@@ -54,7 +54,7 @@ def configure_logging(verbose: bool) -> None:
         force=True,
     )
     if not verbose:
-        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker"):
+        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

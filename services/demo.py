@@ -123,7 +123,13 @@ def print_suggestions(console: Console, pipeline: Pipeline, top: int) -> int:
 
 
 async def run_demo(
-    console: Console, *, data_dir: Path, limit: int | None, top: int, fresh: bool
+    console: Console,
+    *,
+    data_dir: Path,
+    limit: int | None,
+    top: int,
+    fresh: bool,
+    notify: bool = True,
 ) -> None:
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
@@ -150,6 +156,11 @@ async def run_demo(
                 await wait_for_pipeline(pipeline, nc, len(events), progress)
             await nc.close()
             suggestions = print_suggestions(console, pipeline, top)
+            if notify:
+                from services.notify.demo import show_notification
+
+                if await show_notification(console, pipeline):
+                    suggestions -= 1  # the one approved
         finally:
             await pipeline.stop()
     elapsed = time.perf_counter() - started
