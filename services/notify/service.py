@@ -22,10 +22,11 @@ from faststream.nats.message import NatsBatchMessage
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from schemas import DeadLetter, Decision, MatchDecision, RecipientType, subjects
+from schemas import DeadLetter, Decision, MatchDecision, Notification, RecipientType, subjects
 from services.consuming import Delivery, defer_decoding, process_batch, settle
 from services.ingest_store import record_dead_letter
 from services.notify import messages
+from services.notify.events import NOTIFY_COORDINATOR, CoordinatorReminder
 from services.notify.reminders import Sweeper
 from services.notify.store import Kind, notification_id, record_notification
 from services.notify.webhooks import WebhookWorker
@@ -181,8 +182,27 @@ def notify_router(notifier: Notifier) -> NatsRouter:
     return router
 
 
+def _document_outputs(runtime: Runtime) -> None:
+    # Published through the outbox relay; declared so the AsyncAPI document lists them.
+    for subject, schema, text in (
+        (
+            subjects.NOTIFY_COOPERATIVE,
+            Notification,
+            "A notification to a cooperative (an approved match, an approved offer closed)",
+        ),
+        (subjects.NOTIFY_PARTNER, Notification, "A notification to a partner (approved match)"),
+        (
+            NOTIFY_COORDINATOR,
+            CoordinatorReminder,
+            "Internal: suggestions of a regency waiting for a decision too long",
+        ),
+    ):
+        runtime.broker.publisher(subject, schema=schema, title=subject, description=text)
+
+
 def notify_service(runtime: Runtime) -> ServiceParts:
     notifier = Notifier(runtime)
+    _document_outputs(runtime)
     return ServiceParts(
         "notify",
         routers=[notify_router(notifier)],
