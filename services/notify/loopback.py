@@ -13,6 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from services.notify.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog (5) resets connections when the worker sends in parallel.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @dataclass
 class Delivered:
     delivery_id: str
@@ -42,7 +48,7 @@ class LoopbackReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog (5) resets connections when the worker sends in parallel.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -49,7 +55,7 @@ class Receiver:
                 pass
 
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
