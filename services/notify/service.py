@@ -148,6 +148,8 @@ class Notifier:
         self.webhooks.wake()
 
     async def run_sweeps(self) -> None:
+        # First sweep shortly after start (not at once: the consumers start first).
+        await asyncio.sleep(min(5.0, self.settings.notify_sweep_seconds))
         while True:
             try:
                 if await asyncio.to_thread(self.sweeper.sweep):

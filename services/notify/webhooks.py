@@ -366,13 +366,15 @@ class WebhookWorker:
                     return tried
 
     async def run(self) -> None:
+        # The first pass waits one interval (or a wake-up), leaving the start of the
+        # process to the consumers; deliveries left by a previous run are then sent.
         while True:
-            try:
-                await self.deliver_due()
-            except Exception:  # database away: keep the rows, try again later
-                log.exception("webhook pass failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wake.wait(), timeout=self.settings.webhook_poll_seconds
                 )
             self._wake.clear()
+            try:
+                await self.deliver_due()
+            except Exception:  # database away: keep the rows, try again later
+                log.exception("webhook pass failed; will retry")
