@@ -15,10 +15,12 @@ from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
 from services.ingest import ingest_service
 from services.matching import matcher_service
 from services.notify.service import notify_service
+from services.observability import OpsServer, database_check, lag_loop, nats_check
+from services.review.service import review_service
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.settings import Settings
-from services.topology import ensure_streams
+from services.topology import STREAMS, ensure_streams
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
     "ingest": ingest_service,
     "matcher": matcher_service,
+    "review": review_service,
     "notify": notify_service,
 }
 
@@ -72,11 +75,37 @@ class Pipeline:
         self.app.after_startup(self._after_start)
         self.app.on_shutdown(self._before_stop)
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self.ops: OpsServer | None = None
 
     def handle(self, name: str) -> object:
         return self.parts[name].handle
 
+    async def _start_ops(self) -> None:
+        """Health and metrics endpoint: live from the start, ready once consuming."""
+        if not self.settings.metrics_port or self.ops is not None:
+            return
+        broker = self.runtime.broker
+
+        async def started() -> str | None:
+            return None if self._started else "starting"
+
+        ops = OpsServer(
+            {
+                "started": started,
+                "nats": nats_check(lambda: broker.connection.is_connected),
+                "database": database_check(self.runtime.engine),
+            },
+            host=self.settings.metrics_host,
+            port=self.settings.metrics_port,
+        )
+        try:
+            self.ops = await ops.start()
+        except OSError as exc:  # e.g. the port is taken: run without the endpoint
+            log.error("health and metrics endpoint not started: %s", exc)
+
     async def _before_start(self) -> None:
+        await self._start_ops()
         await declare_streams(self.settings)
         for part in self.parts.values():
             for step in part.on_start:
@@ -88,8 +117,19 @@ class Pipeline:
         relay.wake()  # publish what a previous run committed but did not send
         for part in self.parts.values():
             self._tasks.extend(asyncio.create_task(task()) for task in part.background)
+        if self.ops is not None:
+            broker = self.runtime.broker
+            streams = [spec.name for spec in STREAMS]
+            lag = lag_loop(
+                lambda: broker.config.connection_state.stream,
+                streams,
+                self.settings.lag_refresh_seconds,
+            )
+            self._tasks.append(asyncio.create_task(lag))
+        self._started = True
 
     async def _before_stop(self) -> None:
+        self._started = False
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -104,6 +144,9 @@ class Pipeline:
         await self.app.stop()
         with contextlib.suppress(Exception):
             await self.runtime.relay.flush()
+        if self.ops is not None:
+            await self.ops.stop()
+            self.ops = None
         self.runtime.engine.dispose()
 
     async def __aenter__(self) -> Pipeline:

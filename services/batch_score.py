@@ -78,7 +78,7 @@ def rank_pairs(
     per: Literal["offer", "cooperative"],
     top_k: int,
     as_of: date,
-    min_score: float = 0.0,
+    min_score: float,
 ) -> Iterator[tuple[int, Match]]:
     """(rank, match) for each offer's best cooperatives, or each cooperative's best offers.
 

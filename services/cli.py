@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from matcher.scoring import SUGGESTION_THRESHOLD
 from services.settings import Settings
 
 app = typer.Typer(
@@ -46,11 +47,17 @@ def load_settings(
     return Settings(**overrides)
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, log_format: str = "rich") -> None:
+    if log_format == "json":  # one JSON object a line on stderr, for a log pipeline
+        from services.observability import json_handler
+
+        handler: logging.Handler = json_handler(sys.stderr)
+    else:
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=True)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
+        handlers=[handler],
         force=True,
     )
     if not verbose:
@@ -67,11 +74,15 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+async def _until_stopped() -> None:
+    await _stop_on_signals().wait()
+
+
 @app.command()
 def run(
     services: Annotated[
         list[str] | None,
-        typer.Argument(help="services to run (default: all): ingest, matcher, notify"),
+        typer.Argument(help="services to run (default: all): ingest, matcher, review, notify"),
     ] = None,
     embedded: Annotated[
         bool, typer.Option(help="start an embedded nats-server (also when none is reachable)")
@@ -85,14 +96,15 @@ def run(
     from services.app import Pipeline
     from services.embedded_nats import EmbeddedNats, is_reachable
 
-    configure_logging(verbose)
     settings = load_settings(nats_url, database_url, data_dir)
+    configure_logging(verbose, settings.log_format)
     log = logging.getLogger("kopdes-match")
 
     async def main() -> None:
         stop = _stop_on_signals()
         server: EmbeddedNats | None = None
-        if embedded or not is_reachable(settings.nats_url):
+        fallback = settings.embedded_fallback and not is_reachable(settings.nats_url)
+        if embedded or fallback:
             port = int(settings.nats_url.rsplit(":", 1)[-1]) if not embedded else None
             server = await EmbeddedNats(settings.data_dir / "nats", port).__aenter__()
             settings.nats_url = server.url
@@ -121,13 +133,25 @@ def demo(
         "data/demo"
     ),
     keep: Annotated[bool, typer.Option(help="keep the data of an earlier demo run")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="keep the pipeline and review dashboard running until Ctrl-C")
+    ] = False,
     verbose: bool = False,
 ) -> None:
     """Self-contained demo: embedded NATS, SQLite, Kalimantan Barat data, best suggestions."""
     from services.demo import run_demo
 
     configure_logging(verbose)
-    asyncio.run(run_demo(console, data_dir=data_dir, limit=limit, top=top, fresh=not keep))
+    asyncio.run(
+        run_demo(
+            console,
+            data_dir=data_dir,
+            limit=limit,
+            top=top,
+            fresh=not keep,
+            serve_until=_until_stopped if serve else None,
+        )
+    )
 
 
 @app.command()
@@ -162,7 +186,9 @@ def score(
         str | None, typer.Option(help="date for expiry, YYYY-MM-DD (default today)")
     ] = None,
     skip_invalid: Annotated[bool, typer.Option(help="report invalid lines but go on")] = False,
-    min_score: Annotated[float, typer.Option(help="leave out pairs scoring lower")] = 0.0,
+    min_score: Annotated[
+        float, typer.Option(help="leave out pairs scoring lower (default: the live threshold)")
+    ] = SUGGESTION_THRESHOLD,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
     from schemas import CooperativeProfile, PartnerOffer
@@ -227,6 +253,35 @@ def deadletters(
     console.print(table)
 
 
+EVALUATION_SETS = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+@app.command()
+def evaluate(
+    sets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="labelled sets (default: the dev and held-out sets in tests/data)"),
+    ] = None,
+) -> None:
+    """nDCG@10, precision@5 and eligibility violations, for the matcher and a naive baseline."""
+    from matcher.evaluation import evaluate_set, format_report, load_set
+
+    files = sets or sorted(EVALUATION_SETS.glob("matcher_eval_*.json"))
+    if not files:
+        err_console.print("no evaluation set found; give one as an argument")
+        raise typer.Exit(2)
+    met = True
+    for path in files:
+        report = evaluate_set(load_set(json.loads(path.read_text(encoding="utf-8"))))
+        console.print(f"[bold]{path.name}[/bold]")
+        console.print(format_report(report), highlight=False, markup=False)
+        console.print()
+        met = met and report.meets_targets()
+    if not met:
+        err_console.print("targets not met: nDCG@10 >= 0.90, precision@5 >= 0.95, no violations")
+        raise typer.Exit(1)
+
+
 @app.command("json-schemas")
 def json_schemas(
     out: Annotated[Path, typer.Option(help="folder to write into")] = Path("docs/schemas"),
@@ -250,6 +305,225 @@ def asyncapi(
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
+
+
+@app.command("nats-config")
+def nats_config(
+    partners: Annotated[
+        str,
+        typer.Option(
+            help="partner ids: a file (TOML/JSON `partners = [...]`, or one id a line) "
+            "or a comma-separated list such as bri,bni"
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="nats-server configuration to write")] = Path(
+        "nats.conf"
+    ),
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="plain passwords, mode 0600 (default: <out>.credentials.json)"),
+    ] = None,
+    services_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KOPDES_NATS_SERVICES_PASSWORD",
+            help="password of the services' user `kopdes` (default: kept or generated)",
+        ),
+    ] = None,
+    rotate: Annotated[bool, typer.Option(help="generate new passwords for everyone")] = False,
+    store_dir: Annotated[str, typer.Option(help="JetStream store_dir in the config")] = (
+        "/data/jetstream"
+    ),
+    bcrypt_cost: Annotated[int, typer.Option(min=4, max=31, help="bcrypt cost factor")] = 11,
+) -> None:
+    """Write a nats-server configuration with one user per partner (publish own offers only)."""
+    from services.natsconfig import NatsConfigError, generate, read_partners
+
+    try:
+        result = generate(
+            read_partners(partners),
+            out,
+            credentials=credentials,
+            services_password=services_password,
+            rotate=rotate,
+            store_dir=store_dir,
+            bcrypt_cost=bcrypt_cost,
+        )
+    except NatsConfigError as exc:
+        err_console.print(f"nats-config: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    table = Table("user", "role", "password", title=f"Users in {result.config_path}")
+    for user in result.users:
+        state = "new" if user.name in result.new_passwords else "kept"
+        table.add_row(user.name, user.role, state)
+    console.print(table)
+    console.print(f"passwords in {result.credentials_path} (mode 0600): hand out, then keep safe")
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Create the database tables; run once before the services start (compose does)."""
+    from services.storage.db import create_schema, make_engine
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+    console.print(f"schema ready in {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def health(
+    url: Annotated[
+        str | None,
+        typer.Option(help="endpoint to ask (default: /readyz on the local metrics port)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the answer")] = 5.0,
+) -> None:
+    """Exit 0 when this machine's service answers ready, 1 otherwise (container health checks)."""
+    import urllib.error
+    import urllib.request
+
+    target = url or f"http://127.0.0.1:{load_settings().metrics_port}/readyz"
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as response:
+            console.print(response.read().decode().strip(), markup=False, highlight=False)
+    except urllib.error.HTTPError as error:
+        err_console.print(f"{error.code}: {error.read().decode().strip()}", markup=False)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        err_console.print(f"no answer from {target}: {error}", markup=False)
+        raise typer.Exit(1) from None
+
+
+coordinator_app = typer.Typer(help="Coordinator accounts of the review dashboard and API.")
+app.add_typer(coordinator_app, name="coordinator")
+
+
+def _engine(database_url: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from services.storage.db import create_schema, make_engine
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    engine = make_engine(settings.sqlalchemy_url)
+    create_schema(engine)
+    return engine
+
+
+@coordinator_app.command("add")
+def coordinator_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="business_assistant, pmo or admin")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="region code (repeat): villages/district for a business assistant, "
+            "regency/province for a PMO, none for an admin"
+        ),
+    ] = None,
+    full_name: Annotated[str, typer.Option(help="name shown on the dashboard")] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="KOPDES_NEW_PASSWORD",
+            help="at least 10 characters",
+        ),
+    ] = "",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a coordinator account."""
+    from pydantic import ValidationError
+
+    from services.review.accounts import AccountError, add_coordinator
+    from services.review.models import CoordinatorCreate, Role
+    from services.review.scope import ScopeError
+
+    try:
+        new = CoordinatorCreate(
+            username=username,
+            full_name=full_name,
+            role=Role(role),
+            scope=scope or [],
+            password=password,
+        )
+        row = add_coordinator(_engine(database_url, data_dir), new)
+    except (ValidationError, AccountError, ScopeError, ValueError) as problem:
+        err_console.print(f"not added: {problem}", markup=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"added {row.username} ({row.role.value}, scope: {', '.join(row.scope) or 'all'})"
+    )
+
+
+@coordinator_app.command("list")
+def coordinator_list(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """List coordinator accounts."""
+    from services.review.accounts import list_coordinators
+    from services.review.scope import scope_label
+
+    table = Table("username", "name", "role", "scope", "active")
+    for row in list_coordinators(_engine(database_url, data_dir)):
+        table.add_row(
+            row.username,
+            row.full_name,
+            row.role.value,
+            scope_label(row),
+            "yes" if row.active else "no",
+        )
+    console.print(table)
+
+
+@coordinator_app.command("disable")
+def coordinator_disable(
+    username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None
+) -> None:
+    """Disable a coordinator: their session and API tokens stop working at once."""
+    from services.review.accounts import AccountError, set_active
+
+    try:
+        set_active(_engine(database_url, data_dir), username, active=False)
+    except AccountError as problem:
+        err_console.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"disabled {username}")
+
+
+@coordinator_app.command("enable")
+def coordinator_enable(
+    username: str, database_url: DatabaseUrl = None, data_dir: DataDir = None
+) -> None:
+    """Enable a disabled coordinator again."""
+    from services.review.accounts import AccountError, set_active
+
+    try:
+        set_active(_engine(database_url, data_dir), username, active=True)
+    except AccountError as problem:
+        err_console.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"enabled {username}")
+
+
+@coordinator_app.command("token")
+def coordinator_token(
+    username: str,
+    label: Annotated[str, typer.Option(help="what the token is for")] = "",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue an API token (printed once; only its hash is stored)."""
+    from services.review.accounts import AccountError, create_token
+
+    try:
+        token = create_token(_engine(database_url, data_dir), username, label)
+    except AccountError as problem:
+        err_console.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+    print(token)
 
 
 # Notifications: webhooks and inboxes (services/notify). -----------------------------------

@@ -10,6 +10,7 @@ message cannot hold back the others.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,10 @@ from nats.aio.msg import Msg
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
+from services import observability
 from services.storage.db import session_scope
 from services.storage.types import utcnow
 
@@ -37,6 +40,21 @@ class Delivery:
     num_delivered: int
     source: str  # stream:sequence, unique per stored message
     received_at: datetime
+    consumer: str = ""  # the durable consumer that delivered it, for metrics and logs
+
+    @property
+    def event_id(self) -> str:
+        """The publisher's Nats-Msg-Id, else the stream position: what logs identify it by."""
+        return self.msg_id or self.source
+
+    def log_fields(self) -> dict[str, object]:
+        return {
+            "event_id": self.event_id,
+            "subject": self.subject,
+            "source": self.source,
+            "consumer": self.consumer,
+            "num_delivered": self.num_delivered,
+        }
 
     @classmethod
     def of(cls, msg: Msg) -> Delivery:
@@ -48,6 +66,7 @@ class Delivery:
             num_delivered=meta.num_delivered,
             source=f"{meta.stream}:{meta.sequence.stream}",
             received_at=utcnow(),
+            consumer=meta.consumer or "",
         )
 
 
@@ -67,6 +86,8 @@ def is_transient(exc: BaseException) -> bool:
     """Errors of the database's availability, not of the message: retry without limit."""
     if isinstance(exc, OperationalError | DisconnectionError | PoolTimeout):
         return True
+    if isinstance(exc, StaleDataError):  # a row changed under us (e.g. a decision): re-read
+        return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
@@ -84,10 +105,26 @@ def process_batch(
     base_delay: float,
 ) -> list[Outcome]:
     """Apply a batch; return per message ACK (None) or Retry(delay)."""
+    started = time.perf_counter()
     try:
-        with session_scope(engine) as session:
-            for delivery in deliveries:
-                apply(session, delivery)
+        return _process_batch(engine, deliveries, apply, give_up, max_deliver, base_delay)
+    finally:
+        if deliveries:
+            observability.HANDLER_SECONDS.labels(consumer=deliveries[0].consumer).observe(
+                time.perf_counter() - started
+            )
+
+
+def _process_batch(
+    engine: Engine,
+    deliveries: list[Delivery],
+    apply: Apply,
+    give_up: GiveUp,
+    max_deliver: int,
+    base_delay: float,
+) -> list[Outcome]:
+    try:
+        _apply_all(engine, deliveries, apply)
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
@@ -95,41 +132,61 @@ def process_batch(
                 "database unavailable, batch of %d will be retried: %s", len(deliveries), exc
             )
             return [Retry(retry_delay(base_delay, d.num_delivered)) for d in deliveries]
+        if len(deliveries) == 1:  # its own failure: no need to apply it again alone
+            return [_failed(engine, deliveries[0], exc, give_up, max_deliver, base_delay)]
         log.warning("batch failed (%s); applying its %d messages one by one", exc, len(deliveries))
-    return [_process_one(engine, d, apply, give_up, max_deliver, base_delay) for d in deliveries]
+    outcomes: list[Outcome] = []
+    for delivery in deliveries:
+        try:
+            _apply_all(engine, [delivery], apply)
+            outcomes.append(ACK)
+        except Exception as exc:
+            outcomes.append(_failed(engine, delivery, exc, give_up, max_deliver, base_delay))
+    return outcomes
 
 
-def _process_one(
+def _apply_all(engine: Engine, deliveries: list[Delivery], apply: Apply) -> None:
+    with session_scope(engine) as session:
+        for delivery in deliveries:
+            apply(session, delivery)
+
+
+def _failed(
     engine: Engine,
     delivery: Delivery,
-    apply: Apply,
+    exc: Exception,
     give_up: GiveUp,
     max_deliver: int,
     base_delay: float,
 ) -> Outcome:
-    try:
-        with session_scope(engine) as session:
-            apply(session, delivery)
-        return ACK
-    except Exception as exc:
-        if is_transient(exc) or delivery.num_delivered < max_deliver:
-            log.warning(
-                "message %s failed on delivery %d: %r", delivery.source, delivery.num_delivered, exc
-            )
-            return Retry(retry_delay(base_delay, delivery.num_delivered))
-        log.error(
-            "message %s given up after %d deliveries: %r",
+    """Retry later, or give the message up when it has used its deliveries."""
+    if is_transient(exc) or delivery.num_delivered < max_deliver:
+        log.warning(
+            "message %s failed on delivery %d: %r",
             delivery.source,
             delivery.num_delivered,
             exc,
+            extra=delivery.log_fields(),
         )
-        try:
-            with session_scope(engine) as session:
-                give_up(session, delivery, exc)
-        except Exception:
-            log.exception("could not record message %s as given up", delivery.source)
-            return Retry(retry_delay(base_delay, delivery.num_delivered))
-        return ACK
+        return Retry(retry_delay(base_delay, delivery.num_delivered))
+    log.error(
+        "message %s given up after %d deliveries: %r",
+        delivery.source,
+        delivery.num_delivered,
+        exc,
+        extra=delivery.log_fields(),
+    )
+    try:
+        with session_scope(engine) as session:
+            give_up(session, delivery, exc)
+    except Exception:
+        log.exception(
+            "could not record message %s as given up",
+            delivery.source,
+            extra=delivery.log_fields(),
+        )
+        return Retry(retry_delay(base_delay, delivery.num_delivered))
+    return ACK
 
 
 async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
@@ -138,6 +195,10 @@ async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
             await msg.ack()
         else:
             await msg.nak(delay=outcome.delay)
+    if msgs:
+        retried = sum(outcome is not None for outcome in outcomes)
+        consumer = msgs[0].metadata.consumer or ""
+        observability.count_settled(consumer, len(msgs) - retried, retried)
 
 
 async def defer_decoding(message: Any, original: Any = None) -> list[Any]:

@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
@@ -24,6 +25,8 @@ from schemas.regions import region_table
 from services.app import Pipeline
 from services.embedded_nats import EmbeddedNats
 from services.publishing import encode_event
+from services.review.accounts import ensure_demo_coordinators
+from services.review.service import dashboard_url
 from services.settings import Settings
 from services.storage.models import (
     CooperativeRow,
@@ -122,6 +125,31 @@ def print_suggestions(console: Console, pipeline: Pipeline, top: int) -> int:
     return len(pending)
 
 
+def print_dashboard(console: Console, pipeline: Pipeline, data_dir: Path, *, serving: bool) -> None:
+    """The review dashboard's address and the demo's logins (fresh passwords each run)."""
+    logins = ensure_demo_coordinators(pipeline.runtime.engine)
+    review = pipeline.parts.get("review")
+    if review is not None and review.handle is None:
+        console.print(
+            f"\n[bold]Dasbor tinjauan[/bold] tidak berjalan: port {pipeline.settings.web_port} "
+            "sudah dipakai (atur KOPDES_WEB_PORT)."
+        )
+        return
+    console.print(f"\n[bold]Dasbor tinjauan[/bold]: {dashboard_url(pipeline.settings)}")
+    for username, password, role, scope in logins:
+        where = ", ".join(region_table().describe(code) for code in scope) or "semua wilayah"
+        console.print(
+            f"  masuk sebagai [cyan]{username}[/cyan] / [cyan]{password}[/cyan]  "
+            f"({role.label}, {where})",
+            highlight=False,
+        )
+    if not serving:
+        console.print(
+            f"  buka dengan [cyan]kopdes-match run --data-dir {data_dir}[/cyan] "
+            "(atau jalankan demo dengan --serve)"
+        )
+
+
 async def run_demo(
     console: Console,
     *,
@@ -129,6 +157,7 @@ async def run_demo(
     limit: int | None,
     top: int,
     fresh: bool,
+    serve_until: Callable[[], Awaitable[None]] | None = None,
     notify: bool = True,
 ) -> None:
     if fresh and data_dir.exists():
@@ -156,11 +185,20 @@ async def run_demo(
                 await wait_for_pipeline(pipeline, nc, len(events), progress)
             await nc.close()
             suggestions = print_suggestions(console, pipeline, top)
-            if notify:
+            print_dashboard(console, pipeline, data_dir, serving=serve_until is not None)
+            if notify and serve_until is None:
                 from services.notify.demo import show_notification
 
-                if await show_notification(console, pipeline):
+                if await show_notification(console, pipeline, data_dir):
                     suggestions -= 1  # the one approved
+            if serve_until is not None:
+                from services.notify.demo import webhooks_while_serving
+
+                console.print("  dasbor berjalan; Ctrl-C untuk berhenti")
+                serving = time.perf_counter()
+                with webhooks_while_serving(console, pipeline, data_dir):
+                    await serve_until()
+                started += time.perf_counter() - serving  # the time served is not the demo's
         finally:
             await pipeline.stop()
     elapsed = time.perf_counter() - started

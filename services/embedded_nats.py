@@ -69,17 +69,25 @@ class EmbeddedNats:
 
     def command(self) -> list[str]:
         cmd = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
-        cmd += ["-js", "-sd", str(self.store_dir)]
+        cmd += ["-js"]
         if self.config_file is not None:
+            # nats-server refuses -sd beside a config that sets jetstream.store_dir.
             cmd += ["-c", str(self.config_file)]
+        else:
+            cmd += ["-sd", str(self.store_dir)]
         if self.log_file is not None:
             cmd += ["-l", str(self.log_file)]
         return cmd
 
     def start(self, timeout: float = 10.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        # Its own session, so that Ctrl-C in a terminal reaches only this process, which then
+        # stops the pipeline before the server (not both at once, mid-drain).
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.command(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ refused to ``kopdes.deadletter`` with its reason; the consumer keeps going eithe
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 from faststream import Context
@@ -24,6 +25,8 @@ from services.intake import Refused, parse_input, raw_text
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.topology import INPUT, consumer_config, jstream
+
+log = logging.getLogger(__name__)
 
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
@@ -61,6 +64,14 @@ class Ingest:
 
     def refuse(self, session: Session, delivery: Delivery, error_type: str, reason: str) -> None:
         letter = dead_letter_for(delivery, error_type, reason, self.settings.max_payload_bytes)
+        # Counted when the dead letter is published (observability.count_published): this
+        # transaction may still roll back and be applied again.
+        log.info(
+            "refused %s: %s",
+            delivery.event_id,
+            error_type,
+            extra={**delivery.log_fields(), "error_type": error_type},
+        )
         record_dead_letter(session, letter, delivery.source, delivery.msg_id)
 
     async def consume(self, message: NatsBatchMessage) -> None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from services.observability import count_published
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
 
@@ -65,6 +66,7 @@ class OutboxRelay:
                     for row in rows:
                         await self._publish(row.subject, row.payload.encode(), row.msg_id)
                         done.append(row.id)  # type: ignore[arg-type]
+                        count_published(row.subject, row.payload)
                 finally:
                     if done:
                         await asyncio.to_thread(self._mark_published, done)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from matcher.scoring import NO_OVERLAP_BOUND, SUGGESTION_THRESHOLD
 
 
 class Settings(BaseSettings):
@@ -37,12 +40,46 @@ class Settings(BaseSettings):
 
     # Matching.
     suggestions_per_offer: int = Field(20, description="cooperatives suggested per offer at most")
-    min_score: float = Field(45.0, description="pairs scoring lower are not suggested")
+    min_score: float = Field(
+        SUGGESTION_THRESHOLD,
+        ge=NO_OVERLAP_BOUND,  # below it the candidate index would miss pairs (docs/matcher.md)
+        description="pairs scoring lower are not suggested",
+    )
     material_score_change: float = Field(
         5.0, description="a suggestion is published again when its score moves this much"
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0
+
+    # Coordinator review dashboard and API (services/review).
+    web_host: str = Field("127.0.0.1", description="address the review dashboard listens on")
+    web_port: int = Field(8000, description="port of the review dashboard and API")
+    secret_key: SecretStr | None = Field(
+        None, description="signs session cookies; default: generated once into the data folder"
+    )
+    cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only")
+    session_max_age_seconds: int = Field(12 * 3600, description="a login lasts this long")
+    login_max_failures: int = Field(5, description="failed logins per username+IP per window")
+    login_window_seconds: int = Field(15 * 60, description="window of the login rate limit")
+
+    # Operations.
+    log_format: Literal["rich", "json"] = Field(
+        "rich", description="rich: for a terminal; json: one object a line, for a log pipeline"
+    )
+    metrics_port: int = Field(
+        9100, description="port of /healthz, /readyz and /metrics; 0 disables"
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="address the metrics port listens on (0.0.0.0 in the image)"
+    )
+    lag_refresh_seconds: float = Field(
+        15.0, description="how often the consumer lag gauges are read from JetStream"
+    )
+    embedded_fallback: bool = Field(
+        True,
+        description="`run` starts an embedded nats-server when none is reachable; "
+        "false in production, where that would split the bus",
+    )
 
     # Notifications and webhooks (services/notify).
     webhook_max_attempts: int = Field(8, description="webhook tries before a delivery is failed")

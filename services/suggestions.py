@@ -18,9 +18,16 @@ from sqlmodel import Session, col, select
 from matcher import Match, MatchIndex
 from schemas import ExplanationComponent, MatchRetracted, MatchSuggestion, RetractReason, subjects
 from schemas.regions import regency_code
+from services.fingerprints import cooperative_fingerprint, offer_fingerprint
 from services.outbox import enqueue
 from services.settings import Settings
-from services.storage.models import SuggestionRow, SuggestionStatus
+from services.storage.models import (
+    CooperativeRow,
+    OfferRow,
+    RejectedPairRow,
+    SuggestionRow,
+    SuggestionStatus,
+)
 from services.storage.types import utcnow
 
 DECIDED = (SuggestionStatus.APPROVED, SuggestionStatus.REJECTED)
@@ -74,7 +81,25 @@ class SuggestionBook:
 
     @property
     def decided(self) -> set[str]:
-        return {r.cooperative_id for r in self.with_status(*DECIDED)}
+        """Cooperatives not to suggest again: approved ones, and rejected ones unless the
+        profile or the offer changed materially since the rejection."""
+        blocked = {r.cooperative_id for r in self.with_status(SuggestionStatus.APPROVED)}
+        rejected = self.with_status(SuggestionStatus.REJECTED)
+        if rejected:
+            offer = self.session.get(OfferRow, (self.partner_id, self.offer_id))
+            for row in rejected:
+                if not self._changed_since_rejection(row, offer):
+                    blocked.add(row.cooperative_id)
+        return blocked
+
+    def _changed_since_rejection(self, row: SuggestionRow, offer: OfferRow | None) -> bool:
+        pair = self.session.get(RejectedPairRow, row.suggestion_id)
+        coop = self.session.get(CooperativeRow, row.cooperative_id)
+        if pair is None or coop is None or offer is None:
+            return False  # nothing to compare with: the rejection stands
+        return pair.cooperative_fingerprint != cooperative_fingerprint(
+            coop
+        ) or pair.offer_fingerprint != offer_fingerprint(offer)
 
     def slots(self, capacity: int | None) -> int:
         """How many pending suggestions the offer may hold."""
@@ -120,7 +145,11 @@ class SuggestionBook:
             )
             row.version += 1
             row.updated_at = now
-        else:  # retracted before, eligible again
+        else:  # retracted before, or rejected before a material change: eligible again
+            if row.status == SuggestionStatus.REJECTED:
+                pair = self.session.get(RejectedPairRow, row.suggestion_id)
+                if pair is not None:
+                    self.session.delete(pair)
             row.status, row.retract_reason = SuggestionStatus.PENDING, None
             row.score, row.rank, row.explanation, row.summary = (
                 match.score,

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from services.embedded_nats import EmbeddedNats
+from services.embedded_nats import EmbeddedNats, free_port
 from services.settings import Settings
 from services.storage.db import make_engine
 
@@ -65,6 +65,8 @@ def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Se
         retry_delay_seconds=0.2,
         outbox_poll_seconds=0.2,
         expiry_check_seconds=3600,
+        web_port=free_port(),  # the review dashboard, when a test runs it
+        metrics_port=0,  # tests that want the endpoint ask for a free port
     )
 
 

@@ -249,7 +249,7 @@ def notify_pages(
     *,
     templates: Jinja2Templates | None = None,
     layout: str = "notify_base.html",
-    context: Callable[[Request], dict[str, Any]] | None = None,
+    context: Callable[[Request, Any], dict[str, Any]] | None = None,
     csrf: Callable[..., Any] | None = None,
 ) -> APIRouter:
     """Dashboard pages: a coordinator's inbox view and the admin's failed deliveries.
@@ -262,7 +262,7 @@ def notify_pages(
     checks = [Depends(csrf)] if csrf else []
 
     def render(request: Request, name: str, who: Any, **values: Any) -> HTMLResponse:
-        extra = context(request) if context else {}
+        extra = context(request, who) if context else {}
         return templates.TemplateResponse(
             request, name, {"layout": layout, "coordinator": who, **extra, **values}
         )

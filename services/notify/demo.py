@@ -1,75 +1,70 @@
-"""The demo's last act: a coordinator approves the best suggestion, the cooperative is told.
+"""The demo's notifications: a coordinator's approval reaches the cooperative.
 
-Registers a webhook for the cooperative on a loopback receiver, approves the suggestion
-the way the review dashboard does (status, version and the ``kopdes.match.decided`` event
-in one transaction), then shows the cooperative's inbox and the signed webhook delivery.
+Without ``--serve`` the demo approves the best suggestion itself, through the dashboard's
+own decision function as the demo admin, and shows the cooperative's inbox and the signed
+webhook delivery on a loopback receiver. With ``--serve`` it registers loopback webhooks
+for the cooperatives with pending suggestions and prints every delivery as coordinators
+approve in the dashboard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import update
+from rich.text import Text
 from sqlmodel import Session, col, select
 
-from schemas import Decision, MatchDecision, Notification, subjects
+from schemas import Decision, Notification
 from services.app import Pipeline
 from services.notify.inbox import inbox
-from services.notify.loopback import LoopbackReceiver
+from services.notify.loopback import Delivered, LoopbackReceiver
 from services.notify.webhooks import register_endpoint
-from services.outbox import enqueue
+from services.review.decisions import decide
+from services.review.models import Coordinator
 from services.storage.db import session_scope
 from services.storage.models import SuggestionRow, SuggestionStatus
-from services.storage.types import utcnow
 
 NOTE = "Pengurus mohon menyiapkan dokumen NIB dan proposal usaha minggu ini."
+DEMO_ADMIN = "admin"  # services.review.accounts.DEMO_ACCOUNTS
 
 
-def approve(pipeline: Pipeline, row: SuggestionRow, note: str) -> None:
-    """What the dashboard's approve button does (services/review/decisions.py)."""
-    now = utcnow()
-    with session_scope(pipeline.runtime.engine) as session:
-        changed = session.exec(  # type: ignore[call-overload]
-            update(SuggestionRow)
-            .where(
-                col(SuggestionRow.suggestion_id) == row.suggestion_id,
-                col(SuggestionRow.status) == SuggestionStatus.PENDING,
-                col(SuggestionRow.version) == row.version,
-            )
-            .values(status=SuggestionStatus.APPROVED, version=row.version + 1, updated_at=now)
-        )
-        if changed.rowcount != 1:
-            raise RuntimeError(f"suggestion {row.suggestion_id} changed meanwhile")
-        event = MatchDecision(
-            suggestion_id=row.suggestion_id,
-            decision=Decision.APPROVED,
-            reason_code="cocok",
-            note=note,
-            coordinator_id="demo-pmo",
-            decided_at=now,
-            suggestion_version=row.version + 1,
-        )
-        enqueue(
-            session,
-            subjects.MATCH_DECIDED,
-            event,
-            f"{row.suggestion_id}:decided:{row.version + 1}",
-        )
-    pipeline.runtime.relay.wake()
-
-
-async def show_notification(console: Console, pipeline: Pipeline, timeout: float = 30.0) -> bool:
-    """Approve the best pending suggestion and show what reaches the cooperative."""
-    engine = pipeline.runtime.engine
-    with Session(engine) as session:
-        best = session.exec(
+def _best_pending(pipeline: Pipeline) -> SuggestionRow | None:
+    with Session(pipeline.runtime.engine) as session:
+        return session.exec(
             select(SuggestionRow)
             .where(SuggestionRow.status == SuggestionStatus.PENDING)
             .order_by(col(SuggestionRow.score).desc(), col(SuggestionRow.suggestion_id))
         ).first()
-    if best is None:
+
+
+def _print_inbox(console: Console, pipeline: Pipeline, cooperative_id: str, data_dir: Path) -> bool:
+    with Session(pipeline.runtime.engine) as session:
+        rows = inbox(session, "cooperative", cooperative_id, limit=1)
+    if not rows:
+        return False
+    console.print(
+        f"\n[bold]Kotak masuk {cooperative_id}[/bold] "
+        f"([cyan]kopdes-match inbox cooperative {cooperative_id} --data-dir {data_dir}[/cyan]):"
+    )
+    console.print(Text(rows[0].title, style="bold"))
+    console.print(rows[0].body, highlight=False, markup=False)
+    return True
+
+
+async def show_notification(
+    console: Console, pipeline: Pipeline, data_dir: Path, timeout: float = 30.0
+) -> bool:
+    """Approve the best pending suggestion and show what reaches the cooperative."""
+    engine = pipeline.runtime.engine
+    best = _best_pending(pipeline)
+    with Session(engine) as session:
+        admin = session.exec(select(Coordinator).where(Coordinator.username == DEMO_ADMIN)).first()
+    if best is None or admin is None:
         console.print("[dim]tidak ada saran untuk disetujui[/dim]")
         return False
     with LoopbackReceiver() as receiver:
@@ -80,23 +75,24 @@ async def show_notification(console: Console, pipeline: Pipeline, timeout: float
         console.rule("[bold]Keputusan koordinator dan notifikasi[/bold]", align="left")
         console.print(
             f"Webhook koperasi {best.cooperative_id} terdaftar: {receiver.url}\n"
-            f"Koordinator menyetujui saran {best.suggestion_id} "
-            f"({best.partner_id}/{best.offer_id} → {best.cooperative_id})",
+            f"Admin menyetujui saran {best.suggestion_id} "
+            f"({best.partner_id}/{best.offer_id} → {best.cooperative_id}) seperti di dasbor",
             highlight=False,
         )
-        approve(pipeline, best, NOTE)
+        decide(
+            engine,
+            admin,
+            best.suggestion_id,
+            Decision.APPROVED,
+            "sesuai_kebutuhan",
+            NOTE,
+            best.version,
+        )
+        pipeline.runtime.relay.wake()
         deadline = time.monotonic() + timeout
         while not receiver.received and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-    with Session(engine) as session:
-        rows = inbox(session, "cooperative", best.cooperative_id, limit=1)
-    if rows:
-        console.print(
-            f"\n[bold]Kotak masuk {best.cooperative_id}[/bold] "
-            f"([cyan]kopdes-match inbox cooperative {best.cooperative_id}[/cyan]):"
-        )
-        console.print(f"[bold]{rows[0].title}[/bold]", highlight=False)
-        console.print(rows[0].body, highlight=False, markup=False)
+    shown = _print_inbox(console, pipeline, best.cooperative_id, data_dir)
     if not receiver.received:
         console.print(f"[red]webhook belum diterima dalam {timeout:.0f} detik[/red]")
         return False
@@ -107,4 +103,40 @@ async def show_notification(console: Console, pipeline: Pipeline, timeout: float
         f"tanda tangan {'sah' if got.signature_valid else 'TIDAK SAH'}.",
         highlight=False,
     )
-    return got.signature_valid and bool(rows)
+    return got.signature_valid and shown
+
+
+@contextlib.contextmanager
+def webhooks_while_serving(
+    console: Console, pipeline: Pipeline, data_dir: Path
+) -> Iterator[LoopbackReceiver]:
+    """Loopback webhooks for every cooperative with a pending suggestion, printed live."""
+
+    def show(got: Delivered) -> None:
+        note = Notification.model_validate_json(got.body)
+        console.print(
+            f"  [bold]webhook[/bold] {note.recipient_type} {note.recipient_id}: {note.title} "
+            f"[dim](tanda tangan {'sah' if got.signature_valid else 'TIDAK SAH'}; "
+            f"kopdes-match inbox {note.recipient_type} {note.recipient_id} "
+            f"--data-dir {data_dir})[/dim]",
+            highlight=False,
+        )
+
+    with LoopbackReceiver(on_delivery=show) as receiver:
+        with session_scope(pipeline.runtime.engine) as session:
+            cooperatives = session.exec(
+                select(SuggestionRow.cooperative_id)
+                .where(SuggestionRow.status == SuggestionStatus.PENDING)
+                .distinct()
+            ).all()
+            for cooperative_id in cooperatives:
+                _, receiver.secrets[cooperative_id] = register_endpoint(
+                    session, "cooperative", cooperative_id, receiver.url
+                )
+        console.print(
+            f"  webhook loopback {receiver.url} terdaftar untuk {len(cooperatives)} koperasi; "
+            "setujui saran di dasbor untuk melihat notifikasinya di sini "
+            "(dan di halaman Notifikasi)",
+            highlight=False,
+        )
+        yield receiver

@@ -6,7 +6,9 @@ the endpoint's secret, de-duplicate by ``X-Kopdes-Delivery-Id``, answer 2xx.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,7 +30,10 @@ class Delivered:
 
 @dataclass
 class LoopbackReceiver:
+    # The secret of each recipient's endpoint (by recipient_id), else ``secret``.
     secret: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)
+    on_delivery: Callable[[Delivered], None] | None = None
     received: list[Delivered] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -37,17 +42,27 @@ class LoopbackReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                valid = verify(receiver.secret, body, self.headers.get(SIGNATURE_HEADER, ""))
+                try:
+                    recipient = str(json.loads(body).get("recipient_id", ""))
+                except (ValueError, AttributeError):
+                    recipient = ""
+                secret = receiver.secrets.get(recipient, receiver.secret)
+                valid = verify(secret, body, self.headers.get(SIGNATURE_HEADER, ""))
                 delivery_id = self.headers.get(DELIVERY_HEADER, "")
-                seen = {d.delivery_id for d in receiver.received}
-                if delivery_id not in seen:
-                    receiver.received.append(Delivered(delivery_id, body, valid))
+                with receiver._lock:
+                    new = delivery_id not in {d.delivery_id for d in receiver.received}
+                    if new:
+                        got = Delivered(delivery_id, body, valid)
+                        receiver.received.append(got)
+                if new and receiver.on_delivery is not None:
+                    receiver.on_delivery(got)
                 self.send_response(204 if valid else 401)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass
 
+        self._lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

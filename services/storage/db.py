@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
+from services.review import models as _review_models  # noqa: F401  (registers the tables)
 from services.storage import models  # noqa: F401  (registers the tables)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.storage.types import UTCDateTime, utcnow
@@ -84,6 +84,9 @@ class SuggestionStatus(StrEnum):
     RETRACTED = "retracted"
 
 
+_SUGGESTION_VERSION = Column("version", Integer, nullable=False, default=1)
+
+
 class SuggestionRow(SQLModel, table=True):
     __tablename__ = "suggestion"
     __table_args__ = (
@@ -92,6 +95,8 @@ class SuggestionRow(SQLModel, table=True):
         Index("ix_suggestion_cooperative_status", "cooperative_id", "status"),
         Index("ix_suggestion_regency_status", "regency_code", "status"),
     )
+
+    __mapper_args__ = {"version_id_col": _SUGGESTION_VERSION, "version_id_generator": False}
 
     suggestion_id: str = Field(primary_key=True, max_length=40)
     partner_id: str = Field(max_length=64)
@@ -105,8 +110,10 @@ class SuggestionRow(SQLModel, table=True):
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: SuggestionStatus = Field(default=SuggestionStatus.PENDING, max_length=10)
     retract_reason: str | None = None
-    # Bumped on every published change, so each publish has its own Nats-Msg-Id.
-    version: int = 1
+    # Bumped on every published change, so each publish has its own Nats-Msg-Id. Also the
+    # ORM's version counter: a flush of a row that someone else changed meanwhile (e.g. a
+    # coordinator's decision while the matcher re-ranks) fails instead of overwriting it.
+    version: int = Field(default=1, sa_column=_SUGGESTION_VERSION)
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
     updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
@@ -141,6 +148,21 @@ class OutboxRow(SQLModel, table=True):
     published_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
     )
+
+
+class RejectedPairRow(SQLModel, table=True):
+    """What the cooperative and the offer looked like when a coordinator rejected the pair.
+
+    The reconciler suggests a rejected pair again only once either fingerprint differs, i.e.
+    after a material change of the profile or the offer (see ``services/fingerprints.py``).
+    """
+
+    __tablename__ = "rejected_pair"
+
+    suggestion_id: str = Field(primary_key=True, max_length=40)
+    cooperative_fingerprint: str = Field(max_length=64)
+    offer_fingerprint: str = Field(max_length=64)
+    rejected_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
 
 # Notifications (services/notify).

@@ -162,3 +162,29 @@ def test_run_starts_an_embedded_nats_when_none_is_reachable_and_stops_on_sigint(
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_evaluate_reports_matcher_and_baseline():
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    for text in (
+        "matcher_eval_dev.json",
+        "matcher_eval_heldout.json",
+        "baseline",
+        "nDCG@10",
+        "met",
+    ):
+        assert text in result.stdout
+
+
+def test_evaluate_fails_when_targets_are_missed(tmp_path):
+    from tests.unit.matcher.conftest import DATA  # the committed dev set
+
+    data = json.loads((DATA / "matcher_eval_dev.json").read_text())
+    # Judge every pair the other way round: the matcher can no longer meet the targets.
+    for judgment in data["judgments"]:
+        judgment["grade"] = 3 - judgment["grade"]
+    upside_down = tmp_path / "upside_down.json"
+    upside_down.write_text(json.dumps(data))
+    result = runner.invoke(app, ["evaluate", str(upside_down)])
+    assert result.exit_code == 1

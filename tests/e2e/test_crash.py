@@ -17,6 +17,7 @@ import pytest
 from nats.js.errors import NotFoundError
 from sqlmodel import Session, select
 
+from services.embedded_nats import free_port
 from services.publishing import encode_event
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, SuggestionRow
@@ -34,7 +35,12 @@ DURABLES = [
 
 def start_service(nats_url: str, database_url: str, data_dir: Path) -> subprocess.Popen:
     # A short ack wait: what the killed process had in flight comes back sooner.
-    env = {**os.environ, "KOPDES_OUTBOX_POLL_SECONDS": "0.2", "KOPDES_ACK_WAIT_SECONDS": "3"}
+    env = {
+        **os.environ,
+        "KOPDES_OUTBOX_POLL_SECONDS": "0.2",
+        "KOPDES_ACK_WAIT_SECONDS": "3",
+        "KOPDES_WEB_PORT": str(free_port()),  # not the default 8000 someone may be using
+    }
     return subprocess.Popen(
         [
             sys.executable,

@@ -28,11 +28,17 @@ def coops(tmp_path: Path, extra: list | None = None) -> Path:
         builders.profile(
             cooperative_id="weaker",
             village_code=builders.SUNGAI_RAYA,
-            business_units=["kantor koperasi"],
+            business_units=["kios sembako"],
             commodities=["jagung"],
             needs="",
+            financing_need_idr=None,
         ),
-        builders.profile(cooperative_id="sambas", village_code=builders.SAMBAS_VILLAGE),
+        builders.profile(
+            cooperative_id="sambas",
+            village_code=builders.SAMBAS_VILLAGE,
+            business_units=["KPL", "USP"],
+            needs="butuh pasokan pupuk untuk kios",
+        ),
         builders.profile(cooperative_id="tiny", member_count=3),
         builders.profile(cooperative_id="too-big-need", financing_need_idr=9_000_000_000),
     ]
@@ -99,8 +105,8 @@ def test_per_cooperative_ranks_offers(tmp_path):
     second = builders.offer(
         offer_id="bni-kubu-raya",
         partner_id="bni",
-        title="Pembiayaan gudang pendingin",
-        business_units=["gudang pendingin"],
+        title="Kredit usaha untuk gerai sembako",
+        business_units=["gerai sembako"],
     )
     result = score(
         "--cooperatives",
@@ -113,7 +119,7 @@ def test_per_cooperative_ranks_offers(tmp_path):
     assert result.exit_code == 0
     fit = [s for s in lines(result.stdout) if s["cooperative_id"] == "fit"]
     assert [s["rank"] for s in fit] == [1, 2]
-    assert fit[0]["offer_id"] == "bri-kur-kuburaya-2026"
+    assert {s["partner_id"] for s in fit} == {"bri", "bni"}
     assert fit[0]["score"] >= fit[1]["score"]
 
 

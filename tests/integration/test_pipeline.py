@@ -171,9 +171,8 @@ async def test_withdrawal_retracts_and_late_older_offer_stays_withdrawn(settings
 async def test_withdrawal_before_the_offer_still_holds(settings):
     async with Harness(settings) as h:
         await h.publish(COOPS, builders.profile())
+        # Offers and withdrawals have their own consumers: settle so the withdrawal comes first.
         await h.publish("kopdes.offer.withdrawn.bri", builders.withdrawal())
-        # Offers and withdrawals have their own consumers, so nothing orders them unless
-        # the withdrawal is taken in first.
         await h.settle()
         await h.publish(BRI_OFFERS, builders.offer())
         await h.settle()

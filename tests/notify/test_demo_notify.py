@@ -20,7 +20,7 @@ def test_demo_approves_and_delivers_the_notification_to_a_loopback_webhook(tmp_p
     data = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--limit", "60", "--top", "1", "--data-dir", str(data)])
     assert result.exit_code == 0, result.output
-    assert "Koordinator menyetujui saran" in result.output
+    assert "Admin menyetujui saran" in result.output
     assert "Kotak masuk KDMP-" in result.output and "Kemitraan disetujui" in result.output
     assert "tanda tangan sah" in result.output
 

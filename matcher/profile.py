@@ -1,0 +1,156 @@
+"""Each entity's canonical terms, computed once at upsert and reused by every score."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+from matcher.model import Cooperative, Offer
+from matcher.normalise import STOPWORDS, normalise
+from matcher.resolve import Hit, resolve, resolve_all
+from matcher.vocabulary import vocabulary
+
+# Units that sell goods to members: a supply offer suits them.
+RETAIL_UNITS = frozenset(
+    {"unit:sembako", "unit:kios_pupuk", "unit:pangkalan_lpg", "unit:apotek", "unit:klinik"}
+)
+# Units that collect, store or process members' produce: offtake and logistics suit them.
+PRODUCE_UNITS = frozenset(
+    {
+        "unit:pemasaran",
+        "unit:pengolahan",
+        "unit:gudang",
+        "unit:cold_storage",
+        "unit:logistik",
+        "unit:pertanian",
+        "unit:perikanan",
+        "unit:peternakan",
+    }
+)
+FINANCING = "intent:financing"
+# Posting key every cooperative is filed under: how generic offers find their candidates.
+ANY = "*"
+
+
+def _of_kind(hits: tuple[Hit, ...], kind: str) -> dict[str, Hit]:
+    return {h.term: h for h in hits if h.term.startswith(kind + ":")}
+
+
+@lru_cache(maxsize=1 << 17)
+def _match_text(text: str) -> str:
+    """The text used for the minor free-text component: normalised, without filler."""
+    return " ".join(t for t in normalise(text).split() if t not in STOPWORDS)
+
+
+# Interning keeps one object per distinct term set, and gives each distinct term profile a
+# small integer id: the index groups cooperatives with the same profile under one id.
+# Ids come from a counter, never reused: the table may be cleared when it grows large (a
+# profile seen again then gets a new id, which costs sharing, never correctness).
+_SIGNATURES: dict[tuple[frozenset[str], ...], int] = {}
+_SIGNATURE_IDS = itertools.count()
+_MAX_SIGNATURES = 1_000_000
+
+
+def _signature(*parts: frozenset[str]) -> int:
+    found = _SIGNATURES.get(parts)
+    if found is None:
+        if len(_SIGNATURES) >= _MAX_SIGNATURES:
+            _SIGNATURES.clear()
+        found = _SIGNATURES[parts] = next(_SIGNATURE_IDS)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CoopTerms:
+    units: dict[str, Hit]
+    commodities: dict[str, Hit]
+    need_intents: dict[str, Hit]
+    need_objects: dict[str, Hit]
+    text: str
+    unit_set: frozenset[str]
+    commodity_set: frozenset[str]
+    intent_set: frozenset[str]
+    object_set: frozenset[str]
+    signature: int
+
+    @property
+    def index_terms(self) -> frozenset[str]:
+        return self.unit_set | self.commodity_set | self.intent_set | self.object_set | {ANY}
+
+
+def coop_terms(coop: Cooperative) -> CoopTerms:
+    return _coop_terms(
+        coop.business_units, coop.commodities, coop.needs, bool(coop.financing_need_idr)
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _coop_terms(
+    business_units: tuple[str, ...],
+    commodity_texts: tuple[str, ...],
+    needs: str,
+    seeks_financing: bool,
+) -> CoopTerms:
+    """Shared by every cooperative typed the same way: saves time and memory nationally."""
+    unit_hits = resolve_all(business_units)
+    units = _of_kind(unit_hits, "unit")
+    commodities = _of_kind(resolve_all(commodity_texts), "commodity")
+    # A unit named after its produce ("pengolahan lada") tells the produce too.
+    for term, hit in _of_kind(unit_hits, "commodity").items():
+        commodities.setdefault(term, hit)
+    need_hits = resolve(needs) if needs else ()
+    intents = _of_kind(need_hits, "intent")
+    if seeks_financing:
+        # A stated financing need is the plainest statement of intent there is.
+        intents.setdefault(FINANCING, Hit(FINANCING, "financing_need_idr", 100.0))
+    objects = {h.term: h for h in need_hits if not h.term.startswith("intent:")}
+    parts = (frozenset(units), frozenset(commodities), frozenset(intents), frozenset(objects))
+    text = _match_text(" ".join((*business_units, *commodity_texts, needs)))
+    return CoopTerms(units, commodities, intents, objects, text, *parts, _signature(*parts))
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTerms:
+    intent: str
+    units: dict[str, Hit]  # units the offer asks for (or, failing that, its title names)
+    commodities: dict[str, Hit]
+    handled_units: frozenset[str]  # units that handle the offer's goods (pupuk -> kios pupuk)
+    mentioned: frozenset[str]  # every unit/commodity term in the title and description
+    text: str
+    index_terms: frozenset[str]
+    signature: int = -1  # same id for offers with the same term profile
+
+
+def offer_terms(offer: Offer) -> OfferTerms:
+    vocab = vocabulary()
+    unit_hits = resolve_all(offer.business_units)
+    units = _of_kind(unit_hits, "unit")
+    commodities = _of_kind(resolve_all(offer.commodities), "commodity")
+    for term, hit in _of_kind(unit_hits, "commodity").items():
+        commodities.setdefault(term, hit)
+    title_hits = resolve(offer.title)
+    # Offers are often typed with everything in the title and empty lists.
+    if not units:
+        units = _of_kind(title_hits, "unit")
+    if not commodities:
+        commodities = _of_kind(title_hits, "commodity")
+    handled = frozenset(u for c in commodities for u in vocab.term(c).units)
+    text_hits = resolve_all((offer.title, offer.description))
+    mentioned = frozenset(h.term for h in text_hits if not h.term.startswith("intent:"))
+    intent = f"intent:{offer.offer_type}"
+    things = frozenset(units) | frozenset(commodities) | handled | mentioned
+    related = frozenset(r for t in things for r in vocab.term(t).related)
+    text = _match_text(
+        f"{offer.title} {offer.description} "
+        + " ".join((*offer.business_units, *offer.commodities))
+    )
+    index = things | related | {intent}
+    if not things:
+        # A generic offer (training or financing for a whole regency, no unit or produce
+        # named) is a candidate for every cooperative in its regions.
+        index |= {ANY}
+    signature = _signature(
+        frozenset({intent}), frozenset(units), frozenset(commodities), handled, mentioned
+    )
+    return OfferTerms(intent, units, commodities, handled, mentioned, text, index, signature)

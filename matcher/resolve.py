@@ -1,0 +1,158 @@
+"""Term resolution: free text to canonical vocabulary terms.
+
+Each window of words is resolved once and cached: exact variant first (longest window
+wins, so "kelapa sawit" is oil palm, not coconut plus something), then a light Indonesian
+affix fallback ("menjual" -> "jual"), then rapidfuzz ``ratio`` against variants with the
+same number of words, above ``FUZZY_CUTOFF``. ``ratio`` (not ``WRatio``) on equal word
+counts is what keeps look-alikes apart: "kopi"/"kopra" score 67, "kelapa"/"kelapa sawit"
+are never compared, "sapi"/"sawi" 75, "kakao"/"kakap" 80.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from matcher.normalise import STOPWORDS, tokens
+from matcher.vocabulary import vocabulary
+
+# Chosen on tests/unit/test_matcher_resolve.py: every listed typo resolves at 86, and no
+# look-alike pair scores above 83 ("kelapa sawah"/"kelapa sawit", "kepala"/"kelapa").
+FUZZY_CUTOFF = 86.0
+# Shorter words are abbreviations or exact words ("usp", "kur", "tbs", "lada", "kopi"):
+# one wrong letter changes the meaning, so they are never fuzzy-matched.
+FUZZY_MIN_CHARS = 5
+
+_PREFIXES = (
+    "meng",
+    "meny",
+    "mem",
+    "men",
+    "me",
+    "peng",
+    "peny",
+    "pem",
+    "pen",
+    "per",
+    "pe",
+    "ber",
+    "di",
+    "ter",
+)
+_SUFFIXES = ("nya", "kan", "an")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One canonical term found in a text: which words, which term, how sure (0-100)."""
+
+    term: str
+    phrase: str
+    score: float
+
+
+def _exact(phrase: str) -> tuple[str, ...]:
+    return vocabulary().variants.get(phrase, ())
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> tuple[str, ...]:
+    """Strip common Indonesian affixes until a vocabulary variant appears, or give up."""
+    candidates = [word]
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            candidates.append(word[: -len(suffix)])
+    for stem in list(candidates):
+        for prefix in _PREFIXES:
+            if stem.startswith(prefix) and len(stem) - len(prefix) >= 3:
+                candidates.append(stem[len(prefix) :])
+    for stem in candidates[1:]:
+        found = _exact(stem)
+        if found:
+            return found
+    return ()
+
+
+@lru_cache(maxsize=65536)
+def _fuzzy(phrase: str, words: int) -> tuple[tuple[str, ...], str, float] | None:
+    """Best variant with the same word count above the cut-off: (terms, variant, score)."""
+    if len(phrase.replace(" ", "")) < FUZZY_MIN_CHARS:
+        return None
+    choices = _fuzzy_choices(words)
+    if not choices:
+        return None
+    found = process.extractOne(
+        phrase, choices, scorer=fuzz.ratio, processor=None, score_cutoff=FUZZY_CUTOFF
+    )
+    if found is None:
+        return None
+    variant, score, _ = found
+    return _exact(variant), variant, float(score)
+
+
+@lru_cache(maxsize=16)
+def _fuzzy_choices(words: int) -> tuple[str, ...]:
+    return tuple(
+        c for c in vocabulary().choices_by_words.get(words, ()) if len(c) >= FUZZY_MIN_CHARS - 1
+    )
+
+
+@lru_cache(maxsize=1 << 17)
+def resolve(text: str) -> tuple[Hit, ...]:
+    """All canonical terms in ``text``, in order, each once (its best hit)."""
+    toks = tokens(text)
+    max_words = vocabulary().max_words
+    hits: list[Hit] = []
+    i = 0
+    while i < len(toks):
+        step, found = _resolve_at(toks, i, max_words)
+        hits.extend(found)
+        i += step
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        if hit.term not in best or hit.score > best[hit.term].score:
+            best[hit.term] = hit
+    return tuple(best.values())
+
+
+def _resolve_at(toks: tuple[str, ...], i: int, max_words: int) -> tuple[int, list[Hit]]:
+    """Resolve the window starting at token ``i``: (tokens consumed, hits)."""
+    for n in range(min(max_words, len(toks) - i), 0, -1):
+        phrase = " ".join(toks[i : i + n])
+        terms = _exact(phrase)
+        if terms:
+            # A typo in the word after an exact match may make a longer variant
+            # ("kelapa sawet" is oil palm, not coconut): try the longer window fuzzily.
+            if i + n < len(toks) and toks[i + n] not in STOPWORDS:
+                longer = " ".join(toks[i : i + n + 1])
+                fuzzy = _fuzzy(longer, n + 1)
+                if fuzzy is not None and fuzzy[1].startswith(phrase + " "):
+                    return n + 1, [Hit(t, longer, fuzzy[2]) for t in fuzzy[0]]
+            return n, [Hit(t, phrase, 100.0) for t in terms]
+    word = toks[i]
+    if word in STOPWORDS or word.isdigit():
+        return 1, []
+    stemmed = _stem(word)
+    if stemmed:
+        return 1, [Hit(t, word, 100.0) for t in stemmed]
+    if i + 1 < len(toks) and toks[i + 1] not in STOPWORDS:
+        pair = f"{word} {toks[i + 1]}"
+        fuzzy = _fuzzy(pair, 2)
+        if fuzzy is not None:
+            return 2, [Hit(t, pair, fuzzy[2]) for t in fuzzy[0]]
+    fuzzy = _fuzzy(word, 1)
+    if fuzzy is not None:
+        return 1, [Hit(t, word, fuzzy[2]) for t in fuzzy[0]]
+    return 1, []
+
+
+def resolve_all(texts: tuple[str, ...] | list[str]) -> tuple[Hit, ...]:
+    """Terms of several phrases (a list field), best hit per term."""
+    best: dict[str, Hit] = {}
+    for text in texts:
+        for hit in resolve(text):
+            if hit.term not in best or hit.score > best[hit.term].score:
+                best[hit.term] = hit
+    return tuple(best.values())

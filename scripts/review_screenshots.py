@@ -1,0 +1,138 @@
+"""Screenshots of the review dashboard with demo-like data, for docs/screenshots/.
+
+    uv run python scripts/review_screenshots.py [--limit 400] [--out docs/screenshots]
+
+Runs the pipeline (embedded NATS, a fresh SQLite in a temporary folder) on the Kalimantan
+Barat synthetic data, makes a few decisions as the demo PMO, and lets Debian's Chromium
+(through Playwright) photograph the queue, a detail and the overview at phone and laptop
+widths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+import nats
+from sqlmodel import Session, col, select
+
+from services.app import Pipeline
+from services.embedded_nats import EmbeddedNats, free_port
+from services.review import decisions
+from services.review.accounts import ensure_demo_coordinators
+from services.review.models import Coordinator
+from services.settings import Settings
+from services.storage.models import SuggestionRow
+from services.synthetic import kalbar_demo
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SIZES = {"phone": (390, 844), "laptop": (1280, 800)}
+
+
+async def _idle(pipeline: Pipeline) -> None:
+    """Wait until the matcher is done: the count of suggestions holds still for 3 seconds."""
+    last, still = -1, 0
+    for _ in range(600):
+        await asyncio.sleep(0.5)
+        with Session(pipeline.runtime.engine) as session:
+            count = len(session.exec(select(SuggestionRow.suggestion_id)).all())
+        still = still + 1 if count == last and count > 0 else 0
+        if still >= 6:
+            return
+        last = count
+
+
+def _decide_some(pipeline: Pipeline) -> str:
+    """Approve and reject a few suggestions as the PMO; return a pending one for the detail."""
+    engine = pipeline.runtime.engine
+    with Session(engine) as session:
+        pmo = session.exec(select(Coordinator).where(Coordinator.username == "pmo.kalbar")).one()
+        rows = session.exec(
+            select(SuggestionRow)
+            .where(SuggestionRow.status == "pending")
+            .order_by(col(SuggestionRow.score).desc())
+        ).all()
+    done = 0
+    for i, row in enumerate(rows[5:]):
+        if done >= 40:
+            break
+        decision = decisions.Decision.APPROVED if i % 3 else decisions.Decision.REJECTED
+        reason = "sesuai_kebutuhan" if decision == "approved" else "sudah_ada_mitra"
+        try:
+            decisions.decide(engine, pmo, row.suggestion_id, decision, reason, "", row.version)
+            done += 1
+        except decisions.DecisionError:
+            continue
+    return rows[0].suggestion_id
+
+
+async def main(limit: int, out: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with EmbeddedNats(Path(tmp) / "nats") as server:
+            settings = Settings(
+                nats_url=server.url, data_dir=Path(tmp) / "data", web_port=free_port()
+            )
+            pipeline = Pipeline(settings, ["ingest", "matcher", "review"])
+            await pipeline.start()
+            try:
+                profiles, offers = kalbar_demo(limit=limit)
+                nc = await nats.connect(server.url)
+                js = nc.jetstream()
+                for offer in offers:
+                    await js.publish(
+                        f"kopdes.offer.upserted.{offer.partner_id}",
+                        offer.model_dump_json().encode(),
+                    )
+                for profile in profiles:
+                    await js.publish(
+                        "kopdes.cooperative.upserted", profile.model_dump_json().encode()
+                    )
+                await nc.close()
+                await _idle(pipeline)
+                logins = ensure_demo_coordinators(pipeline.runtime.engine)
+                password = next(p for u, p, *_ in logins if u == "pmo.kalbar")
+                detail_id = _decide_some(pipeline)
+                base = f"http://127.0.0.1:{settings.web_port}"
+                async with async_playwright() as p:
+                    browser = await p.chromium.launch(
+                        executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+                    )
+                    for size, (width, height) in SIZES.items():
+                        page = await browser.new_page(viewport={"width": width, "height": height})
+                        await page.goto(f"{base}/login")
+                        await page.fill("input[name=username]", "pmo.kalbar")
+                        await page.fill("input[name=password]", password)
+                        await page.click("button[type=submit]")
+                        await page.wait_for_url(f"{base}/")
+                        await page.screenshot(path=str(out / f"queue-{size}.png"))
+                        await page.goto(f"{base}/suggestions/{detail_id}")
+                        await page.screenshot(
+                            path=str(out / f"detail-{size}.png"), full_page=size == "laptop"
+                        )
+                        await page.goto(f"{base}/overview")
+                        await page.screenshot(path=str(out / f"overview-{size}.png"))
+                        await page.close()
+                    await browser.close()
+            finally:
+                await pipeline.stop()
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, default=400)
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    args = parser.parse_args()
+    asyncio.run(main(args.limit, args.out))

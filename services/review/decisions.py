@@ -1,0 +1,368 @@
+"""Deciding on suggestions: approve, reject, bulk approve, reopen. Used by pages and API alike.
+
+Each action is one transaction that changes the suggestion with a compare-and-set (its
+id, the status and version the coordinator saw, and the coordinator's scope, all in the
+UPDATE's WHERE), writes the decision and the audit row, and puts the event in the outbox.
+A second submit of the same form finds the version moved on and changes nothing, so one
+decision means one ``kopdes.match.decided`` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from schemas import Decision, MatchDecision, subjects
+from services.fingerprints import cooperative_fingerprint, offer_fingerprint
+from services.outbox import enqueue
+from services.review.labels import (
+    APPROVE_REASONS,
+    NOTE_REQUIRED,
+    REJECT_REASONS,
+    STATUS_LABELS,
+    when,
+)
+from services.review.models import AuditRow, Coordinator, DecisionRow
+from services.review.scope import scope_filter
+from services.storage.db import session_scope
+from services.storage.models import (
+    CooperativeRow,
+    OfferRow,
+    RejectedPairRow,
+    SuggestionRow,
+    SuggestionStatus,
+)
+from services.storage.types import utcnow
+from services.suggestions import suggestion_event
+
+MAX_NOTE = 1000
+
+
+class DecisionError(Exception):
+    """A refused action, with the HTTP status and a message for the coordinator."""
+
+    status_code = 400
+
+    def __init__(self, message: str, existing: DecisionRow | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.existing = existing
+
+
+class NotFound(DecisionError):
+    status_code = 404
+
+
+class Forbidden(DecisionError):
+    status_code = 403
+
+
+class Conflict(DecisionError):
+    status_code = 409
+
+
+class Invalid(DecisionError):
+    status_code = 422
+
+
+NOT_FOUND = "Saran tidak ditemukan di wilayah Anda."
+
+
+def _snapshot(row: SuggestionRow) -> dict[str, Any]:
+    return {"status": str(row.status), "version": row.version, "score": row.score}
+
+
+def check_reason(decision: Decision, reason_code: str, note: str) -> None:
+    reasons = APPROVE_REASONS if decision == Decision.APPROVED else REJECT_REASONS
+    if reason_code not in reasons:
+        allowed = ", ".join(reasons)
+        raise Invalid(
+            f"Alasan {reason_code!r} tidak dikenal untuk keputusan ini (pilih: {allowed})."
+        )
+    if len(note) > MAX_NOTE:
+        raise Invalid(f"Catatan terlalu panjang (paling banyak {MAX_NOTE} karakter).")
+    if reason_code in NOTE_REQUIRED and not note.strip():
+        raise Invalid("Alasan 'Lainnya' perlu catatan yang menjelaskannya.")
+
+
+def latest_decision(session: Session, suggestion_id: str) -> DecisionRow | None:
+    return session.exec(
+        select(DecisionRow)
+        .where(DecisionRow.suggestion_id == suggestion_id)
+        .order_by(col(DecisionRow.id).desc())
+    ).first()
+
+
+def _refusal(
+    session: Session, coordinator: Coordinator, suggestion_id: str, version: int
+) -> DecisionError:
+    """Why the compare-and-set changed nothing, in words (out of scope reads as not found)."""
+    row = session.exec(
+        select(SuggestionRow).where(
+            SuggestionRow.suggestion_id == suggestion_id, scope_filter(coordinator)
+        )
+    ).first()
+    if row is None:
+        return NotFound(NOT_FOUND)
+    if row.status in (SuggestionStatus.APPROVED, SuggestionStatus.REJECTED):
+        existing = latest_decision(session, suggestion_id)
+        if existing is not None:
+            session.expunge(existing)  # kept as read: the caller's rollback must not expire it
+        who = (
+            f" oleh {existing.coordinator_username} pada {when(existing.decided_at)}"
+            if existing
+            else ""
+        )
+        return Conflict(
+            f"Saran ini sudah {STATUS_LABELS[row.status].lower()}{who}. "
+            "Keputusan tidak dicatat dua kali.",
+            existing,
+        )
+    if row.status == SuggestionStatus.RETRACTED:
+        return Conflict("Saran ini sudah ditarik oleh sistem dan tidak dapat diputuskan.")
+    return Conflict(
+        f"Saran ini berubah sejak Anda membukanya (versi {version} → {row.version}). "
+        "Periksa lagi lalu putuskan."
+    )
+
+
+def _check_capacity(session: Session, row: SuggestionRow) -> None:
+    # Locks the offer row on PostgreSQL so that two approvals for the last place take turns;
+    # SQLite already holds its one write lock since the compare-and-set.
+    offer = session.exec(
+        select(OfferRow)
+        .where(OfferRow.partner_id == row.partner_id, OfferRow.offer_id == row.offer_id)
+        .with_for_update()
+    ).first()
+    if offer is None or offer.withdrawn_at is not None:
+        raise Conflict("Tawaran ini sudah ditarik oleh mitra; saran tidak dapat disetujui.")
+    if offer.capacity is None:
+        return
+    approved = session.exec(
+        select(func.count())
+        .select_from(SuggestionRow)
+        .where(
+            SuggestionRow.partner_id == row.partner_id,
+            SuggestionRow.offer_id == row.offer_id,
+            SuggestionRow.status == SuggestionStatus.APPROVED,
+        )
+    ).one()
+    if approved > offer.capacity:  # this approval is already counted
+        raise Conflict(
+            f"Kuota tawaran sudah penuh: {offer.capacity} koperasi sudah disetujui "
+            f"untuk '{offer.title}'."
+        )
+
+
+def _remember_rejection(session: Session, row: SuggestionRow) -> None:
+    coop = session.get(CooperativeRow, row.cooperative_id)
+    offer = session.get(OfferRow, (row.partner_id, row.offer_id))
+    if coop is None or offer is None:
+        return
+    pair = session.get(RejectedPairRow, row.suggestion_id) or RejectedPairRow(
+        suggestion_id=row.suggestion_id, cooperative_fingerprint="", offer_fingerprint=""
+    )
+    pair.cooperative_fingerprint = cooperative_fingerprint(coop)
+    pair.offer_fingerprint = offer_fingerprint(offer)
+    pair.rejected_at = utcnow()
+    session.add(pair)
+
+
+def decide_in(
+    session: Session,
+    coordinator: Coordinator,
+    suggestion_id: str,
+    decision: Decision,
+    reason_code: str,
+    note: str,
+    version: int,
+    *,
+    bulk: bool = False,
+) -> DecisionRow:
+    """Decide inside the caller's transaction (rolled back by the caller on DecisionError)."""
+    note = note.strip()
+    check_reason(decision, reason_code, note)
+    now = utcnow()
+    status = SuggestionStatus(decision.value)
+    changed = session.exec(  # type: ignore[call-overload]
+        update(SuggestionRow)
+        .where(
+            col(SuggestionRow.suggestion_id) == suggestion_id,
+            col(SuggestionRow.status) == SuggestionStatus.PENDING,
+            col(SuggestionRow.version) == version,
+            scope_filter(coordinator),
+        )
+        .values(status=status, version=version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        raise _refusal(session, coordinator, suggestion_id, version)
+    row = session.exec(
+        select(SuggestionRow)
+        .where(SuggestionRow.suggestion_id == suggestion_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    if decision == Decision.APPROVED:
+        _check_capacity(session, row)
+    else:
+        _remember_rejection(session, row)
+    record = DecisionRow(
+        suggestion_id=suggestion_id,
+        decision=decision.value,
+        reason_code=reason_code,
+        note=note,
+        version=row.version,
+        coordinator_id=coordinator.id,  # type: ignore[arg-type]
+        coordinator_username=coordinator.username,
+        decided_at=now,
+    )
+    session.add(record)
+    session.add(
+        AuditRow(
+            at=now,
+            actor=coordinator.username,
+            action=decision.value,
+            target=suggestion_id,
+            before={"status": "pending", "version": version},
+            after={
+                **_snapshot(row),
+                "reason_code": reason_code,
+                "bulk": bulk,
+            },
+            note=note,
+        )
+    )
+    event = MatchDecision(
+        suggestion_id=suggestion_id,
+        decision=decision,
+        reason_code=reason_code,
+        note=note,
+        coordinator_id=coordinator.username,
+        decided_at=now,
+    )
+    enqueue(session, subjects.MATCH_DECIDED, event, f"{suggestion_id}:decided:{row.version}")
+    return record
+
+
+def decide(
+    engine: Engine,
+    coordinator: Coordinator,
+    suggestion_id: str,
+    decision: Decision,
+    reason_code: str,
+    note: str,
+    version: int,
+) -> DecisionRow:
+    with session_scope(engine) as session:
+        return decide_in(session, coordinator, suggestion_id, decision, reason_code, note, version)
+
+
+@dataclass
+class BulkResult:
+    approved: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # suggestion_id -> why
+
+
+def bulk_approve(
+    engine: Engine,
+    coordinator: Coordinator,
+    items: list[tuple[str, int]],
+    reason_code: str,
+    note: str,
+) -> BulkResult:
+    """Approve each (suggestion_id, version) in its own transaction: one refusal (capacity
+    full, decided meanwhile) does not undo the others."""
+    check_reason(Decision.APPROVED, reason_code, note.strip())
+    result = BulkResult()
+    for suggestion_id, version in dict(items).items():  # a repeated id counts once
+        try:
+            with session_scope(engine) as session:
+                decide_in(
+                    session,
+                    coordinator,
+                    suggestion_id,
+                    Decision.APPROVED,
+                    reason_code,
+                    note,
+                    version,
+                    bulk=True,
+                )
+            result.approved.append(suggestion_id)
+        except DecisionError as refused:
+            result.refused[suggestion_id] = refused.message
+    return result
+
+
+def reopen(
+    engine: Engine, coordinator: Coordinator, suggestion_id: str, version: int, note: str = ""
+) -> SuggestionRow:
+    """Set a decided suggestion back to pending (PMO or admin) and publish it again."""
+    if not coordinator.may_reopen:
+        raise Forbidden("Hanya PMO atau admin yang dapat membuka kembali keputusan.")
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise Invalid(f"Catatan terlalu panjang (paling banyak {MAX_NOTE} karakter).")
+    with session_scope(engine) as session:
+        before = session.exec(
+            select(SuggestionRow).where(
+                SuggestionRow.suggestion_id == suggestion_id, scope_filter(coordinator)
+            )
+        ).first()
+        if before is None:
+            raise NotFound(NOT_FOUND)
+        old_status = str(before.status)
+        now = utcnow()
+        changed = session.exec(  # type: ignore[call-overload]
+            update(SuggestionRow)
+            .where(
+                col(SuggestionRow.suggestion_id) == suggestion_id,
+                col(SuggestionRow.status).in_(
+                    [SuggestionStatus.APPROVED, SuggestionStatus.REJECTED]
+                ),
+                col(SuggestionRow.version) == version,
+                scope_filter(coordinator),
+            )
+            .values(status=SuggestionStatus.PENDING, version=version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:
+            if before.status == SuggestionStatus.PENDING:
+                raise Conflict("Saran ini sudah menunggu keputusan; tidak ada yang dibuka kembali.")
+            if before.status == SuggestionStatus.RETRACTED:
+                raise Conflict(
+                    "Saran ini sudah ditarik oleh sistem dan tidak dapat dibuka kembali."
+                )
+            raise Conflict(
+                f"Saran ini berubah sejak Anda membukanya (versi {version} → {before.version}). "
+                "Periksa lagi."
+            )
+        row = session.exec(
+            select(SuggestionRow)
+            .where(SuggestionRow.suggestion_id == suggestion_id)
+            .execution_options(populate_existing=True)
+        ).one()
+        pair = session.get(RejectedPairRow, suggestion_id)
+        if pair is not None:
+            session.delete(pair)
+        session.add(
+            AuditRow(
+                at=now,
+                actor=coordinator.username,
+                action="reopened",
+                target=suggestion_id,
+                before={"status": old_status, "version": version},
+                after=_snapshot(row),
+                note=note,
+            )
+        )
+        # Pending again: announced like a revived suggestion, with its own Nats-Msg-Id.
+        enqueue(
+            session,
+            subjects.MATCH_SUGGESTED,
+            suggestion_event(row),
+            f"{suggestion_id}:suggested:{row.version}",
+        )
+        return row

@@ -1,0 +1,146 @@
+"""Words shown to coordinators (Bahasa Indonesia): reason codes, statuses, types, numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from jinja2 import Environment
+
+from schemas.regions import region_table
+
+# Reason codes of a decision: the code travels in the event, the words stay here.
+APPROVE_REASONS: dict[str, str] = {
+    "sesuai_kebutuhan": "Sesuai kebutuhan koperasi",
+    "sudah_dikonfirmasi": "Sudah dikonfirmasi dengan koperasi dan mitra",
+    "prioritas_program": "Prioritas program daerah",
+}
+REJECT_REASONS: dict[str, str] = {
+    "tidak_sesuai_kebutuhan": "Tawaran tidak sesuai kebutuhan koperasi",
+    "koperasi_belum_siap": "Koperasi belum siap (kelembagaan, modal, atau SDM)",
+    "sudah_ada_mitra": "Koperasi sudah punya mitra serupa",
+    "lokasi_tidak_terjangkau": "Lokasi atau logistik tidak terjangkau",
+    "data_tidak_valid": "Data profil atau tawaran tidak benar",
+    "lainnya": "Lainnya (jelaskan di catatan)",
+}
+# Reasons that need a note saying what is meant.
+NOTE_REQUIRED = {"lainnya"}
+
+STATUS_LABELS = {
+    "pending": "Menunggu",
+    "approved": "Disetujui",
+    "rejected": "Ditolak",
+    "retracted": "Ditarik",
+}
+OFFER_TYPE_LABELS = {
+    "financing": "Pembiayaan",
+    "supply": "Pasokan",
+    "offtake": "Penyerapan hasil",
+    "logistics": "Logistik",
+    "equipment": "Peralatan",
+    "training": "Pelatihan",
+}
+PARTNER_TYPE_LABELS = {
+    "bank": "Bank",
+    "bumn": "BUMN",
+    "business": "Swasta",
+    "cooperative": "Koperasi",
+    "ngo": "LSM",
+    "government": "Pemerintah",
+}
+COMPONENT_LABELS = {
+    "business_unit": "Kecocokan unit usaha",
+    "commodity": "Kecocokan komoditas",
+    "text": "Kecocokan kebutuhan dengan isi tawaran",
+    "financing": "Kesesuaian kebutuhan pembiayaan",
+    "size": "Jumlah anggota",
+    "distance": "Jarak",
+    "region": "Wilayah",
+}
+ACTION_LABELS = {
+    "approved": "menyetujui",
+    "rejected": "menolak",
+    "reopened": "membuka kembali",
+}
+SORT_LABELS = {
+    "score": "Skor tertinggi",
+    "newest": "Terbaru",
+    "oldest": "Terlama",
+    "cooperative": "Nama koperasi",
+}
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+
+def reason_label(code: str) -> str:
+    return APPROVE_REASONS.get(code) or REJECT_REASONS.get(code) or code
+
+
+def rupiah(value: int | None) -> str:
+    if value is None:
+        return "-"
+    return "Rp" + f"{value:,}".replace(",", ".")
+
+
+def number(value: float | int) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+    return f"{value:,}".replace(",", ".")
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+
+
+def score_level(score: float) -> str:
+    if score >= 75:
+        return "tinggi"
+    if score >= 60:
+        return "sedang"
+    return "rendah"
+
+
+def component_words(component: dict[str, Any]) -> str:
+    """One explanation component as a sentence."""
+    name = str(component.get("name", ""))
+    label = COMPONENT_LABELS.get(name, name.replace("_", " ").capitalize())
+    score = float(component.get("score", 0))
+    weight = float(component.get("weight", 0))
+    detail = str(component.get("detail") or "")
+    text = f"{label}: {number(round(score, 1))} dari 100 (bobot {round(weight * 100):d}%)"
+    return f"{text} — {detail}" if detail else text
+
+
+def region_name(code: str) -> str:
+    return region_table().name(code).removeprefix("Kabupaten ")
+
+
+def region_describe(code: str) -> str:
+    return region_table().describe(code)
+
+
+def register_filters(env: Environment) -> None:
+    env.filters.update(
+        rupiah=rupiah,
+        number=number,
+        when=when,
+        region_name=region_name,
+        region_describe=region_describe,
+        component_words=component_words,
+        score_level=score_level,
+        reason_label=reason_label,
+        status_label=lambda s: STATUS_LABELS.get(str(s), str(s)),
+        offer_type_label=lambda s: OFFER_TYPE_LABELS.get(str(s), str(s)),
+        partner_type_label=lambda s: PARTNER_TYPE_LABELS.get(str(s), str(s)),
+        action_label=lambda s: ACTION_LABELS.get(str(s), str(s)),
+    )
+    env.globals.update(
+        APPROVE_REASONS=APPROVE_REASONS,
+        REJECT_REASONS=REJECT_REASONS,
+        OFFER_TYPE_LABELS=OFFER_TYPE_LABELS,
+        SORT_LABELS=SORT_LABELS,
+    )

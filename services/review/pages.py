@@ -1,0 +1,250 @@
+"""Dashboard pages (server-rendered, Bahasa Indonesia): login, queue, detail, overview."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from schemas import Decision
+from services.review import decisions, queries
+from services.review.auth import authenticate, login_blocked, new_csrf_token
+from services.review.deps import CsrfChecked, PageCoordinator, SessionDep, SettingsDep
+from services.review.scope import scope_label
+from services.review.web import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    if request.session.get("coordinator_id"):
+        return RedirectResponse("/", status_code=303)
+    return render(request, "login.html")
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    ip = _client_ip(request)
+    name = username.strip().lower()
+    if login_blocked(session, settings, name, ip):
+        minutes = settings.login_window_seconds // 60
+        return render(
+            request,
+            "login.html",
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            error=f"Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam {minutes} menit.",
+            username=name,
+        )
+    coordinator = authenticate(session, settings, name, password, ip)
+    if coordinator is None:
+        return render(
+            request,
+            "login.html",
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            error="Nama pengguna atau kata sandi salah, atau akun dinonaktifkan.",
+            username=name,
+        )
+    # A fresh session on login: nothing from before the login carries over.
+    request.session.clear()
+    request.session["coordinator_id"] = coordinator.id
+    request.session["csrf"] = new_csrf_token()
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+def _queue_filter(
+    regency: str, district: str, partner: str, offer_type: str, min_score: str, sort: str, page: int
+) -> queries.QueueFilter:
+    try:
+        score = float(min_score.replace(",", ".")) if min_score.strip() else None
+    except ValueError:
+        raise HTTPException(422, "Skor minimal harus berupa angka 0 sampai 100.") from None
+    if score is not None and not 0 <= score <= 100:
+        raise HTTPException(422, "Skor minimal harus berupa angka 0 sampai 100.")
+    return queries.QueueFilter(
+        regency=regency or None,
+        district=district or None,
+        partner=partner or None,
+        offer_type=offer_type or None,
+        min_score=score,
+        sort=sort if sort in ("score", "newest", "oldest", "cooperative") else "score",  # type: ignore[arg-type]
+        page=page,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    session: SessionDep,
+    coordinator: PageCoordinator,
+    regency: Annotated[str, Query(max_length=13)] = "",
+    district: Annotated[str, Query(max_length=13)] = "",
+    partner: Annotated[str, Query(max_length=64)] = "",
+    offer_type: Annotated[str, Query(max_length=20)] = "",
+    min_score: Annotated[str, Query(max_length=10)] = "",
+    sort: Annotated[str, Query(max_length=20)] = "score",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    f = _queue_filter(regency, district, partner, offer_type, min_score, sort, page)
+    result = queries.queue(session, coordinator, f)
+    choices = queries.filter_choices(session, coordinator, f.regency)
+    params = {
+        k: v
+        for k, v in {
+            "regency": regency,
+            "district": district,
+            "partner": partner,
+            "offer_type": offer_type,
+            "min_score": min_score,
+            "sort": sort if sort != "score" else "",  # the default is not a filter
+        }.items()
+        if v
+    }
+    return render(
+        request,
+        "queue.html",
+        coordinator=coordinator,
+        scope=scope_label(coordinator),
+        result=result,
+        choices=choices,
+        params=params,
+        page_url=lambda n: "/?" + urlencode({**params, "page": n}),
+    )
+
+
+@router.get("/suggestions/{suggestion_id}", response_class=HTMLResponse)
+def detail_page(
+    request: Request, session: SessionDep, coordinator: PageCoordinator, suggestion_id: str
+) -> Response:
+    found = queries.detail(session, coordinator, suggestion_id[:40])
+    if found is None:
+        raise HTTPException(404, decisions.NOT_FOUND)
+    return render(
+        request,
+        "detail.html",
+        coordinator=coordinator,
+        scope=scope_label(coordinator),
+        d=found,
+    )
+
+
+@router.post("/suggestions/{suggestion_id}/decide", dependencies=[CsrfChecked])
+def decide(
+    request: Request,
+    coordinator: PageCoordinator,
+    suggestion_id: str,
+    decision: Annotated[Decision, Form()],
+    version: Annotated[int, Form()],
+    reason_code: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
+) -> Response:
+    here = f"/suggestions/{suggestion_id}"
+    try:
+        decisions.decide(
+            request.app.state.engine,
+            coordinator,
+            suggestion_id,
+            decision,
+            reason_code,
+            note,
+            version,
+        )
+    except decisions.NotFound as refused:
+        raise HTTPException(404, refused.message) from None
+    except decisions.DecisionError as refused:
+        flash(request, refused.message, "error")
+        return RedirectResponse(here, status_code=303)
+    request.app.state.wake()
+    word = "disetujui" if decision == Decision.APPROVED else "ditolak"
+    flash(request, f"Saran {word}. Keputusan sudah dikirim.")
+    return RedirectResponse(here, status_code=303)
+
+
+@router.post("/suggestions/{suggestion_id}/reopen", dependencies=[CsrfChecked])
+def reopen(
+    request: Request,
+    coordinator: PageCoordinator,
+    suggestion_id: str,
+    version: Annotated[int, Form()],
+    note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
+) -> Response:
+    here = f"/suggestions/{suggestion_id}"
+    try:
+        decisions.reopen(request.app.state.engine, coordinator, suggestion_id, version, note)
+    except decisions.NotFound as refused:
+        raise HTTPException(404, refused.message) from None
+    except decisions.Forbidden as refused:
+        raise HTTPException(403, refused.message) from None
+    except decisions.DecisionError as refused:
+        flash(request, refused.message, "error")
+        return RedirectResponse(here, status_code=303)
+    request.app.state.wake()
+    flash(request, "Keputusan dibuka kembali; saran menunggu keputusan lagi.")
+    return RedirectResponse(here, status_code=303)
+
+
+@router.post("/bulk-approve", dependencies=[CsrfChecked])
+def bulk_approve(
+    request: Request,
+    coordinator: PageCoordinator,
+    selected: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006
+    reason_code: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    # Only a path on this site: "//host" and "/\\host" would leave it.
+    back = back if back.startswith("/") and not back.startswith(("//", "/\\")) else "/"
+    items: list[tuple[str, int]] = []
+    for value in selected:
+        suggestion_id, _, version = value.partition(":")
+        if not version.isdigit():
+            raise HTTPException(422, "Pilihan tidak sah.")
+        items.append((suggestion_id[:40], int(version)))
+    if not items:
+        flash(request, "Pilih dulu saran yang akan disetujui.", "error")
+        return RedirectResponse(back, status_code=303)
+    try:
+        result = decisions.bulk_approve(
+            request.app.state.engine, coordinator, items, reason_code, note
+        )
+    except decisions.DecisionError as refused:
+        flash(request, refused.message, "error")
+        return RedirectResponse(back, status_code=303)
+    if result.approved:
+        request.app.state.wake()
+    message = f"{len(result.approved)} saran disetujui."
+    if result.refused:
+        message += f" {len(result.refused)} tidak: " + " ".join(
+            sorted(set(result.refused.values()))
+        )
+    flash(request, message, "error" if result.refused else "ok")
+    return RedirectResponse(back, status_code=303)
+
+
+@router.get("/overview", response_class=HTMLResponse)
+def overview_page(request: Request, session: SessionDep, coordinator: PageCoordinator) -> Response:
+    return render(
+        request,
+        "overview.html",
+        coordinator=coordinator,
+        scope=scope_label(coordinator),
+        o=queries.overview(session, coordinator),
+    )

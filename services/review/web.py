@@ -1,0 +1,113 @@
+"""The review web application: dashboard pages and the JSON API in one FastAPI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from services.review.auth import secret_key
+from services.review.deps import LoginRequired, csrf_token
+from services.review.labels import register_filters
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+register_filters(templates.env)
+
+API_PREFIX = "/api/v1"
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("coordinator", None)
+    context["csrf_token"] = csrf_token(request)
+    context["flash"] = request.session.pop("flash", None)
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session["flash"] = {"message": message, "kind": kind}
+
+
+def create_app(runtime: Any) -> FastAPI:
+    """The app for a Runtime (settings, engine, relay); the relay is woken after a decision."""
+    from services.review.api import router as api_router
+    from services.review.pages import router as page_router
+
+    settings = runtime.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        relay = getattr(runtime, "relay", None)
+        # Handlers run in worker threads; the relay's event belongs to this loop.
+        if relay is not None:
+            app.state.wake = lambda: loop.call_soon_threadsafe(relay.wake)
+        yield
+
+    app = FastAPI(
+        title="kopdes-match review",
+        version="1.0.0",
+        description=(
+            "Coordinator review of match suggestions: the queue, the detail, decisions and "
+            "the overview, limited to the coordinator's regions. Authenticate with "
+            "`Authorization: Bearer <token>` (token from `kopdes-match coordinator token`)."
+        ),
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = runtime.engine
+    app.state.wake: Callable[[], None] = lambda: None  # type: ignore[misc]
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings),
+        session_cookie="kopdes_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(page_router)
+    # Notifications (services/notify): inboxes, webhooks and failed deliveries.
+    from services.notify.web import include_notifications
+
+    include_notifications(app)
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith(API_PREFIX):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'form'))}: "
+            f"{e['msg']}"
+            for e in exc.errors()
+        ]
+        if request.url.path.startswith(API_PREFIX):
+            return JSONResponse({"detail": problems}, status_code=422)
+        message = "Isian tidak sah: " + "; ".join(problems)
+        return render(request, "error.html", status_code=422, message=message)
+
+    return app
