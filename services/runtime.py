@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from services.outbox import OutboxRelay
 from services.settings import Settings
-from services.storage.db import create_schema, make_engine
+from services.storage.db import create_schema, engine_from_settings
 from services.topology import make_broker
 
 
@@ -25,8 +25,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.sqlalchemy_url)
-        create_schema(engine)
+        engine = engine_from_settings(settings)
+        create_schema(engine)  # migrations to head (services/storage/migrate.py)
         return cls(settings, engine, make_broker(settings))
 
     async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
