@@ -31,6 +31,9 @@ from sqlmodel.sql.sqltypes import AutoString
 from services.storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
+# Alembic narrates every run at INFO ("Context impl ...", "Will assume ..."), which would
+# land in the output of every command; `upgrade` logs what changed instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
@@ -103,6 +106,9 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
         config = alembic_config(connection=connection)
         command.upgrade(config, revision)
         connection.commit()
+        after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        log.info("database migrated from %s to %s", before or "empty", after)
     return before
 
 
