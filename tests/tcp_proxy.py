@@ -78,6 +78,10 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             sockets, self._sockets = set(self._sockets), set()
         if listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone would leave the
+            # port bound until that call returns, and restore() could not listen again.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         for sock in sockets:
             self._close(sock)
