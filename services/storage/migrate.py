@@ -8,12 +8,20 @@ the database is stamped at head; any other difference is refused with the list o
 differences, because guessing what a hand-changed schema means could lose data.
 """
 
+# ruff: noqa: E402  (the alembic logger is quietened before alembic is imported)
+
 from __future__ import annotations
+
+import logging
+
+# Alembic narrates every run at INFO ("setup plugin ...", "Context impl ..."), from the
+# moment it is imported, into the output of every command and service; `upgrade` logs
+# what changed instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 import contextlib
 import fcntl
 import io
-import logging
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +39,6 @@ from sqlmodel.sql.sqltypes import AutoString
 from services.storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
-# Alembic narrates every run at INFO ("Context impl ...", "Will assume ..."), which would
-# land in the output of every command; `upgrade` logs what changed instead.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"

@@ -1,0 +1,105 @@
+"""The NATS server restarts while events flow (stopped cleanly, or killed); the service
+reconnects by itself: every event applied once, nothing published twice, nothing left
+unacknowledged, no dead letter, and no restart of the service.
+
+The server keeps its port and store directory, as a restarted container or systemd unit
+does, so the streams, the durable consumers and their acknowledgement state survive. The
+publisher (a partner system) retries what it could not publish while the server was away;
+its Nats-Msg-Id lets JetStream drop the copies that had been stored after all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import nats
+import pytest
+from nats.errors import Error as NatsError
+
+from services.embedded_nats import EmbeddedNats, free_port
+from services.publishing import encode_event
+from services.synthetic import kalbar_demo
+from tests.conftest import eventually
+from tests.processes import (
+    assert_applied_once,
+    consumers_ready,
+    idle,
+    start_service,
+    unpublished_outbox_rows,
+)
+
+pytestmark = pytest.mark.slow
+
+DOWN_SECONDS = 2.5
+
+
+async def publish_retrying(js, subject: str, data: bytes, msg_id: str) -> int:
+    """Publish until JetStream acknowledges; returns how many attempts failed."""
+    failures = 0
+    while True:
+        try:
+            await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id}, timeout=1)
+            return failures
+        except (NatsError, TimeoutError, OSError):
+            failures += 1
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+async def test_nats_server_restarted_mid_stream(stop, tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    database_url = f"sqlite:///{tmp_path / 'kopdes.db'}"
+    server = EmbeddedNats(tmp_path / "nats", port=free_port()).start()
+    cooperatives, offers = kalbar_demo(limit=450)
+    events = [encode_event(e) for e in (*offers, *cooperatives)]
+
+    # The publisher reconnects forever, like the service; publishes fail meanwhile.
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = nc.jetstream()
+    service = start_service(server.url, database_url, data_dir)
+    publish_failures = 0
+    try:
+        await eventually(lambda: consumers_ready(js), timeout=30)
+
+        published = 0
+
+        async def publisher() -> None:
+            nonlocal published, publish_failures
+            for subject, data, msg_id in events:
+                publish_failures += await publish_retrying(js, subject, data, msg_id)
+                published += 1
+                if published % 10 == 0:
+                    await asyncio.sleep(0.2)  # a steady stream over ~10 s, not one burst
+
+        publishing = asyncio.create_task(publisher())
+
+        async def mid_stream() -> bool:
+            matched = (await js.stream_info("KOPDES_MATCH")).state.messages
+            return matched >= 20 and published < len(events)
+
+        await eventually(mid_stream, timeout=60, interval=0.01)
+        assert server.process is not None
+        server.process.send_signal(stop)
+        server.process.wait(timeout=20)
+        stopped_at = published
+        await asyncio.sleep(DOWN_SECONDS)
+        assert published < len(events), "the stream should still be flowing"
+        server = EmbeddedNats(tmp_path / "nats", port=server.port).start()
+
+        await asyncio.wait_for(publishing, timeout=60)
+        assert publish_failures > 0, "the publisher never noticed the server was away"
+        assert published > stopped_at
+        await eventually(lambda: idle(js), timeout=60, interval=0.2)
+        await eventually(lambda: unpublished_outbox_rows(database_url) == 0, timeout=20)
+        assert await idle(js)
+        # Recovered by itself: the same process, still running.
+        assert service.poll() is None
+        await assert_applied_once(js, database_url, cooperatives, offers)
+    finally:
+        if service.poll() is None:
+            service.terminate()
+            service.wait(timeout=30)
+        await nc.close()
+        server.stop()
