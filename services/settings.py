@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = Field(
         10, ge=1, description="give up connecting to PostgreSQL after this long (then retry)"
     )
+    db_start_timeout_seconds: float = Field(
+        60.0, ge=0, description="at start, wait this long for an unreachable PostgreSQL"
+    )
     db_busy_timeout_seconds: float = Field(
         30.0, ge=0, description="SQLite: how long a writer waits for another's lock"
     )

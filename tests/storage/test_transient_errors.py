@@ -5,12 +5,16 @@ and the pool works again once the database is back."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, select
 
 from services.consuming import Delivery, Retry, process_batch
+from services.runtime import Runtime
+from services.settings import Settings
+from services.storage import migrate
 from services.storage.db import make_engine
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
@@ -115,3 +119,34 @@ def test_sqlite_locked_by_another_writer_is_transient(sqlite_url):
     assert run(engine, insert, 1) == [None]
     assert stored(engine) == ["m1"]
     engine.dispose()
+
+
+def test_a_service_starting_while_postgresql_is_away_waits_for_it(database_url, tmp_path):
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("the proxy cuts a PostgreSQL connection")
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxy.cut()
+        settings = Settings(
+            database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+                hide_password=False
+            ),
+            data_dir=tmp_path,
+            db_connect_timeout_seconds=1,
+        )
+        timer = threading.Timer(1.5, proxy.restore)
+        timer.start()
+        try:
+            runtime = Runtime.create(settings)  # blocks until the database answers
+        finally:
+            timer.join()
+        assert proxy.connections > 0
+        assert migrate.current(runtime.engine) == migrate.head()
+        runtime.engine.dispose()
+
+
+def test_a_bad_sqlite_path_fails_at_once(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a-file' / 'kopdes.db'}")
+    with pytest.raises(OSError):
+        Runtime.create(settings)
