@@ -102,6 +102,7 @@ async def test_database_unavailable_for_a_few_seconds(database_url, nats_server,
                 "KOPDES_DB_CONNECT_TIMEOUT_SECONDS": "2",
                 # The expiry sweep and the relay run during the outage too.
                 "KOPDES_EXPIRY_CHECK_SECONDS": "0.3",
+                "KOPDES_LOG_FORMAT": "json",  # one line per record, for the checks below
             },
         )
         try:

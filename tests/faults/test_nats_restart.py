@@ -58,7 +58,7 @@ async def test_nats_server_restarted_mid_stream(stop, tmp_path):
     # The publisher reconnects forever, like the service; publishes fail meanwhile.
     nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     js = nc.jetstream()
-    service = start_service(server.url, database_url, data_dir)
+    service = start_service(server.url, database_url, data_dir, env={"KOPDES_LOG_FORMAT": "json"})
     publish_failures = 0
     try:
         await eventually(lambda: consumers_ready(js), timeout=30)
