@@ -102,6 +102,33 @@ def unpublished_outbox_rows(database_url: str) -> int:
         engine.dispose()
 
 
+def log_messages(data_dir: Path) -> list[str]:
+    """The messages of a service started with KOPDES_LOG_FORMAT=json."""
+    messages = []
+    path = data_dir / "service.log"
+    if not path.exists():
+        return messages
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            messages.append(json.loads(line)["message"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line from before logging was set up
+    return messages
+
+
+def logged(data_dir: Path, prefix: str) -> int:
+    return sum(message.startswith(prefix) for message in log_messages(data_dir))
+
+
+async def settled(js, database_url: str) -> bool:
+    """Nothing left to do: no input or change unacknowledged, no message left to publish.
+
+    Both at once: an outbox row published after the consumers went idle would make the
+    matcher busy again.
+    """
+    return await idle(js) and unpublished_outbox_rows(database_url) == 0
+
+
 async def assert_applied_once(js, database_url: str, cooperatives, offers) -> None:
     """Every event applied once; every change and suggestion state published exactly once."""
     engine = make_engine(database_url)

@@ -21,13 +21,7 @@ from services.embedded_nats import EmbeddedNats, free_port
 from services.publishing import encode_event
 from services.synthetic import kalbar_demo
 from tests.conftest import eventually
-from tests.processes import (
-    assert_applied_once,
-    consumers_ready,
-    idle,
-    start_service,
-    unpublished_outbox_rows,
-)
+from tests.processes import assert_applied_once, consumers_ready, settled, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -91,9 +85,8 @@ async def test_nats_server_restarted_mid_stream(stop, tmp_path):
         await asyncio.wait_for(publishing, timeout=60)
         assert publish_failures > 0, "the publisher never noticed the server was away"
         assert published > stopped_at
-        await eventually(lambda: idle(js), timeout=60, interval=0.2)
-        await eventually(lambda: unpublished_outbox_rows(database_url) == 0, timeout=20)
-        assert await idle(js)
+        await eventually(lambda: settled(js, database_url), timeout=90, interval=0.2)
+        assert await settled(js, database_url)
         # Recovered by itself: the same process, still running.
         assert service.poll() is None
         await assert_applied_once(js, database_url, cooperatives, offers)
