@@ -22,6 +22,9 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 import contextlib
 import fcntl
 import io
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,7 +173,18 @@ def new_revision(message: str) -> Path:
         finally:
             engine.dispose()
     assert script is not None and not isinstance(script, list)
-    return Path(script.path)
+    path = Path(script.path)
+    _tidy(path)
+    return path
+
+
+def _tidy(path: Path) -> None:
+    """Format a generated revision as the project does (ruff, where installed: dev)."""
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        return
+    subprocess.run([ruff, "check", "--fix", "--quiet", str(path)], check=False)
+    subprocess.run([ruff, "format", "--quiet", str(path)], check=False)
 
 
 def _next_revision_id() -> str | None:

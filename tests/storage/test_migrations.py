@@ -184,3 +184,35 @@ def test_one_head_and_numbered_revisions():
     assert len(script.get_heads()) == 1
     for revision in script.walk_revisions():
         assert revision.revision.isdigit(), revision.path
+
+
+def test_new_revision_captures_a_model_change(tmp_path, monkeypatch, sqlite_url):
+    """`migrate --new` on a copy of the migrations: a column added to a model gets its
+    revision, which then upgrades and downgrades cleanly."""
+    import shutil
+
+    from sqlalchemy import Column, MetaData, Text
+
+    versions = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
+    changed = MetaData()
+    for table in SQLModel.metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["outbox"].append_column(Column("note", Text, nullable=True))
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", versions)
+    monkeypatch.setattr(migrate, "target_metadata", lambda: changed)
+
+    result = runner.invoke(app, ["migrate", "--new", "add outbox note"])
+    assert result.exit_code == 0, result.output
+    written = versions / "versions" / "0002_add_outbox_note.py"
+    source = written.read_text()
+    assert 'batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))' in source
+    assert 'batch_op.drop_column("note")' in source
+
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == "0002"
+    assert differences(engine) == []
+    migrate.move_to(engine, "0001")
+    assert "note" not in {c["name"] for c in inspect(engine).get_columns("outbox")}
+    engine.dispose()
