@@ -44,6 +44,14 @@ WEIGHTS: dict[str, float] = {
     "text": 0.05,
 }
 TERM_COMPONENTS = ("business_unit", "commodity", "needs", "offer_type")
+# How each component is named to coordinators (dashboard, notifications), beside its weight.
+COMPONENT_LABELS: dict[str, str] = {
+    "business_unit": "Kecocokan unit usaha",
+    "commodity": "Kecocokan komoditas",
+    "needs": "Kebutuhan koperasi yang terpenuhi",
+    "offer_type": "Jenis tawaran sesuai kebutuhan",
+    "text": "Kemiripan teks bebas",
+}
 
 FIT = 100.0  # the same canonical term on both sides
 RELATED_FIT = 60.0  # a related term (padi/beras, apotek/klinik, gudang/cold storage)

@@ -158,6 +158,7 @@ async def run_demo(
     top: int,
     fresh: bool,
     serve_until: Callable[[], Awaitable[None]] | None = None,
+    notify: bool = True,
 ) -> None:
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
@@ -185,10 +186,18 @@ async def run_demo(
             await nc.close()
             suggestions = print_suggestions(console, pipeline, top)
             print_dashboard(console, pipeline, data_dir, serving=serve_until is not None)
+            if notify and serve_until is None:
+                from services.notify.demo import show_notification
+
+                if await show_notification(console, pipeline, data_dir):
+                    suggestions -= 1  # the one approved
             if serve_until is not None:
+                from services.notify.demo import webhooks_while_serving
+
                 console.print("  dasbor berjalan; Ctrl-C untuk berhenti")
                 serving = time.perf_counter()
-                await serve_until()
+                with webhooks_while_serving(console, pipeline, data_dir):
+                    await serve_until()
                 started += time.perf_counter() - serving  # the time served is not the demo's
         finally:
             await pipeline.stop()

@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from matcher.scoring import COMPONENT_LABELS
 from schemas.regions import region_table
 
 # Reason codes of a decision: the code travels in the event, the words stay here.
@@ -47,15 +48,6 @@ PARTNER_TYPE_LABELS = {
     "cooperative": "Koperasi",
     "ngo": "LSM",
     "government": "Pemerintah",
-}
-COMPONENT_LABELS = {
-    "business_unit": "Kecocokan unit usaha",
-    "commodity": "Kecocokan komoditas",
-    "text": "Kecocokan kebutuhan dengan isi tawaran",
-    "financing": "Kesesuaian kebutuhan pembiayaan",
-    "size": "Jumlah anggota",
-    "distance": "Jarak",
-    "region": "Wilayah",
 }
 ACTION_LABELS = {
     "approved": "menyetujui",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from services.review import models as _review_models  # noqa: F401  (registers the tables)
 from services.storage import models  # noqa: F401  (registers the tables)
@@ -84,11 +84,6 @@ def create_schema(engine: Engine) -> None:
     from services.storage.migrate import upgrade
 
     upgrade(engine)
-
-
-def create_tables_directly(engine: Engine) -> None:
-    """``create_all`` without migrations: only for throwaway databases in tests."""
-    SQLModel.metadata.create_all(engine)
 
 
 @contextmanager

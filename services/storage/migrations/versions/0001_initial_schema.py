@@ -1,8 +1,8 @@
-"""Initial schema: every table of ingest, matcher, outbox and review
+"""Initial schema: every table of ingest, matcher, outbox, review and notify
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 18:03:25.344121
+Create Date: 2026-11-27 18:32:50.627782
 
 """
 
@@ -77,6 +77,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_dead_letter_subject"), ["subject"], unique=False)
 
     op.create_table(
+        "notification",
+        sa.Column("notification_id", sa.String(length=64), nullable=False),
+        sa.Column("recipient_type", sa.String(length=20), nullable=False),
+        sa.Column("recipient_id", sa.String(length=64), nullable=False),
+        sa.Column("suggestion_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("read_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("notification_id"),
+    )
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notification_recipient",
+            ["recipient_type", "recipient_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_suggestion_id"), ["suggestion_id"], unique=False
+        )
+
+    op.create_table(
         "offer",
         sa.Column("partner_id", sa.String(length=64), nullable=False),
         sa.Column("offer_id", sa.String(length=64), nullable=False),
@@ -130,6 +153,15 @@ def upgrade() -> None:
         sa.Column("offer_fingerprint", sa.String(length=64), nullable=False),
         sa.Column("rejected_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("suggestion_id"),
+    )
+    op.create_table(
+        "reminder",
+        sa.Column("suggestion_id", sa.String(length=40), nullable=False),
+        sa.Column("period_index", sa.Integer(), nullable=False),
+        sa.Column("regency_code", sa.String(length=5), nullable=False),
+        sa.Column("notification_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("suggestion_id", "period_index"),
     )
     op.create_table(
         "review_audit",
@@ -193,6 +225,49 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "webhook_delivery",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notification_id", sa.String(length=64), nullable=False),
+        sa.Column("endpoint_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("PENDING", "DELIVERED", "FAILED", name="webhookdeliverystatus"),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("notification_id", "endpoint_id"),
+    )
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_delivery_due", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_delivery_endpoint_id"), ["endpoint_id"], unique=False
+        )
+
+    op.create_table(
+        "webhook_endpoint",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("recipient_type", sa.String(length=20), nullable=False),
+        sa.Column("recipient_id", sa.String(length=64), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("recipient_type", "recipient_id", "url"),
+    )
+    with op.batch_alter_table("webhook_endpoint", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_endpoint_recipient_id"), ["recipient_id"], unique=False
+        )
+
+    op.create_table(
         "review_api_token",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("coordinator_id", sa.Integer(), nullable=False),
@@ -244,6 +319,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_review_api_token_coordinator_id"))
 
     op.drop_table("review_api_token")
+    with op.batch_alter_table("webhook_endpoint", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_endpoint_recipient_id"))
+
+    op.drop_table("webhook_endpoint")
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_delivery_endpoint_id"))
+        batch_op.drop_index("ix_webhook_delivery_due")
+
+    op.drop_table("webhook_delivery")
     with op.batch_alter_table("suggestion", schema=None) as batch_op:
         batch_op.drop_index("ix_suggestion_regency_status")
         batch_op.drop_index("ix_suggestion_offer_status")
@@ -258,6 +342,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_review_audit_target")
 
     op.drop_table("review_audit")
+    op.drop_table("reminder")
     op.drop_table("rejected_pair")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_published_at"))
@@ -268,6 +353,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_offer_offer_type"))
 
     op.drop_table("offer")
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_suggestion_id"))
+        batch_op.drop_index("ix_notification_recipient")
+
+    op.drop_table("notification")
     with op.batch_alter_table("dead_letter", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dead_letter_subject"))
         batch_op.drop_index(batch_op.f("ix_dead_letter_error_type"))
@@ -284,5 +374,5 @@ def downgrade() -> None:
     # PostgreSQL keeps the enum types that create_table made; drop them too, so that an
     # upgrade after this downgrade can create them again.
     bind = op.get_bind()
-    sa.Enum(name="suggestionstatus").drop(bind, checkfirst=True)
-    sa.Enum(name="role").drop(bind, checkfirst=True)
+    for enum in ("webhookdeliverystatus", "suggestionstatus", "role"):
+        sa.Enum(name=enum).drop(bind, checkfirst=True)
