@@ -117,13 +117,13 @@ async def test_database_unavailable_for_a_few_seconds(database_url, nats_server,
             },
         )
         try:
-            await eventually(lambda: consumers_ready(js), timeout=30)
+            await eventually(lambda: consumers_ready(js), timeout=60)
             await publish(before)
 
             async def mid_stream() -> bool:
                 return (await js.stream_info("KOPDES_MATCH")).state.messages >= 20
 
-            await eventually(mid_stream, timeout=30, interval=0.01)
+            await eventually(mid_stream, timeout=60, interval=0.01)
 
             await asyncio.to_thread(outage.begin)
             started = time.monotonic()

@@ -55,36 +55,39 @@ async def test_nats_server_restarted_mid_stream(stop, tmp_path):
     service = start_service(server.url, database_url, data_dir, env={"KOPDES_LOG_FORMAT": "json"})
     publish_failures = 0
     try:
-        await eventually(lambda: consumers_ready(js), timeout=30)
+        await eventually(lambda: consumers_ready(js), timeout=60)
+        before, rest = events[:250], events[250:]
+        for subject, data, msg_id in before:
+            await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
 
+        async def mid_stream() -> bool:
+            return (await js.stream_info("KOPDES_MATCH")).state.messages >= 20
+
+        # Stopped while the service works through the first events and the rest arrive:
+        # triggered by progress, not by time, so that a slow machine stops it mid-stream too.
+        await eventually(mid_stream, timeout=60, interval=0.01)
         published = 0
 
         async def publisher() -> None:
             nonlocal published, publish_failures
-            for subject, data, msg_id in events:
+            for subject, data, msg_id in rest:
                 publish_failures += await publish_retrying(js, subject, data, msg_id)
                 published += 1
                 if published % 10 == 0:
-                    await asyncio.sleep(0.2)  # a steady stream over ~10 s, not one burst
+                    await asyncio.sleep(0.05)  # a steady stream, not one burst
 
         publishing = asyncio.create_task(publisher())
-
-        async def mid_stream() -> bool:
-            matched = (await js.stream_info("KOPDES_MATCH")).state.messages
-            return matched >= 20 and published < len(events)
-
-        await eventually(mid_stream, timeout=60, interval=0.01)
         assert server.process is not None
         server.process.send_signal(stop)
         server.process.wait(timeout=20)
-        stopped_at = published
         await asyncio.sleep(DOWN_SECONDS)
-        assert published < len(events), "the stream should still be flowing"
+        stopped_at = published
+        assert stopped_at < len(rest), "the publisher should be waiting for the server"
         server = EmbeddedNats(tmp_path / "nats", port=server.port).start()
 
-        await asyncio.wait_for(publishing, timeout=60)
+        await asyncio.wait_for(publishing, timeout=90)
         assert publish_failures > 0, "the publisher never noticed the server was away"
-        assert published > stopped_at
+        assert published == len(rest)
         await eventually(lambda: settled(js, database_url), timeout=90, interval=0.2)
         assert await settled(js, database_url)
         # Recovered by itself: the same process, still running.
