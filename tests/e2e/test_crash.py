@@ -12,7 +12,7 @@ import pytest
 from services.publishing import encode_event
 from services.synthetic import kalbar_demo
 from tests.conftest import eventually
-from tests.processes import assert_applied_once, consumers_ready, idle, start_service
+from tests.processes import assert_applied_once, consumers_ready, settled, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +43,11 @@ async def test_sigkill_mid_stream_then_restart(nats_server, tmp_path):
         assert service.wait(timeout=10) == -signal.SIGKILL
 
         service = start_service(nats_server.url, database_url, data_dir)
-        await eventually(lambda: idle(js), timeout=120, interval=0.2)
+        # Consumers drained and outbox empty at once: between a commit and the relay's
+        # publish the consumers alone look idle.
+        await eventually(lambda: settled(js, database_url), timeout=120, interval=0.2)
         await asyncio.sleep(1.5)  # the relay's last flush
-        assert await idle(js)
+        assert await settled(js, database_url)
 
         # SIGTERM: a clean stop.
         service.send_signal(signal.SIGTERM)
