@@ -18,6 +18,7 @@ from services.storage import migrate
 from services.storage.db import make_engine
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
+from tests.conftest import POSTGRES_URL, _reset_postgres
 from tests.tcp_proxy import TcpProxy
 
 
@@ -45,10 +46,18 @@ def insert(session: Session, d: Delivery) -> None:
 
 
 @pytest.fixture
-def postgres_through_proxy(database_url):
+def postgres_url() -> str:
+    """A clean PostgreSQL database (these tests cut its connections through a proxy)."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need KOPDES_TEST_DATABASE_URL (.ci/run sets it)")
+    _reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_through_proxy(postgres_url):
+    database_url = postgres_url
     url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("the proxy cuts a PostgreSQL connection")
     setup = make_engine(database_url)
     SQLModel.metadata.create_all(setup)
     setup.dispose()
@@ -66,6 +75,7 @@ def stored(engine) -> list[str]:
         return sorted(session.exec(select(OutboxRow.msg_id)).all())
 
 
+@pytest.mark.postgres
 def test_connect_refused_is_transient(postgres_through_proxy):
     engine, proxy = postgres_through_proxy
     proxy.cut()
@@ -75,6 +85,7 @@ def test_connect_refused_is_transient(postgres_through_proxy):
     assert stored(engine) == ["m1"]
 
 
+@pytest.mark.postgres
 def test_connection_dropped_mid_statement_is_transient(postgres_through_proxy):
     engine, proxy = postgres_through_proxy
     assert run(engine, insert, 1) == [None]  # a pooled connection now exists
@@ -91,6 +102,7 @@ def test_connection_dropped_mid_statement_is_transient(postgres_through_proxy):
     assert stored(engine) == ["m1", "m2"]
 
 
+@pytest.mark.postgres
 def test_connection_dropped_at_commit_is_transient(postgres_through_proxy):
     engine, proxy = postgres_through_proxy
 
@@ -121,10 +133,9 @@ def test_sqlite_locked_by_another_writer_is_transient(sqlite_url):
     engine.dispose()
 
 
-def test_a_service_starting_while_postgresql_is_away_waits_for_it(database_url, tmp_path):
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("the proxy cuts a PostgreSQL connection")
+@pytest.mark.postgres
+def test_a_service_starting_while_postgresql_is_away_waits_for_it(postgres_url, tmp_path):
+    url = make_url(postgres_url)
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         proxy.cut()
         settings = Settings(
