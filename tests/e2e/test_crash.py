@@ -27,10 +27,16 @@ async def test_sigkill_mid_stream_then_restart(nats_server, tmp_path):
 
     service = start_service(nats_server.url, database_url, data_dir)
     try:
-        await eventually(lambda: consumers_ready(js), timeout=30)
-        for event in (*offers, *cooperatives):
-            subject, data, msg_id = encode_event(event)
-            await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+        await eventually(lambda: consumers_ready(js), timeout=60)
+
+        async def publish_all() -> None:
+            for event in (*offers, *cooperatives):
+                subject, data, msg_id = encode_event(event)
+                await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+
+        # Watched while publishing: on a loaded machine the service can keep up with the
+        # publisher, and a check made only afterwards would find nothing left in flight.
+        publishing = asyncio.create_task(publish_all())
 
         async def mid_stream() -> bool:
             matched = (await js.stream_info("KOPDES_MATCH")).state.messages
@@ -41,6 +47,7 @@ async def test_sigkill_mid_stream_then_restart(nats_server, tmp_path):
         await eventually(mid_stream, timeout=60, interval=0.01)
         service.send_signal(signal.SIGKILL)
         assert service.wait(timeout=10) == -signal.SIGKILL
+        await asyncio.wait_for(publishing, timeout=60)  # to JetStream, not to the service
 
         service = start_service(nats_server.url, database_url, data_dir)
         # Consumers drained and outbox empty at once: between a commit and the relay's
