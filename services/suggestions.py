@@ -268,6 +268,11 @@ class Reconciler:
         pending = book.pending
         mine = book.rows.get(match.cooperative_id)
         if mine is not None and mine.status == SuggestionStatus.PENDING:
+            if match.score < mine.score:
+                # It fell: a cooperative outside the set may now beat it; only the whole
+                # set says, as one process computing from scratch would.
+                self.offer(match.partner_id, match.offer_id)
+                return
             book.suggest(match, village_code, mine.rank)
             book.rerank()
             return
@@ -277,11 +282,28 @@ class Reconciler:
             return
         if not pending:
             return
-        worst = max(pending, key=lambda r: (-r.score, r.cooperative_id))
-        if (-match.score, match.cooperative_id) < (-worst.score, worst.cooperative_id):
+        # Stored scores lag the true ones by less than material_score_change (smaller moves
+        # are not published), so compare with the true scores whenever that could matter.
+        lag = self.settings.material_score_change
+        if match.score <= min(r.score for r in pending) - lag:
+            return
+        worst = max(pending, key=lambda r: self._standing(book.key, r))
+        standing = self._standing(book.key, worst)
+        if (-match.score, match.cooperative_id) < standing:
+            if -standing[0] < worst.score:
+                # The worst fell since it was placed, by a change not reconciled yet (another
+                # replica's, or one still on its way): the set is no longer right apart from
+                # this candidate, so a swap could pass over a better outsider. Recompute.
+                self.offer(match.partner_id, match.offer_id)
+                return
             book.retract(worst, RetractReason.SUPERSEDED)
             book.suggest(match, village_code, len(pending))
             book.rerank()
+
+    def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
+        """The row's rank key by its true score now (ineligible: last)."""
+        match = self.index.score(key, row.cooperative_id, self.as_of)
+        return (-match.score if match else float("inf"), row.cooperative_id)
 
 
 def pending_offer_keys(session: Session) -> Iterable[tuple[str, str]]:

@@ -42,8 +42,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+# pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
+ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01}
+SCHEMA_LOCK = 0x6B6F_7064_6573_00
+
+
 def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    # Replicas starting together would race to create the same tables (and types): the
+    # first creates them while the others wait, then find them there.
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        SQLModel.metadata.create_all(conn)
 
 
 @contextmanager
@@ -56,10 +68,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-
-
-# pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
-ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01}
 
 
 def begin_writing(session: Session, lock: str | None = None) -> None:
