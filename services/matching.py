@@ -217,7 +217,9 @@ class Matchmaker:
         if row is None:
             return
         self.index.upsert_cooperative(cooperative_from_row(row))
-        self.reconciler(session).cooperative(cooperative_id)
+        reconciler = self.reconciler(session)
+        reconciler.forget(cooperative_id)
+        reconciler.cooperative(cooperative_id)
 
     def offer_changed(self, session: Session, partner_id: str, offer_id: str) -> None:
         row = session.get(OfferRow, (partner_id, offer_id))
@@ -232,7 +234,9 @@ class Matchmaker:
             self.index.upsert_offer(offer)
             if is_expired(offer, self.today()):
                 closed = RetractReason.OFFER_EXPIRED
-        self.reconciler(session).offer(partner_id, offer_id, closed)
+        reconciler = self.reconciler(session)
+        reconciler.forget()
+        reconciler.offer(partner_id, offer_id, closed)
 
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
         letter = DeadLetter(

@@ -196,6 +196,16 @@ class Reconciler:
         # One book per offer for the whole transaction: a batch of profile changes touches
         # the same few offers again and again.
         self._books: dict[tuple[str, str], SuggestionBook] = {}
+        # True scores of pending rows by cooperative, then offer: a batch places many
+        # cooperatives into the same few offers, each time against the same pending rows.
+        self._standings: dict[str, dict[str, tuple[float, str]]] = {}
+
+    def forget(self, cooperative_id: str | None = None) -> None:
+        """The index changed (one cooperative, or an offer: everything): drop cached scores."""
+        if cooperative_id is None:
+            self._standings.clear()
+        else:
+            self._standings.pop(cooperative_id, None)
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         key = (partner_id, offer_id)
@@ -302,8 +312,11 @@ class Reconciler:
 
     def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
         """The row's rank key by its true score now (ineligible: last)."""
-        match = self.index.score(key, row.cooperative_id, self.as_of)
-        return (-match.score if match else float("inf"), row.cooperative_id)
+        cached = self._standings.setdefault(row.cooperative_id, {})
+        if key not in cached:
+            match = self.index.score(key, row.cooperative_id, self.as_of)
+            cached[key] = (-match.score if match else float("inf"), row.cooperative_id)
+        return cached[key]
 
 
 def pending_offer_keys(session: Session) -> Iterable[tuple[str, str]]:
