@@ -176,6 +176,9 @@ class MatchDecision(Event):
     note: str
     coordinator_id: str
     decided_at: AwareDatetime
+    # Optional: the suggestion's version the coordinator decided on, so that consumers
+    # tell a redelivered decision from a decision on a later suggestion of the same pair.
+    suggestion_version: int | None = None
 
 
 class RecipientType(StrEnum):

@@ -14,6 +14,7 @@ from faststream.specification import AsyncAPI
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
 from services.ingest import ingest_service
 from services.matching import matcher_service
+from services.notify.service import notify_service
 from services.observability import OpsServer, database_check, lag_loop, nats_check
 from services.review.service import review_service
 from services.runtime import Runtime
@@ -28,6 +29,7 @@ SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
     "ingest": ingest_service,
     "matcher": matcher_service,
     "review": review_service,
+    "notify": notify_service,
 }
 
 

@@ -61,7 +61,7 @@ def configure_logging(verbose: bool, log_format: str = "rich") -> None:
         force=True,
     )
     if not verbose:
-        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker"):
+        for noisy in ("faststream", "nats", "sqlalchemy", "services.broker", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -82,7 +82,7 @@ async def _until_stopped() -> None:
 def run(
     services: Annotated[
         list[str] | None,
-        typer.Argument(help="services to run (default: all): ingest, matcher, review"),
+        typer.Argument(help="services to run (default: all): ingest, matcher, review, notify"),
     ] = None,
     embedded: Annotated[
         bool, typer.Option(help="start an embedded nats-server (also when none is reachable)")
@@ -524,3 +524,160 @@ def coordinator_token(
         err_console.print(str(problem), markup=False)
         raise typer.Exit(2) from None
     print(token)
+
+
+# Notifications: webhooks and inboxes (services/notify). -----------------------------------
+
+webhook_app = typer.Typer(
+    help="Webhooks of cooperatives and partners (admin).", no_args_is_help=True
+)
+app.add_typer(webhook_app, name="webhook")
+
+
+@webhook_app.command("add")
+def webhook_add(
+    recipient_type: Annotated[str, typer.Option(help="cooperative or partner")],
+    recipient_id: Annotated[str, typer.Option(help="cooperative_id or partner_id")],
+    url: Annotated[str, typer.Option(help="http(s) URL that receives a POST per notification")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Register a webhook; prints its signing secret once."""
+    from services.notify.admin import add_webhook
+    from services.notify.webhooks import WebhookError
+
+    try:
+        done = add_webhook(
+            load_settings(database_url=database_url, data_dir=data_dir),
+            recipient_type,
+            recipient_id,
+            url,
+        )
+    except WebhookError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"webhook {done.endpoint.id}: {recipient_type} {recipient_id} → {url}")
+    console.print("secret (shown once; verify X-Kopdes-Signature with it):")
+    print(done.secret)
+
+
+@webhook_app.command("list")
+def webhook_list(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """List registered webhooks."""
+    from services.notify.admin import list_webhooks
+
+    rows = list_webhooks(load_settings(database_url=database_url, data_dir=data_dir))
+    table = Table("id", "recipient", "active", "since", title="Webhooks")
+    table.add_column("url", overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            f"{row.recipient_type} {row.recipient_id}",
+            "yes" if row.active else "no",
+            row.created_at.strftime("%Y-%m-%d %H:%M"),
+            row.url,
+        )
+    console.print(table if rows else "no webhooks")
+
+
+@webhook_app.command("remove")
+def webhook_remove(
+    endpoint_id: int, database_url: DatabaseUrl = None, data_dir: DataDir = None
+) -> None:
+    """Deactivate a webhook; its pending deliveries are marked failed."""
+    from services.notify.admin import remove_webhook
+    from services.notify.webhooks import WebhookError
+
+    try:
+        row = remove_webhook(
+            load_settings(database_url=database_url, data_dir=data_dir), endpoint_id
+        )
+    except WebhookError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"webhook {row.id} ({row.url}) deactivated")
+
+
+@webhook_app.command("deliveries")
+def webhook_deliveries(
+    failed: Annotated[bool, typer.Option(help="only failed deliveries")] = False,
+    limit: int = 50,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Webhook deliveries, newest first, with their last error."""
+    from services.notify.admin import list_deliveries
+    from services.storage.models import WebhookDeliveryStatus
+
+    status = WebhookDeliveryStatus.FAILED if failed else None
+    rows = list_deliveries(
+        load_settings(database_url=database_url, data_dir=data_dir), status, limit
+    )
+    table = Table("id", "status", "tries", "notification", "url", "last error", title="Deliveries")
+    for row, endpoint in rows:
+        table.add_row(
+            str(row.id),
+            str(row.status),
+            str(row.attempts),
+            row.notification_id,
+            endpoint.url if endpoint else "?",
+            row.last_error,
+        )
+    console.print(table if rows else "no deliveries")
+
+
+@webhook_app.command("retry")
+def webhook_retry(
+    delivery_ids: Annotated[list[int], typer.Argument(help="ids of failed deliveries")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Send failed deliveries again (a fresh round of tries, by the running notify service)."""
+    from services.notify.admin import retry_deliveries
+    from services.notify.webhooks import WebhookError
+
+    try:
+        rows = retry_deliveries(
+            load_settings(database_url=database_url, data_dir=data_dir), delivery_ids
+        )
+    except WebhookError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"{len(rows)} delivery(ies) queued again")
+
+
+@app.command()
+def inbox(
+    recipient_type: Annotated[str, typer.Argument(help="cooperative, partner or coordinator")],
+    recipient_id: Annotated[str, typer.Argument(help="cooperative_id, partner_id or regency")],
+    unread: Annotated[bool, typer.Option(help="only unread notifications")] = False,
+    limit: int = 20,
+    mark_read: Annotated[bool, typer.Option(help="mark the listed notifications read")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The notifications of a cooperative, a partner or a regency's coordinators."""
+    from services.notify import admin
+    from services.notify.inbox import InboxError
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    try:
+        rows, unread_total = admin.read_inbox(settings, recipient_type, recipient_id, unread, limit)
+    except InboxError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"[bold]Kotak masuk {recipient_type} {recipient_id}[/bold]: {unread_total} belum dibaca"
+    )
+    for row in rows:
+        flag = "[bold]●[/bold]" if row.read_at is None else "[dim]○[/dim]"
+        console.rule(
+            f"{flag} {row.title} [dim]{row.created_at:%Y-%m-%d %H:%M} UTC · {row.notification_id}"
+            "[/dim]",
+            align="left",
+        )
+        console.print(row.body, highlight=False, markup=False)
+        if mark_read:
+            admin.mark_read(settings, row.notification_id, True)
+    if not rows:
+        console.print("tidak ada notifikasi")

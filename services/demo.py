@@ -39,6 +39,9 @@ from services.storage.models import (
 from services.synthetic import kalbar_demo
 
 
+PUBLISH_WINDOW = 200
+
+
 def _count(session: Session, model: type, *where: object) -> int:
     return session.exec(select(func.count()).select_from(model).where(*where)).one()  # type: ignore[arg-type]
 
@@ -158,6 +161,7 @@ async def run_demo(
     top: int,
     fresh: bool,
     serve_until: Callable[[], Awaitable[None]] | None = None,
+    notify: bool = True,
 ) -> None:
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
@@ -178,17 +182,30 @@ async def run_demo(
             js = nc.jetstream()
             with _progress(console) as progress:
                 sending = progress.add_task("Publishing profiles and offers", total=len(events))
-                for subject, data, msg_id in events:
-                    await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
-                    progress.advance(sending)
+                # Many publishes in flight at once: waiting for each ack in turn is what
+                # made publishing the slowest step.
+                for start in range(0, len(events), PUBLISH_WINDOW):
+                    chunk = events[start : start + PUBLISH_WINDOW]
+                    await asyncio.gather(
+                        *(js.publish(s, d, headers={"Nats-Msg-Id": m}) for s, d, m in chunk)
+                    )
+                    progress.advance(sending, len(chunk))
                 await wait_for_pipeline(pipeline, nc, len(events), progress)
             await nc.close()
             suggestions = print_suggestions(console, pipeline, top)
             print_dashboard(console, pipeline, data_dir, serving=serve_until is not None)
+            if notify and serve_until is None:
+                from services.notify.demo import show_notification
+
+                if await show_notification(console, pipeline, data_dir):
+                    suggestions -= 1  # the one approved
             if serve_until is not None:
+                from services.notify.demo import webhooks_while_serving
+
                 console.print("  dasbor berjalan; Ctrl-C untuk berhenti")
                 serving = time.perf_counter()
-                await serve_until()
+                with webhooks_while_serving(console, pipeline, data_dir):
+                    await serve_until()
                 started += time.perf_counter() - serving  # the time served is not the demo's
         finally:
             await pipeline.stop()

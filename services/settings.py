@@ -81,6 +81,23 @@ class Settings(BaseSettings):
         "false in production, where that would split the bus",
     )
 
+    # Notifications and webhooks (services/notify).
+    webhook_max_attempts: int = Field(8, description="webhook tries before a delivery is failed")
+    webhook_base_delay_seconds: float = Field(
+        2.0, description="first retry delay of a webhook; doubles per try, with full jitter"
+    )
+    webhook_max_delay_seconds: float = Field(600.0, description="longest delay between tries")
+    webhook_timeout_seconds: float = Field(10.0, description="a receiver answers within this")
+    webhook_poll_seconds: float = Field(1.0, description="how often the worker looks for work")
+    webhook_concurrency: int = Field(16, description="webhook requests in flight at once")
+    reminder_after_days: float = Field(
+        3.0,
+        description="a suggestion pending this long reminds its coordinators once a period; 0: off",
+    )
+    notify_sweep_seconds: float = Field(
+        60.0, description="how often reminders and closed approved offers are checked"
+    )
+
     @cached_property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

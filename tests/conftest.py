@@ -112,3 +112,17 @@ async def nats_client(nats_server: EmbeddedNats) -> AsyncIterator[Any]:
     nc = await nats.connect(nats_server.url)
     yield nc
     await nc.close()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its smallest cost: the same code path at a fraction of the time.
+
+    Production keeps argon2-cffi's defaults (about half a second a hash on this machine);
+    the review fixtures hash several accounts per test.
+    """
+    from argon2 import PasswordHasher
+
+    from services.review import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))

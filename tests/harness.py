@@ -20,6 +20,7 @@ from tests.conftest import eventually
 DURABLES = {
     "KOPDES_INPUT": ("ingest-cooperatives", "ingest-offers", "ingest-withdrawals"),
     "KOPDES_INTERNAL": ("matcher",),
+    "KOPDES_MATCH": ("notify",),
 }
 
 

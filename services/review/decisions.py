@@ -242,6 +242,7 @@ def decide_in(
         note=note,
         coordinator_id=coordinator.username,
         decided_at=now,
+        suggestion_version=row.version,
     )
     enqueue(session, subjects.MATCH_DECIDED, event, f"{suggestion_id}:decided:{row.version}")
     return record

@@ -81,6 +81,10 @@ def create_app(runtime: Any) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(page_router)
+    # Notifications (services/notify): inboxes, webhooks and failed deliveries.
+    from services.notify.web import include_notifications
+
+    include_notifications(app)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:

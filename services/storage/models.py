@@ -163,3 +163,80 @@ class RejectedPairRow(SQLModel, table=True):
     cooperative_fingerprint: str = Field(max_length=64)
     offer_fingerprint: str = Field(max_length=64)
     rejected_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+# Notifications (services/notify).
+
+
+class NotificationRow(SQLModel, table=True):
+    """A notification as stored for the inbox; its id is derived from what it announces,
+    so a redelivered or duplicate event finds the existing row and adds nothing."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_recipient", "recipient_type", "recipient_id", "created_at"),
+    )
+
+    notification_id: str = Field(primary_key=True, max_length=64)
+    # cooperative, partner (contract), or coordinator (internal: recipient_id is a regency).
+    recipient_type: str = Field(max_length=20)
+    recipient_id: str = Field(max_length=64)
+    suggestion_id: str = Field(max_length=40, index=True)
+    # approved, offer_withdrawn, offer_expired, reminder
+    kind: str = Field(max_length=20)
+    title: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    read_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class WebhookEndpointRow(SQLModel, table=True):
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (UniqueConstraint("recipient_type", "recipient_id", "url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_type: str = Field(max_length=20)
+    recipient_id: str = Field(max_length=64, index=True)
+    url: str = Field(max_length=2000)
+    # Shown once at registration; needed in clear to sign every delivery.
+    secret: str = Field(max_length=128)
+    active: bool = True
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One notification to one endpoint: written with the notification, sent by the worker."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "endpoint_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: str = Field(max_length=64)
+    endpoint_id: int = Field(index=True)
+    status: WebhookDeliveryStatus = Field(default=WebhookDeliveryStatus.PENDING, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    delivered_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class ReminderRow(SQLModel, table=True):
+    """A pending suggestion reminded for one period: each period reminds once, restarts too."""
+
+    __tablename__ = "reminder"
+
+    suggestion_id: str = Field(primary_key=True, max_length=40)
+    period_index: int = Field(primary_key=True)
+    regency_code: str = Field(max_length=5)
+    notification_id: str = Field(max_length=64)
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]

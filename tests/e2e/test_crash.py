@@ -15,12 +15,13 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js.errors import NotFoundError
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from services.embedded_nats import free_port
 from services.publishing import encode_event
 from services.storage.db import make_engine
-from services.storage.models import CooperativeRow, SuggestionRow
+from services.storage.models import CooperativeRow, OutboxRow, SuggestionRow
 from services.synthetic import kalbar_demo
 from tests.conftest import eventually
 
@@ -75,12 +76,26 @@ async def all_messages(js, stream: str) -> list:
     return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
 
 
-async def idle(js) -> bool:
+async def idle(js, database_url: str) -> bool:
+    """Every input acknowledged and every change announced: consumers drained, outbox empty.
+
+    Both are needed: between a commit and the relay's publish the consumers look idle.
+    """
     for stream, durable in DURABLES:
         info = await js.consumer_info(stream, durable)
         if info.num_pending or info.num_ack_pending:
             return False
-    return True
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            unsent = session.exec(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(col(OutboxRow.published_at).is_(None))
+            ).one()
+    finally:
+        engine.dispose()
+    return unsent == 0
 
 
 async def test_sigkill_mid_stream_then_restart(nats_server, tmp_path):
@@ -109,9 +124,9 @@ async def test_sigkill_mid_stream_then_restart(nats_server, tmp_path):
         assert service.wait(timeout=10) == -signal.SIGKILL
 
         service = start_service(nats_server.url, database_url, data_dir)
-        await eventually(lambda: idle(js), timeout=120, interval=0.2)
+        await eventually(lambda: idle(js, database_url), timeout=120, interval=0.2)
         await asyncio.sleep(1.5)  # the relay's last flush
-        assert await idle(js)
+        assert await idle(js, database_url)
 
         # SIGTERM: a clean stop.
         service.send_signal(signal.SIGTERM)

@@ -81,6 +81,8 @@ async def test_decisions_over_http_reach_nats_once_each(settings):
     assert events[second].decision == "rejected"
     assert events[second].note == "sudah bermitra dengan BPR setempat"
     assert events[second].coordinator_id == "pmo.kuburaya"
+    # The version the decision was taken on, for readers that de-duplicate by it (notify).
+    assert events[first].suggestion_version == events[second].suggestion_version == 2
     assert sorted(hd["Nats-Msg-Id"] for hd in h.headers[DECIDED]) == sorted(
         [f"{first}:decided:2", f"{second}:decided:2"]
     )

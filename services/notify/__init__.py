@@ -1,0 +1,1 @@
+"""Notifications: approved matches to cooperatives and partners, webhooks, inbox, reminders."""
