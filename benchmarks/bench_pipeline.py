@@ -309,7 +309,8 @@ async def main() -> None:
             print(json.dumps(result))
     print()
     print(
-        "| replicas | events | ingest ev/s | ingest+matching ev/s | of ceiling | p50 ms | p99 ms | peak RSS MiB |"
+        "| replicas | events | ingest ev/s | ingest+matching ev/s | of ceiling "
+        "| p50 ms | p99 ms | peak RSS MiB |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:

@@ -30,6 +30,7 @@ from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from matcher import MatchIndex
@@ -198,9 +199,9 @@ class Matchmaker:
     def reconciler(self, session: Session) -> Reconciler:
         """One per transaction, so that its per-offer books are shared across a batch."""
         if "reconciler" not in session.info:
-            session.info["reconciler"] = Reconciler(
-                session, self.settings, self.index, self.today()
-            )
+            reconciler = Reconciler(session, self.settings, self.index, self.today())
+            event.listen(session, "before_commit", reconciler.finish)
+            session.info["reconciler"] = reconciler
         return session.info["reconciler"]
 
     def apply(self, session: Session, delivery: Delivery) -> None:
