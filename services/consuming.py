@@ -18,13 +18,13 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from services import observability
-from services.storage.db import session_scope
+from services.storage.db import begin_writing, session_scope
 from services.storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,25 @@ Outcome = Retry | None
 
 Apply = Callable[[Session, Delivery], None]
 GiveUp = Callable[[Session, Delivery, Exception], None]
+Begin = Callable[[Session], None]
+
+
+class Transient(Exception):
+    """A handler cannot go on now for a reason outside the message: retry it later."""
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors of the database's availability, not of the message: retry without limit."""
-    if isinstance(exc, OperationalError | DisconnectionError | PoolTimeout):
+    """Errors of the database's availability or of a concurrent writer, not of the message:
+    retry without limit.
+
+    OperationalError covers SQLite's ``database is locked`` (a WAL snapshot overtaken by
+    another writer) and PostgreSQL's deadlocks and serialization failures; IntegrityError is
+    a concurrent insert of the same key by another replica (unique constraints are the
+    backstop behind the row locks); StaleDataError a row whose version moved under us.
+    """
+    if isinstance(exc, OperationalError | DisconnectionError | PoolTimeout | Transient):
         return True
-    if isinstance(exc, StaleDataError):  # a row changed under us (e.g. a decision): re-read
+    if isinstance(exc, StaleDataError | IntegrityError):  # a concurrent writer: re-read
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -103,11 +115,16 @@ def process_batch(
     *,
     max_deliver: int,
     base_delay: float,
+    begin: Begin = begin_writing,
 ) -> list[Outcome]:
-    """Apply a batch; return per message ACK (None) or Retry(delay)."""
+    """Apply a batch; return per message ACK (None) or Retry(delay).
+
+    ``begin`` opens each transaction before the first message is applied: by default as a
+    writer (see ``begin_writing``), so that replicas sharing the consumer take turns.
+    """
     started = time.perf_counter()
     try:
-        return _process_batch(engine, deliveries, apply, give_up, max_deliver, base_delay)
+        return _process_batch(engine, deliveries, apply, give_up, max_deliver, base_delay, begin)
     finally:
         if deliveries:
             observability.HANDLER_SECONDS.labels(consumer=deliveries[0].consumer).observe(
@@ -122,9 +139,10 @@ def _process_batch(
     give_up: GiveUp,
     max_deliver: int,
     base_delay: float,
+    begin: Begin,
 ) -> list[Outcome]:
     try:
-        _apply_all(engine, deliveries, apply)
+        _apply_all(engine, deliveries, apply, begin)
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
@@ -138,15 +156,16 @@ def _process_batch(
     outcomes: list[Outcome] = []
     for delivery in deliveries:
         try:
-            _apply_all(engine, [delivery], apply)
+            _apply_all(engine, [delivery], apply, begin)
             outcomes.append(ACK)
         except Exception as exc:
             outcomes.append(_failed(engine, delivery, exc, give_up, max_deliver, base_delay))
     return outcomes
 
 
-def _apply_all(engine: Engine, deliveries: list[Delivery], apply: Apply) -> None:
+def _apply_all(engine: Engine, deliveries: list[Delivery], apply: Apply, begin: Begin) -> None:
     with session_scope(engine) as session:
+        begin(session)
         for delivery in deliveries:
             apply(session, delivery)
 

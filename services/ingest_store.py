@@ -16,6 +16,7 @@ from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer
 from services.convert import cooperative_row, offer_row
 from services.intake import InputEvent
 from services.outbox import enqueue
+from services.storage.db import lock_entity
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OfferWithdrawalRow
 
 
@@ -40,7 +41,10 @@ def apply_event(session: Session, event: InputEvent) -> bool:
 
 
 def upsert_cooperative(session: Session, profile: CooperativeProfile) -> bool:
-    stored = session.get(CooperativeRow, profile.cooperative_id)
+    # Locked to the commit on PostgreSQL: of two replicas upserting two versions at once,
+    # the second reads what the first wrote, so the newest wins and only a winner announces.
+    # Two first inserts collide on the primary key instead, and the loser is retried.
+    stored = session.get(CooperativeRow, profile.cooperative_id, with_for_update=True)
     if stored is not None and stored.updated_at >= profile.updated_at:
         return False
     row = cooperative_row(profile)
@@ -81,6 +85,9 @@ def _announce_offer(session: Session, row: OfferRow, what: str, at: datetime) ->
 
 
 def upsert_offer(session: Session, offer: PartnerOffer) -> bool:
+    # An offer and its withdrawal are two rows, perhaps not there yet: replicas applying
+    # them at once take turns on one lock per offer.
+    lock_entity(session, "offer", f"{offer.partner_id}/{offer.offer_id}")
     stored = session.get(OfferRow, (offer.partner_id, offer.offer_id))
     if stored is not None and stored.updated_at >= offer.updated_at:
         return False
@@ -103,6 +110,7 @@ def upsert_offer(session: Session, offer: PartnerOffer) -> bool:
 
 def withdraw_offer(session: Session, event: OfferWithdrawn) -> bool:
     key = (event.partner_id, event.offer_id)
+    lock_entity(session, "offer", f"{event.partner_id}/{event.offer_id}")
     withdrawal = session.get(OfferWithdrawalRow, key)
     if withdrawal is not None and withdrawal.withdrawn_at >= event.withdrawn_at:
         return False

@@ -3,11 +3,19 @@
 Consumes ``kopdes.internal.>`` (durable ``matcher``) and publishes ``kopdes.match.suggested``
 and ``kopdes.match.retracted`` through the outbox. Holds the candidate index in memory,
 loaded from the database at start and updated from the stored row on every change.
+
+Several replicas may share the durable consumer; each then gets only some of the changes.
+So that every replica's index stays whole, each also follows the whole stream with its own
+ordered consumer (``IndexFollower``) that only refreshes index entries from the stored rows.
+Reconciling takes turns across replicas (one lock, see ``Matchmaker.begin``), and a replica
+brings its index up to the stream's end after taking it: whatever another replica
+reconciled before is then in its index, so the result is the one a single process gives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -19,17 +27,21 @@ from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from matcher import MatchIndex
 from matcher.eligibility import is_expired
 from schemas import DeadLetter, RetractReason, subjects
-from services.consuming import Delivery, defer_decoding, process_batch, settle
+from services.consuming import Delivery, Transient, defer_decoding, process_batch, settle
 from services.convert import cooperative_from_row, offer_from_row
 from services.ingest_store import CooperativeChanged, OfferChanged, record_dead_letter
 from services.runtime import Runtime
 from services.service import ServiceParts
-from services.storage.db import session_scope
+from services.storage.db import begin_writing, session_scope
 from services.storage.models import CooperativeRow, OfferRow
 from services.suggestions import Reconciler, pending_offer_keys
 from services.topology import INTERNAL, consumer_config, jstream
@@ -37,6 +49,60 @@ from services.topology import INTERNAL, consumer_config, jstream
 log = logging.getLogger(__name__)
 
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
+
+# How long a replica waits for its follower to reach the stream's end before it gives the
+# batch back (to be retried) rather than reconcile with an index that misses changes.
+CATCH_UP_SECONDS = 20.0
+# How often an idle replica applies the changes its follower queued.
+FOLLOWER_IDLE_SECONDS = 1.0
+
+
+class IndexFollower:
+    """Every change on ``kopdes.internal.>``, from this replica's own ordered consumer.
+
+    The NATS callback only queues the change; it is applied to the index under the
+    matchmaker's lock (before each batch, and now and then when idle), from the stored row.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._queue: list[tuple[str, bytes]] = []
+        self._seen = 0  # stream sequence of the last change queued
+        self._subscription: Any = None
+
+    async def start(self, js: JetStreamContext, after: int) -> None:
+        """Follow every change stored after stream sequence ``after``."""
+        self._seen = after
+        self._subscription = await js.subscribe(
+            "kopdes.internal.>",
+            stream=INTERNAL.name,
+            cb=self._received,
+            ordered_consumer=True,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1
+            ),
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _received(self, msg: Msg) -> None:
+        with self._changed:
+            self._queue.append((msg.subject, msg.data))
+            self._seen = max(self._seen, msg.metadata.sequence.stream)
+            self._changed.notify_all()
+
+    def wait_for(self, sequence: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._seen >= sequence, timeout)
+
+    def take(self) -> list[tuple[str, bytes]]:
+        with self._changed:
+            queued, self._queue = self._queue, []
+            return queued
 
 
 class Matchmaker:
@@ -47,6 +113,21 @@ class Matchmaker:
         self.index = MatchIndex()
         # The index is not thread-safe; batches and the expiry sweep take turns.
         self._lock = threading.Lock()
+        self.follower = IndexFollower()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.runtime.broker.config.connection_state.stream
+
+    async def start(self) -> None:
+        """Follow the changes from the stream's end, then load: no change falls between, as
+        a change is stored before it is published."""
+        self._loop = asyncio.get_running_loop()
+        await self.runtime.broker.connect()  # before the pipeline starts consuming
+        last = (await self.js.stream_info(INTERNAL.name)).state.last_seq
+        await self.follower.start(self.js, last)
+        await asyncio.to_thread(self.load)
 
     def load(self) -> None:
         with Session(self.runtime.engine) as session, self._lock:
@@ -60,12 +141,67 @@ class Matchmaker:
             self.index.offer_count,
         )
 
+    def begin(self, session: Session) -> None:
+        """Open a reconciling transaction: take the replicas' turn, then catch the index up.
+
+        The turn (SQLite's write lock, a PostgreSQL advisory lock) makes reconciliations of
+        all replicas run one after another. Every change another replica reconciled before
+        was on the stream by then, so once the follower has reached the stream's end, this
+        index holds it (read from the rows within this transaction, so never older).
+        """
+        begin_writing(session, lock="matcher")
+        if self._loop is None:  # not started (an in-process caller): nothing to follow
+            return
+        info = asyncio.run_coroutine_threadsafe(
+            self.js.stream_info(INTERNAL.name), self._loop
+        ).result(CATCH_UP_SECONDS)
+        if not self.follower.wait_for(info.state.last_seq, CATCH_UP_SECONDS):
+            raise Transient(f"index follower behind stream sequence {info.state.last_seq}")
+        self.refresh(session, self.follower.take())
+
+    def refresh(self, session: Session, changes: list[tuple[str, bytes]]) -> None:
+        """Bring the index entries of these changes up to their stored rows (idempotent)."""
+        cooperative_ids: set[str] = set()
+        offer_keys: set[tuple[str, str]] = set()
+        for subject, data in changes:
+            try:
+                change = json.loads(data)
+                if subject == subjects.COOPERATIVE_CHANGED:
+                    cooperative_ids.add(change["cooperative_id"])
+                elif subject == subjects.OFFER_CHANGED:
+                    offer_keys.add((change["partner_id"], change["offer_id"]))
+            except (ValueError, KeyError, TypeError):
+                log.warning("index follower skipped an unreadable change on %s", subject)
+        ids = sorted(cooperative_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = select(CooperativeRow).where(col(CooperativeRow.cooperative_id).in_(chunk))
+            for row in session.exec(query):
+                self.index.upsert_cooperative(cooperative_from_row(row))
+        for partner_id, offer_id in sorted(offer_keys):
+            offer_row = session.get(OfferRow, (partner_id, offer_id))
+            if offer_row is None:
+                continue
+            offer = offer_from_row(offer_row)
+            if offer.withdrawn:
+                self.index.remove_offer(offer.key)
+            else:
+                self.index.upsert_offer(offer)
+
+    def catch_up(self) -> None:
+        """Apply what the follower queued while this replica had no batch to reconcile."""
+        with self._lock:
+            changes = self.follower.take()
+            if changes:
+                with Session(self.runtime.engine) as session:
+                    self.refresh(session, changes)
+
     def reconciler(self, session: Session) -> Reconciler:
         """One per transaction, so that its per-offer books are shared across a batch."""
         if "reconciler" not in session.info:
-            session.info["reconciler"] = Reconciler(
-                session, self.settings, self.index, self.today()
-            )
+            reconciler = Reconciler(session, self.settings, self.index, self.today())
+            event.listen(session, "before_commit", reconciler.finish)
+            session.info["reconciler"] = reconciler
         return session.info["reconciler"]
 
     def apply(self, session: Session, delivery: Delivery) -> None:
@@ -82,7 +218,9 @@ class Matchmaker:
         if row is None:
             return
         self.index.upsert_cooperative(cooperative_from_row(row))
-        self.reconciler(session).cooperative(cooperative_id)
+        reconciler = self.reconciler(session)
+        reconciler.forget(cooperative_id)
+        reconciler.cooperative(cooperative_id)
 
     def offer_changed(self, session: Session, partner_id: str, offer_id: str) -> None:
         row = session.get(OfferRow, (partner_id, offer_id))
@@ -97,7 +235,9 @@ class Matchmaker:
             self.index.upsert_offer(offer)
             if is_expired(offer, self.today()):
                 closed = RetractReason.OFFER_EXPIRED
-        self.reconciler(session).offer(partner_id, offer_id, closed)
+        reconciler = self.reconciler(session)
+        reconciler.forget()
+        reconciler.offer(partner_id, offer_id, closed)
 
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
         letter = DeadLetter(
@@ -118,6 +258,7 @@ class Matchmaker:
                 self.give_up,
                 max_deliver=self.settings.max_deliver,
                 base_delay=self.settings.retry_delay_seconds,
+                begin=self.begin,
             )
 
     def expire(self) -> int:
@@ -125,6 +266,7 @@ class Matchmaker:
         today = self.today()
         expired = 0
         with self._lock, session_scope(self.runtime.engine) as session:
+            self.begin(session)
             reconciler = Reconciler(session, self.settings, self.index, today)
             for partner_id, offer_id in pending_offer_keys(session):
                 offer = self.index.offer(f"{partner_id}/{offer_id}")
@@ -147,6 +289,17 @@ class Matchmaker:
             except Exception:
                 log.exception("expiry sweep failed; will retry")
             await asyncio.sleep(self.settings.expiry_check_seconds)
+
+    async def run_follower(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(FOLLOWER_IDLE_SECONDS)
+                try:
+                    await asyncio.to_thread(self.catch_up)
+                except Exception:
+                    log.exception("index catch-up failed; will retry")
+        finally:
+            await self.follower.stop()
 
 
 def matcher_router(matchmaker: Matchmaker) -> NatsRouter:
@@ -173,13 +326,10 @@ def matcher_router(matchmaker: Matchmaker) -> NatsRouter:
 def matcher_service(runtime: Runtime) -> ServiceParts:
     matchmaker = Matchmaker(runtime)
 
-    async def load() -> None:
-        await asyncio.to_thread(matchmaker.load)
-
     return ServiceParts(
         "matcher",
         routers=[matcher_router(matchmaker)],
-        on_start=[load],
-        background=[matchmaker.run_expiry],
+        on_start=[matchmaker.start],
+        background=[matchmaker.run_expiry, matchmaker.run_follower],
         handle=matchmaker,
     )

@@ -67,13 +67,18 @@ class SuggestionBook:
             SuggestionRow.partner_id == partner_id, SuggestionRow.offer_id == offer_id
         )
         self.rows = {row.cooperative_id: row for row in session.exec(query)}
+        # Rows by status, and the decided set: read again and again while a batch places
+        # many cooperatives into this offer; only this book changes them (cleared when it does).
+        self._cache: dict[object, object] = {}
 
     @property
     def key(self) -> str:
         return f"{self.partner_id}/{self.offer_id}"
 
     def with_status(self, *statuses: SuggestionStatus) -> list[SuggestionRow]:
-        return [r for r in self.rows.values() if r.status in statuses]
+        if statuses not in self._cache:
+            self._cache[statuses] = [r for r in self.rows.values() if r.status in statuses]
+        return self._cache[statuses]  # type: ignore[return-value]
 
     @property
     def pending(self) -> list[SuggestionRow]:
@@ -83,6 +88,8 @@ class SuggestionBook:
     def decided(self) -> set[str]:
         """Cooperatives not to suggest again: approved ones, and rejected ones unless the
         profile or the offer changed materially since the rejection."""
+        if "decided" in self._cache:
+            return self._cache["decided"]  # type: ignore[return-value]
         blocked = {r.cooperative_id for r in self.with_status(SuggestionStatus.APPROVED)}
         rejected = self.with_status(SuggestionStatus.REJECTED)
         if rejected:
@@ -90,6 +97,7 @@ class SuggestionBook:
             for row in rejected:
                 if not self._changed_since_rejection(row, offer):
                     blocked.add(row.cooperative_id)
+        self._cache["decided"] = blocked
         return blocked
 
     def _changed_since_rejection(self, row: SuggestionRow, offer: OfferRow | None) -> bool:
@@ -112,6 +120,7 @@ class SuggestionBook:
     # -- changes ---------------------------------------------------------------------------
 
     def suggest(self, match: Match, village_code: str, rank: int) -> None:
+        self._cache.clear()
         row = self.rows.get(match.cooperative_id)
         now = utcnow()
         explanation = [asdict(c) for c in match.components]
@@ -164,6 +173,7 @@ class SuggestionBook:
         enqueue(self.session, subjects.MATCH_SUGGESTED, suggestion_event(row), msg_id)
 
     def retract(self, row: SuggestionRow, reason: RetractReason) -> None:
+        self._cache.clear()
         now = utcnow()
         row.status, row.retract_reason = SuggestionStatus.RETRACTED, reason.value
         row.version += 1
@@ -196,6 +206,25 @@ class Reconciler:
         # One book per offer for the whole transaction: a batch of profile changes touches
         # the same few offers again and again.
         self._books: dict[tuple[str, str], SuggestionBook] = {}
+        # True scores of pending rows by cooperative, then offer: a batch places many
+        # cooperatives into the same few offers, each time against the same pending rows.
+        self._standings: dict[str, dict[str, tuple[float, str]]] = {}
+        # Books whose pending ranks are to be renumbered, once, before the commit (each
+        # renumbering updates every pending row of the offer).
+        self._reranks: dict[str, SuggestionBook] = {}
+
+    def finish(self, *_: object) -> None:
+        """Renumber the ranks of the offers placed into (before the transaction commits)."""
+        for book in self._reranks.values():
+            book.rerank()
+        self._reranks.clear()
+
+    def forget(self, cooperative_id: str | None = None) -> None:
+        """The index changed (one cooperative, or an offer: everything): drop cached scores."""
+        if cooperative_id is None:
+            self._standings.clear()
+        else:
+            self._standings.pop(cooperative_id, None)
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         key = (partner_id, offer_id)
@@ -268,20 +297,45 @@ class Reconciler:
         pending = book.pending
         mine = book.rows.get(match.cooperative_id)
         if mine is not None and mine.status == SuggestionStatus.PENDING:
+            if match.score < mine.score:
+                # It fell: a cooperative outside the set may now beat it; only the whole
+                # set says, as one process computing from scratch would.
+                self.offer(match.partner_id, match.offer_id)
+                return
             book.suggest(match, village_code, mine.rank)
-            book.rerank()
+            self._reranks[book.key] = book
             return
         if len(pending) < slots:
             book.suggest(match, village_code, len(pending) + 1)
-            book.rerank()
+            self._reranks[book.key] = book
             return
         if not pending:
             return
-        worst = max(pending, key=lambda r: (-r.score, r.cooperative_id))
-        if (-match.score, match.cooperative_id) < (-worst.score, worst.cooperative_id):
+        # Stored scores lag the true ones by less than material_score_change (smaller moves
+        # are not published), so compare with the true scores whenever that could matter.
+        lag = self.settings.material_score_change
+        if match.score <= min(r.score for r in pending) - lag:
+            return
+        worst = max(pending, key=lambda r: self._standing(book.key, r))
+        standing = self._standing(book.key, worst)
+        if (-match.score, match.cooperative_id) < standing:
+            if -standing[0] < worst.score:
+                # The worst fell since it was placed, by a change not reconciled yet (another
+                # replica's, or one still on its way): the set is no longer right apart from
+                # this candidate, so a swap could pass over a better outsider. Recompute.
+                self.offer(match.partner_id, match.offer_id)
+                return
             book.retract(worst, RetractReason.SUPERSEDED)
             book.suggest(match, village_code, len(pending))
-            book.rerank()
+            self._reranks[book.key] = book
+
+    def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
+        """The row's rank key by its true score now (ineligible: last)."""
+        cached = self._standings.setdefault(row.cooperative_id, {})
+        if key not in cached:
+            match = self.index.score(key, row.cooperative_id, self.as_of)
+            cached[key] = (-match.score if match else float("inf"), row.cooperative_id)
+        return cached[key]
 
 
 def pending_offer_keys(session: Session) -> Iterable[tuple[str, str]]:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -66,6 +66,10 @@ def make_engine(
     return engine
 
 
+# pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
+ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01}
+
+
 def engine_from_settings(settings: Settings) -> Engine:
     """The engine of a service or command: the database and pool settings applied."""
     return make_engine(
@@ -96,3 +100,32 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def begin_writing(session: Session, lock: str | None = None) -> None:
+    """Open the session's transaction as a writer, before its first read.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the one write lock now (waiting the busy timeout), so
+    what the transaction reads cannot change before it writes: the Python driver would
+    otherwise begin only at the first write, after the reads. PostgreSQL: row locks
+    (``FOR UPDATE``) do that per row; ``lock`` names an advisory lock held to the commit,
+    for work whose rows are not known up front. Call it first in the session.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif lock is not None and conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCKS[lock]})
+
+
+def lock_entity(session: Session, kind: str, key: str) -> None:
+    """PostgreSQL: serialize writers of one entity across processes, to the commit, even
+    before its first row exists (no row to lock ``FOR UPDATE`` yet). SQLite: its one write
+    lock, taken by ``begin_writing``, already does."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"{kind}:{key}"},
+        )
