@@ -24,6 +24,9 @@ from services.topology import STREAMS, ensure_streams
 
 log = logging.getLogger(__name__)
 
+# How long each stage of a shutdown may take before the process stops without it.
+STOP_TIMEOUT_SECONDS = 10.0
+
 # Every service by name, in start order; `kopdes-match run NAME` runs one of them alone.
 SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
     "ingest": ingest_service,
@@ -132,16 +135,25 @@ class Pipeline:
         self._started = False
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a background task that ignores its cancellation must not hold the
+            # process up (an orchestrator would SIGKILL it and lose the clean stop).
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+            for task in pending:
+                log.error("background task %s did not stop in time", task.get_coro())
         self._tasks.clear()
 
     async def start(self) -> None:
         await self.app.start()
 
     async def stop(self) -> None:
-        await self.app.stop()
+        try:
+            await asyncio.wait_for(self.app.stop(), timeout=3 * STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.error(
+                "the consumers did not stop within %.0f s; stopping anyway",
+                3 * STOP_TIMEOUT_SECONDS,
+            )
         with contextlib.suppress(Exception):
             await self.runtime.relay.flush()
         if self.ops is not None:

@@ -361,17 +361,55 @@ def nats_config(
 
 
 @app.command()
-def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
-    """Create the database tables; run once before the services start (compose does)."""
-    from services.storage.db import create_schema, make_engine
+def migrate(
+    revision: Annotated[
+        str, typer.Option(help="revision to upgrade or downgrade to ('base': drop everything)")
+    ] = "head",
+    sql: Annotated[
+        bool, typer.Option("--sql", help="print the SQL of an upgrade from nothing; change nothing")
+    ] = False,
+    stamp: Annotated[
+        str | None,
+        typer.Option(help="record this revision as applied without running it (after a fix)"),
+    ] = None,
+    new: Annotated[
+        str | None,
+        typer.Option(help="write a new revision for what the models have and migrations lack"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Bring the database schema to the newest migration; the services also do at start."""
+    from services.storage import migrate as migrations
+    from services.storage.db import engine_from_settings
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)
-    engine = make_engine(settings.sqlalchemy_url)
+    if new:
+        path = migrations.new_revision(new)
+        console.print(f"wrote {path}: review it, then run the migration tests", markup=False)
+        return
+    if sql:
+        print(migrations.sql_script(settings.sqlalchemy_url, revision), end="")
+        return
+    engine = engine_from_settings(settings)
+    where = engine.url.render_as_string(hide_password=True)
     try:
-        create_schema(engine)
+        if stamp:
+            migrations.stamp(engine, stamp)
+            console.print(f"{where} stamped at {stamp}", markup=False)
+            return
+        before, after = migrations.move_to(engine, revision)
+    except migrations.SchemaMismatch as exc:
+        err_console.print(f"migrate: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    console.print(f"schema ready in {engine.url.render_as_string(hide_password=True)}")
+    if before == after:
+        console.print(f"{where} already at {after or 'base'}", markup=False)
+    else:
+        console.print(
+            f"{where} migrated from {before or 'base'} to {after or 'base'}", markup=False
+        )
 
 
 @app.command()

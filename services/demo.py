@@ -38,7 +38,6 @@ from services.storage.models import (
 )
 from services.synthetic import kalbar_demo
 
-
 PUBLISH_WINDOW = 200
 
 

@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 from faststream.nats import NatsBroker
 from sqlalchemy import Engine
 
+from services.consuming import is_transient
 from services.outbox import OutboxRelay
 from services.settings import Settings
-from services.storage.db import create_schema, make_engine
+from services.storage.db import create_schema, engine_from_settings
 from services.topology import make_broker
+
+log = logging.getLogger(__name__)
+
+
+def migrate_when_reachable(engine: Engine, settings: Settings) -> None:
+    """Migrate to head (services/storage/migrate.py), waiting for a server still starting.
+
+    Compose starts everything at once and a PostgreSQL failover takes seconds: a service
+    that waits is better than one in a crash loop. A SQLite file fails at once (a wrong
+    path does not heal by waiting).
+    """
+    deadline = time.monotonic() + settings.db_start_timeout_seconds
+    delay = 0.5
+    while True:
+        try:
+            create_schema(engine)
+            return
+        except Exception as exc:
+            waiting = engine.url.get_backend_name() != "sqlite" and is_transient(exc)
+            if not waiting or time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable at start, retrying in %.1fs: %s", delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @dataclass
@@ -25,8 +52,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.sqlalchemy_url)
-        create_schema(engine)
+        engine = engine_from_settings(settings)
+        migrate_when_reachable(engine, settings)
         return cls(settings, engine, make_broker(settings))
 
     async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:

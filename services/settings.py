@@ -21,6 +21,27 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("data"), description="SQLite file, embedded NATS storage, logs")
 
+    # Database connections (docs/production.md: "Connection pooling").
+    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections kept open per process")
+    db_max_overflow: int = Field(
+        10, ge=0, description="extra PostgreSQL connections opened under load, closed after"
+    )
+    db_pool_timeout_seconds: float = Field(
+        30.0, gt=0, description="how long a caller waits for a free pooled connection"
+    )
+    db_pool_recycle_seconds: int = Field(
+        1800, description="replace PostgreSQL connections older than this (-1: never)"
+    )
+    db_connect_timeout_seconds: int = Field(
+        10, ge=1, description="give up connecting to PostgreSQL after this long (then retry)"
+    )
+    db_start_timeout_seconds: float = Field(
+        60.0, ge=0, description="at start, wait this long for an unreachable PostgreSQL"
+    )
+    db_busy_timeout_seconds: float = Field(
+        30.0, ge=0, description="SQLite: how long a writer waits for another's lock"
+    )
+
     # Input limits and delivery.
     max_payload_bytes: int = Field(256 * 1024, description="larger inputs are dead-lettered")
     max_deliver: int = Field(5, description="deliveries of one input before it is dead-lettered")

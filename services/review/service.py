@@ -41,6 +41,8 @@ def review_service(runtime: Runtime) -> ServiceParts:
             port=settings.web_port,
             log_level="warning",
             proxy_headers=False,
+            # Open keep-alive connections must not hold a shutdown up.
+            timeout_graceful_shutdown=5,
         )
         server = _Server(config)
         # Bound here rather than by uvicorn, which would exit the whole process (SystemExit

@@ -5,28 +5,52 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from services.review import models as _review_models  # noqa: F401  (registers the tables)
 from services.storage import models  # noqa: F401  (registers the tables)
 
+if TYPE_CHECKING:
+    from services.settings import Settings
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    pool_recycle: int = 1800,
+    connect_timeout: int = 10,
+    busy_timeout: float = 30.0,
+    **kwargs: Any,
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
     if parsed.get_backend_name() != "sqlite":
+        # pre_ping: a connection the server dropped (restart, failover, idle timeout) is
+        # replaced before use instead of failing the next batch; recycle: before a proxy
+        # or firewall silently cuts it.
         kwargs.setdefault("pool_pre_ping", True)
-        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", max_overflow)
+        kwargs.setdefault("pool_timeout", pool_timeout)
+        kwargs.setdefault("pool_recycle", pool_recycle)
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # An unreachable server fails fast (and is retried) instead of hanging a batch.
+            kwargs.setdefault("connect_args", {"connect_timeout": connect_timeout})
         return create_engine(url, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **kwargs
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -35,7 +59,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -44,18 +68,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 # pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
 ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01}
-SCHEMA_LOCK = 0x6B6F_7064_6573_00
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine of a service or command: the database and pool settings applied."""
+    return make_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        busy_timeout=settings.db_busy_timeout_seconds,
+    )
 
 
 def create_schema(engine: Engine) -> None:
-    # Replicas starting together would race to create the same tables (and types): the
-    # first creates them while the others wait, then find them there.
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-        SQLModel.metadata.create_all(conn)
+    """Bring the database to the newest migration (see ``services/storage/migrate.py``)."""
+    from services.storage.migrate import upgrade
+
+    upgrade(engine)
 
 
 @contextmanager

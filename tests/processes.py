@@ -1,0 +1,183 @@
+"""The service as a real process, and the checks every fault test makes afterwards.
+
+Used by the crash test (SIGKILL) and the fault tests (database outage, NATS restart):
+start ``python -m services run`` against a given NATS and database, publish a stream of
+events, and verify that every event was applied once and nothing was published twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+
+from nats.js.errors import NotFoundError
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from services.embedded_nats import free_port
+from services.storage.db import make_engine
+from services.storage.models import CooperativeRow, DeadLetterRow, OutboxRow, SuggestionRow
+
+DURABLES = [
+    ("KOPDES_INPUT", "ingest-cooperatives"),
+    ("KOPDES_INPUT", "ingest-offers"),
+    ("KOPDES_INTERNAL", "matcher"),
+]
+
+
+def start_service(
+    nats_url: str,
+    database_url: str,
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    services: tuple[str, ...] = (),
+) -> subprocess.Popen:
+    # A short ack wait: what a killed process had in flight comes back sooner.
+    environment = {
+        **os.environ,
+        "KOPDES_OUTBOX_POLL_SECONDS": "0.2",
+        "KOPDES_ACK_WAIT_SECONDS": "3",
+        "KOPDES_WEB_PORT": str(free_port()),  # not the default 8000 someone may be using
+        "KOPDES_METRICS_PORT": "0",
+        "KOPDES_EMBEDDED_FALLBACK": "false",  # a NATS outage must not start a private server
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services",
+            "run",
+            *services,
+            "--nats-url",
+            nats_url,
+            "--database-url",
+            database_url,
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data_dir / "service.log", "ab"),
+    )
+
+
+async def consumers_ready(js) -> bool:
+    try:
+        for stream, durable in DURABLES:
+            await js.consumer_info(stream, durable)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def all_messages(js, stream: str) -> list:
+    info = await js.stream_info(stream)
+    first, last = info.state.first_seq, info.state.last_seq
+    if not info.state.messages:
+        return []
+    return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
+
+
+async def idle(js) -> bool:
+    for stream, durable in DURABLES:
+        info = await js.consumer_info(stream, durable)
+        if info.num_pending or info.num_ack_pending:
+            return False
+    return True
+
+
+def unpublished_outbox_rows(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            query = select(func.count()).where(col(OutboxRow.published_at).is_(None))
+            return session.exec(query).one()
+    finally:
+        engine.dispose()
+
+
+def log_messages(data_dir: Path) -> list[str]:
+    """The messages of a service started with KOPDES_LOG_FORMAT=json."""
+    messages = []
+    path = data_dir / "service.log"
+    if not path.exists():
+        return messages
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            messages.append(json.loads(line)["message"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line from before logging was set up
+    return messages
+
+
+def logged(data_dir: Path, prefix: str) -> int:
+    return sum(message.startswith(prefix) for message in log_messages(data_dir))
+
+
+async def settled(js, database_url: str) -> bool:
+    """Nothing left to do: no input or change unacknowledged, no message left to publish.
+
+    Both at once: an outbox row published after the consumers went idle would make the
+    matcher busy again.
+    """
+    return await idle(js) and unpublished_outbox_rows(database_url) == 0
+
+
+async def assert_applied_once(js, database_url: str, cooperatives, offers) -> None:
+    """Every event applied once; every change and suggestion state published exactly once."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            stored = {c.cooperative_id: c for c in session.exec(select(CooperativeRow))}
+            suggestions = {s.suggestion_id: s for s in session.exec(select(SuggestionRow))}
+            dead_letters = session.exec(select(DeadLetterRow)).all()
+            unpublished = session.exec(
+                select(func.count()).where(col(OutboxRow.published_at).is_(None))
+            ).one()
+    finally:
+        engine.dispose()
+
+    # Nothing refused: valid events are never dead-lettered, whatever went wrong meanwhile.
+    assert [(d.error_type, d.reason) for d in dead_letters] == []
+    assert (await js.stream_info("KOPDES_DEADLETTER")).state.messages == 0
+    assert unpublished == 0
+
+    # Every profile applied, as published.
+    assert len(stored) == len(cooperatives)
+    for profile in cooperatives:
+        row = stored[profile.cooperative_id]
+        assert (row.name, row.member_count) == (profile.name, profile.member_count)
+
+    # Each applied change was announced exactly once: one internal message per entity.
+    internal = await all_messages(js, "KOPDES_INTERNAL")
+    assert len(internal) == len(cooperatives) + len(offers)
+    internal_ids = [m.headers["Nats-Msg-Id"] for m in internal]
+    assert len(internal_ids) == len(set(internal_ids))
+
+    # No suggestion state published twice; versions consecutive; the last one stored.
+    published = await all_messages(js, "KOPDES_MATCH")
+    assert published, "no suggestion was published at all"
+    msg_ids = [m.headers["Nats-Msg-Id"] for m in published]
+    assert len(msg_ids) == len(set(msg_ids))
+    versions: dict[str, list[int]] = defaultdict(list)
+    for msg_id in msg_ids:
+        suggestion_id, _, version = msg_id.split(":")
+        versions[suggestion_id].append(int(version))
+    for suggestion_id, seen in versions.items():
+        assert seen == list(range(1, len(seen) + 1)), suggestion_id
+        assert suggestions[suggestion_id].version == len(seen)
+    assert set(versions) == set(suggestions)
+    kinds = Counter(m.subject for m in published)
+    assert kinds["kopdes.match.suggested"] >= len(suggestions)
+    last = {json.loads(m.data)["suggestion_id"]: m.subject for m in published}
+    for suggestion_id, row in suggestions.items():
+        expected = (
+            "kopdes.match.retracted" if row.status == "retracted" else "kopdes.match.suggested"
+        )
+        assert last[suggestion_id] == expected
