@@ -39,10 +39,12 @@ from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlmodel import Session, select
 
 from services.embedded_nats import EmbeddedNats
 from services.publishing import encode_event
 from services.storage.db import make_engine
+from services.storage.models import SuggestionRow
 from services.synthetic import national
 
 DURABLES = [
@@ -197,7 +199,7 @@ async def latency(
     await asyncio.sleep(2)  # the background is steady before measuring
     samples: list[float] = []
     missed = 0
-    for i, offer in enumerate(rng.sample(offers, count)):
+    for i, offer in enumerate(rng.choices(offers, k=count)):
         fresh = offer.model_copy(update={"offer_id": f"{offer.offer_id}-lat{i}"})
         waiting[fresh.offer_id] = asyncio.Event()
         subject, data, msg_id = encode_event(fresh)
@@ -243,8 +245,14 @@ async def run_pipeline(
 
             match_done = await wait_for(matcher_done, timeout=3600, interval=0.2)
             suggested = (await js.stream_info("KOPDES_MATCH")).state.messages
+            # Offers someone qualifies for (a suggestion to wait for), published afresh.
+            engine = make_engine(database_url)
+            with Session(engine) as session:
+                matched = set(session.exec(select(SuggestionRow.offer_id).distinct()))
+            engine.dispose()
+            candidates = [o for o in offers if o.offer_id in matched] or offers
             samples, missed = await latency(
-                nc, profiles, offers, args.latency_offers, args.background
+                nc, profiles, candidates, args.latency_offers, args.background
             )
             rss = [peak_rss_mib(p.pid) for p in procs]
         finally:

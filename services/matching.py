@@ -152,9 +152,12 @@ class Matchmaker:
         begin_writing(session, lock="matcher")
         if self._loop is None:  # not started (an in-process caller): nothing to follow
             return
-        info = asyncio.run_coroutine_threadsafe(
-            self.js.stream_info(INTERNAL.name), self._loop
-        ).result(CATCH_UP_SECONDS)
+        try:
+            info = asyncio.run_coroutine_threadsafe(
+                self.js.stream_info(INTERNAL.name), self._loop
+            ).result(CATCH_UP_SECONDS)
+        except Exception as exc:  # NATS away or slow: the change is not at fault
+            raise Transient(f"stream end of {INTERNAL.name} unknown: {exc!r}") from exc
         if not self.follower.wait_for(info.state.last_seq, CATCH_UP_SECONDS):
             raise Transient(f"index follower behind stream sequence {info.state.last_seq}")
         self.refresh(session, self.follower.take())
