@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
+from services.consuming import Delivery
 from services.convert import cooperative_row, offer_row
 from services.intake import InputEvent
 from services.outbox import enqueue
@@ -154,3 +155,15 @@ def record_dead_letter(
         )
     )
     enqueue(session, subjects.DEADLETTER, letter, f"deadletter:{source}")
+
+
+def record_handler_failure(session: Session, delivery: Delivery, exc: Exception, work: str) -> None:
+    """Dead-letter a message whose handler kept failing (``work``: what it was doing)."""
+    letter = DeadLetter(
+        subject=delivery.subject,
+        reason=f"{work} failed {delivery.num_delivered} times: {exc!r}",
+        error_type="handler_error",
+        raw=delivery.data.decode("utf-8", "replace"),
+        received_at=delivery.received_at,
+    )
+    record_dead_letter(session, letter, delivery.source, delivery.msg_id)

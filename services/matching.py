@@ -35,10 +35,10 @@ from sqlmodel import Session, col, select
 
 from matcher import MatchIndex
 from matcher.eligibility import is_expired
-from schemas import DeadLetter, RetractReason, subjects
+from schemas import RetractReason, subjects
 from services.consuming import Delivery, Transient, defer_decoding, process_batch, settle
 from services.convert import cooperative_from_row, offer_from_row
-from services.ingest_store import CooperativeChanged, OfferChanged, record_dead_letter
+from services.ingest_store import CooperativeChanged, OfferChanged, record_handler_failure
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.storage.db import begin_writing, session_scope
@@ -243,14 +243,7 @@ class Matchmaker:
         reconciler.offer(partner_id, offer_id, closed)
 
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
-        letter = DeadLetter(
-            subject=delivery.subject,
-            reason=f"matching failed {delivery.num_delivered} times: {exc!r}",
-            error_type="handler_error",
-            raw=delivery.data.decode("utf-8", "replace"),
-            received_at=delivery.received_at,
-        )
-        record_dead_letter(session, letter, delivery.source, delivery.msg_id)
+        record_handler_failure(session, delivery, exc, "matching")
 
     def process(self, deliveries: list[Delivery]) -> list[Any]:
         with self._lock:

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from schemas import DeadLetter, Decision, MatchDecision, Notification, RecipientType, subjects
 from services.consuming import Delivery, defer_decoding, process_batch, settle
-from services.ingest_store import record_dead_letter
+from services.ingest_store import record_dead_letter, record_handler_failure
 from services.notify import messages
 from services.notify.events import NOTIFY_COORDINATOR, CoordinatorReminder
 from services.notify.reminders import Sweeper
@@ -121,14 +121,7 @@ class Notifier:
         record_dead_letter(session, letter, delivery.source, delivery.msg_id)
 
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
-        letter = DeadLetter(
-            subject=delivery.subject,
-            reason=f"notification failed {delivery.num_delivered} times: {exc!r}",
-            error_type="handler_error",
-            raw=delivery.data.decode("utf-8", "replace"),
-            received_at=delivery.received_at,
-        )
-        record_dead_letter(session, letter, delivery.source, delivery.msg_id)
+        record_handler_failure(session, delivery, exc, "notification")
 
     def process(self, deliveries: list[Delivery]) -> list[Any]:
         return process_batch(
