@@ -36,6 +36,7 @@ def start_service(
     data_dir: Path,
     env: Mapping[str, str] | None = None,
     services: tuple[str, ...] = (),
+    log_name: str = "service",
 ) -> subprocess.Popen:
     # A short ack wait: what a killed process had in flight comes back sooner.
     environment = {
@@ -63,7 +64,7 @@ def start_service(
         ],
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=open(data_dir / "service.log", "ab"),
+        stderr=open(data_dir / f"{log_name}.log", "ab"),
     )
 
 
@@ -163,16 +164,7 @@ async def assert_applied_once(js, database_url: str, cooperatives, offers) -> No
     # No suggestion state published twice; versions consecutive; the last one stored.
     published = await all_messages(js, "KOPDES_MATCH")
     assert published, "no suggestion was published at all"
-    msg_ids = [m.headers["Nats-Msg-Id"] for m in published]
-    assert len(msg_ids) == len(set(msg_ids))
-    versions: dict[str, list[int]] = defaultdict(list)
-    for msg_id in msg_ids:
-        suggestion_id, _, version = msg_id.split(":")
-        versions[suggestion_id].append(int(version))
-    for suggestion_id, seen in versions.items():
-        assert seen == list(range(1, len(seen) + 1)), suggestion_id
-        assert suggestions[suggestion_id].version == len(seen)
-    assert set(versions) == set(suggestions)
+    assert_versions_consecutive(published, suggestions)
     kinds = Counter(m.subject for m in published)
     assert kinds["kopdes.match.suggested"] >= len(suggestions)
     last = {json.loads(m.data)["suggestion_id"]: m.subject for m in published}
@@ -181,3 +173,18 @@ async def assert_applied_once(js, database_url: str, cooperatives, offers) -> No
             "kopdes.match.retracted" if row.status == "retracted" else "kopdes.match.suggested"
         )
         assert last[suggestion_id] == expected
+
+
+def assert_versions_consecutive(published: list, suggestions: dict) -> None:
+    """No suggestion state published twice: unique Nats-Msg-Ids, versions 1..n per
+    suggestion, the last one the stored row's."""
+    msg_ids = [m.headers["Nats-Msg-Id"] for m in published]
+    assert len(msg_ids) == len(set(msg_ids))
+    versions: dict[str, list[int]] = defaultdict(list)
+    for msg_id in msg_ids:
+        suggestion_id, _, version = msg_id.split(":")
+        versions[suggestion_id].append(int(version))
+    for suggestion_id, seen in versions.items():
+        assert seen == list(range(1, len(seen) + 1)), suggestion_id
+        assert suggestions[suggestion_id].version == len(seen), suggestion_id
+    assert set(versions) == set(suggestions)

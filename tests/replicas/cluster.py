@@ -7,14 +7,11 @@ database; they share the durable consumers, so JetStream splits the events betwe
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
-import sys
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -29,6 +26,7 @@ from services.settings import Settings
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, OfferRow, OutboxRow, SuggestionRow
 from services.synthetic import kalbar_demo
+from tests.processes import all_messages, assert_versions_consecutive, start_service
 
 BATCH_SIZE = 50
 
@@ -44,33 +42,17 @@ def start_replica(
     nats_url: str, database_url: str, data_dir: Path, name: str
 ) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "KOPDES_OUTBOX_POLL_SECONDS": "0.2",
-        "KOPDES_ACK_WAIT_SECONDS": "3",  # what a killed replica held comes back soon
-        "KOPDES_RETRY_DELAY_SECONDS": "0.2",
-        "KOPDES_METRICS_PORT": "0",
-        "KOPDES_EMBEDDED_FALLBACK": "false",
-        "KOPDES_BATCH_SIZE": str(BATCH_SIZE),  # several batches in flight: replicas interleave
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services",
-            "run",
-            "ingest",
-            "matcher",
-            "--nats-url",
-            nats_url,
-            "--database-url",
-            database_url,
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data_dir / f"{name}.log", "ab"),
+    return start_service(
+        nats_url,
+        database_url,
+        data_dir,
+        env={
+            "KOPDES_RETRY_DELAY_SECONDS": "0.2",
+            # Several batches in flight: replicas interleave.
+            "KOPDES_BATCH_SIZE": str(BATCH_SIZE),
+        },
+        services=("ingest", "matcher"),
+        log_name=name,
     )
 
 
@@ -98,14 +80,6 @@ async def idle(js: JetStreamContext, database_url: str) -> bool:
     finally:
         engine.dispose()
     return unsent is None
-
-
-async def all_messages(js: JetStreamContext, stream: str) -> list[Any]:
-    info = await js.stream_info(stream)
-    first, last = info.state.first_seq, info.state.last_seq
-    if info.state.messages == 0:
-        return []
-    return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
 
 
 class Workload:
@@ -209,16 +183,7 @@ async def check_invariants(js: JetStreamContext, database_url: str, work: Worklo
 
     # No suggestion state published twice; versions consecutive; the last one stored.
     published = await all_messages(js, "KOPDES_MATCH")
-    msg_ids = [m.headers["Nats-Msg-Id"] for m in published]
-    assert len(msg_ids) == len(set(msg_ids))
-    versions: dict[str, list[int]] = defaultdict(list)
-    for msg_id in msg_ids:
-        suggestion_id, _, version = msg_id.split(":")
-        versions[suggestion_id].append(int(version))
-    for suggestion_id, seen in versions.items():
-        assert seen == list(range(1, len(seen) + 1)), suggestion_id
-        assert suggestions[suggestion_id].version == len(seen), suggestion_id
-    assert set(versions) == set(suggestions)
+    assert_versions_consecutive(published, suggestions)
 
     # Capacity never exceeded at any point of the published stream.
     live: dict[tuple[str, str], set[str]] = defaultdict(set)
