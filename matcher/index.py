@@ -20,7 +20,7 @@ its candidates are all cooperatives in its regions.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from datetime import date
 
 from matcher.eligibility import in_region, offer_ineligibility, pair_ineligibility
@@ -39,6 +39,8 @@ from matcher.scoring import (
 )
 
 NATIONAL = ""  # the region key of offers open to all of Indonesia
+# Term parts kept per (offer profile, cooperative profile); cleared when it grows past this.
+PART_CACHE_LIMIT = 2_000_000
 # Every offer is also filed under this key, which no cooperative term equals: the
 # exhaustive pass of best_offers (low min_score) finds all offers of a region with it.
 EVERY_OFFER = "**"
@@ -70,6 +72,8 @@ class MatchIndex:
         self._offer_weights: dict[str, dict[str, float]] = {}
         # term -> region code as written in the offer ("" = national) -> offer keys
         self._offer_postings: dict[str, dict[str, set[str]]] = {}
+        # The term part depends only on the two term profiles: many pairs share one.
+        self._parts: dict[tuple[int, int], float] = {}
 
     # ------------------------------------------------------------------ store
     @property
@@ -154,6 +158,67 @@ class MatchIndex:
         ot, ct = self._offer_terms[key], self._coop_terms[cooperative_id]
         return explain(offer, coop, ot, ct, term_scores(ot, ct), text_score(ot, ct))
 
+    def pair_score(self, key: str, cooperative_id: str, as_of: date) -> float | None:
+        """The pair's score without its explanation (None: unknown or ineligible)."""
+        offer, coop = self._offers.get(key), self._cooperatives.get(cooperative_id)
+        if offer is None or coop is None:
+            return None
+        if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
+            return None
+        ot, ct = self._offer_terms[key], self._coop_terms[cooperative_id]
+        weights = self._offer_weights[key]
+        return total(weights, self._term_part(ot, weights, ct), text_score(ot, ct))
+
+    def _term_part(self, ot: OfferTerms, weights: dict[str, float], ct: CoopTerms) -> float:
+        pair = (ot.signature, ct.signature)
+        part = self._parts.get(pair)
+        if part is None:
+            if len(self._parts) >= PART_CACHE_LIMIT:
+                self._parts.clear()
+            part = self._parts[pair] = weighted_terms(weights, term_scores(ot, ct))
+        return part
+
+    def offers_to_place(
+        self,
+        cooperative_id: str,
+        as_of: date,
+        *,
+        min_score: float,
+        bar: Callable[[str], float],
+    ) -> dict[str, float]:
+        """Scores of the eligible offers the cooperative may enter, by offer key.
+
+        ``bar(key)``: a score below which the cooperative cannot enter the offer's set
+        (its weakest member's, say); offers whose upper bound is below it are skipped
+        without computing their text component or eligibility. Every offer scoring at
+        least ``min_score`` and its bar is returned, so a caller placing into sets gets
+        the result scoring every pair would give, only faster.
+        """
+        coop = self._cooperatives.get(cooperative_id)
+        if coop is None:
+            return {}
+        ct = self._coop_terms[cooperative_id]
+        candidates = self.candidate_offers(cooperative_id)
+        keys: Iterable[str] = candidates
+        # Offers sharing no term score at most NO_OVERLAP_BOUND (see best_offers).
+        if min_score <= NO_OVERLAP_BOUND + 0.05:
+            keys = candidates | self._offers_in_region(coop.village_code)
+        found: dict[str, float] = {}
+        for key in keys:
+            ot = self._offer_terms[key]
+            weights = self._offer_weights[key]
+            part = self._term_part(ot, weights, ct)
+            ceiling = part + text_ceiling(weights) + 0.05
+            if ceiling < min_score or ceiling < bar(key):
+                continue
+            offer = self._offers[key]
+            if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
+                continue
+            score = total(weights, part, text_score(ot, ct))
+            if score >= min_score:
+                found[key] = score
+        return found
+
     def candidate_cooperatives(self, key: str) -> set[str]:
         """Cooperatives in the offer's regions sharing a term with it (eligibility not checked)."""
         offer = self._offers.get(key)
@@ -219,9 +284,12 @@ class MatchIndex:
         return found
 
     def best_cooperatives(
-        self, key: str, k: int, as_of: date, *, min_score: float = 0.0
+        self, key: str, k: int, as_of: date, *, min_score: float = 0.0, explained: bool = True
     ) -> list[Match]:
         """The k best eligible candidates for the offer, best first (``Match.sort_key``).
+
+        ``explained=False``: scores only (no components, no summary), for a caller that
+        explains only the pairs it goes on to publish.
 
         Two stages: first the cooperatives that share one of the offer's own units or
         commodities; then, only if they may still enter the top k (an upper bound says),
@@ -251,6 +319,8 @@ class MatchIndex:
             groups = self._coop_groups(offer, ot, weights, terms, seen)
             self._fill(offer, ot, weights, groups, k, min_score, best, text_cache)
         chosen = sorted(best, reverse=True)
+        if not explained:
+            return [Match(offer.offer_id, offer.partner_id, r.value, score) for score, r in chosen]
         return sorted(
             (self._explain(offer, self._cooperatives[r.value]) for _, r in chosen),
             key=lambda m: m.sort_key,
@@ -270,7 +340,7 @@ class MatchIndex:
         if not offer.regions:
             for sig in self._national_signatures(terms) - seen:  # type: ignore[operator]
                 seen.add(sig)
-                part = weighted_terms(weights, term_scores(ot, self._sig_profile[sig]))
+                part = self._term_part(ot, weights, self._sig_profile[sig])
                 groups.setdefault(part, []).append(self._sig_members[sig])
             return groups
         by_signature: dict[int, float] = {}
@@ -279,7 +349,7 @@ class MatchIndex:
             ct = self._coop_terms[cid]
             part = by_signature.get(ct.signature)
             if part is None:
-                part = weighted_terms(weights, term_scores(ot, ct))
+                part = self._term_part(ot, weights, ct)
                 by_signature[ct.signature] = part
             groups.setdefault(part, []).append((cid,))
         return groups
@@ -374,7 +444,7 @@ class MatchIndex:
             weights = self._offer_weights[key]
             part = parts.get(ot.signature)
             if part is None:
-                part = parts[ot.signature] = weighted_terms(weights, term_scores(ot, ct))
+                part = parts[ot.signature] = self._term_part(ot, weights, ct)
             ceiling = part + text_ceiling(weights) + 0.05
             if ceiling >= min_score:
                 ranked.append((ceiling, part, key))

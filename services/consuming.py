@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,7 @@ Outcome = Retry | None
 Apply = Callable[[Session, Delivery], None]
 GiveUp = Callable[[Session, Delivery, Exception], None]
 Begin = Callable[[Session], None]
+OpenSession = Callable[[], AbstractContextManager[Session]]
 
 
 class Transient(Exception):
@@ -116,15 +118,20 @@ def process_batch(
     max_deliver: int,
     base_delay: float,
     begin: Begin = begin_writing,
+    open_session: OpenSession | None = None,
 ) -> list[Outcome]:
     """Apply a batch; return per message ACK (None) or Retry(delay).
 
     ``begin`` opens each transaction before the first message is applied: by default as a
     writer (see ``begin_writing``), so that replicas sharing the consumer take turns.
+    ``open_session`` gives each transaction's session (default: a new one per transaction).
     """
     started = time.perf_counter()
+    opener: OpenSession = open_session or (lambda: session_scope(engine))
     try:
-        return _process_batch(engine, deliveries, apply, give_up, max_deliver, base_delay, begin)
+        return _process_batch(
+            engine, deliveries, apply, give_up, max_deliver, base_delay, begin, opener
+        )
     finally:
         if deliveries:
             observability.HANDLER_SECONDS.labels(consumer=deliveries[0].consumer).observe(
@@ -140,9 +147,10 @@ def _process_batch(
     max_deliver: int,
     base_delay: float,
     begin: Begin,
+    opener: OpenSession,
 ) -> list[Outcome]:
     try:
-        _apply_all(engine, deliveries, apply, begin)
+        _apply_all(opener, deliveries, apply, begin)
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
@@ -156,15 +164,15 @@ def _process_batch(
     outcomes: list[Outcome] = []
     for delivery in deliveries:
         try:
-            _apply_all(engine, [delivery], apply, begin)
+            _apply_all(opener, [delivery], apply, begin)
             outcomes.append(ACK)
         except Exception as exc:
             outcomes.append(_failed(engine, delivery, exc, give_up, max_deliver, base_delay))
     return outcomes
 
 
-def _apply_all(engine: Engine, deliveries: list[Delivery], apply: Apply, begin: Begin) -> None:
-    with session_scope(engine) as session:
+def _apply_all(opener: OpenSession, deliveries: list[Delivery], apply: Apply, begin: Begin) -> None:
+    with opener() as session:
         begin(session)
         for delivery in deliveries:
             apply(session, delivery)

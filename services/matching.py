@@ -39,9 +39,10 @@ from schemas import RetractReason, subjects
 from services.consuming import Delivery, Transient, defer_decoding, process_batch, settle
 from services.convert import cooperative_from_row, offer_from_row
 from services.ingest_store import CooperativeChanged, OfferChanged, record_handler_failure
+from services.ledger import SuggestionLedger
 from services.runtime import Runtime
 from services.service import ServiceParts
-from services.storage.db import begin_writing, session_scope
+from services.storage.db import begin_writing
 from services.storage.models import CooperativeRow, OfferRow
 from services.suggestions import Reconciler, pending_offer_keys
 from services.topology import INTERNAL, consumer_config, jstream
@@ -115,6 +116,9 @@ class Matchmaker:
         self._lock = threading.Lock()
         self.follower = IndexFollower()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The suggestion rows, kept across batches; its transactions are the matcher's.
+        self.ledger = SuggestionLedger(runtime.engine, self.settings)
+        self._batch: list[tuple[str, bytes]] = []  # the changes being reconciled
 
     @property
     def js(self) -> JetStreamContext:
@@ -150,20 +154,29 @@ class Matchmaker:
         index holds it (read from the rows within this transaction, so never older).
         """
         begin_writing(session, lock="matcher")
-        if self._loop is None:  # not started (an in-process caller): nothing to follow
-            return
-        try:
-            info = asyncio.run_coroutine_threadsafe(
-                self.js.stream_info(INTERNAL.name), self._loop
-            ).result(CATCH_UP_SECONDS)
-        except Exception as exc:  # NATS away or slow: the change is not at fault
-            raise Transient(f"stream end of {INTERNAL.name} unknown: {exc!r}") from exc
-        if not self.follower.wait_for(info.state.last_seq, CATCH_UP_SECONDS):
-            raise Transient(f"index follower behind stream sequence {info.state.last_seq}")
-        self.refresh(session, self.follower.take())
+        if session is self.ledger.session:
+            self.ledger.sync(session)
+        # The batch's own changes: their rows are read once, in one query, here.
+        changes = list(self._batch)
+        if self._loop is not None:  # started: follow what other replicas announced too
+            try:
+                info = asyncio.run_coroutine_threadsafe(
+                    self.js.stream_info(INTERNAL.name), self._loop
+                ).result(CATCH_UP_SECONDS)
+            except Exception as exc:  # NATS away or slow: the change is not at fault
+                raise Transient(f"stream end of {INTERNAL.name} unknown: {exc!r}") from exc
+            if not self.follower.wait_for(info.state.last_seq, CATCH_UP_SECONDS):
+                raise Transient(f"index follower behind stream sequence {info.state.last_seq}")
+            changes = self.follower.take() + changes
+        self.refresh(session, changes)
 
     def refresh(self, session: Session, changes: list[tuple[str, bytes]]) -> None:
-        """Bring the index entries of these changes up to their stored rows (idempotent)."""
+        """Bring the index entries of these changes up to their stored rows (idempotent).
+
+        The rows read are kept for the transaction (``session.info["fresh"]``): a batch's
+        own changes are among them, and their index entries need no second update.
+        """
+        fresh: dict[object, object] = session.info.setdefault("fresh", {})
         cooperative_ids: set[str] = set()
         offer_keys: set[tuple[str, str]] = set()
         for subject, data in changes:
@@ -181,10 +194,12 @@ class Matchmaker:
             query = select(CooperativeRow).where(col(CooperativeRow.cooperative_id).in_(chunk))
             for row in session.exec(query):
                 self.index.upsert_cooperative(cooperative_from_row(row))
+                fresh[row.cooperative_id] = row
         for partner_id, offer_id in sorted(offer_keys):
             offer_row = session.get(OfferRow, (partner_id, offer_id))
             if offer_row is None:
                 continue
+            fresh[(partner_id, offer_id)] = offer_row
             offer = offer_from_row(offer_row)
             if offer.withdrawn:
                 self.index.remove_offer(offer.key)
@@ -202,8 +217,9 @@ class Matchmaker:
     def reconciler(self, session: Session) -> Reconciler:
         """One per transaction, so that its per-offer books are shared across a batch."""
         if "reconciler" not in session.info:
-            reconciler = Reconciler(session, self.settings, self.index, self.today())
-            event.listen(session, "before_commit", reconciler.finish)
+            books = self.ledger if session is self.ledger.session else None
+            reconciler = Reconciler(session, self.settings, self.index, self.today(), books)
+            event.listen(session, "before_commit", reconciler.finish, once=True)
             session.info["reconciler"] = reconciler
         return session.info["reconciler"]
 
@@ -217,10 +233,11 @@ class Matchmaker:
             raise ValueError(f"unexpected subject {delivery.subject!r}")
 
     def cooperative_changed(self, session: Session, cooperative_id: str) -> None:
-        row = session.get(CooperativeRow, cooperative_id)
-        if row is None:
-            return
-        self.index.upsert_cooperative(cooperative_from_row(row))
+        if cooperative_id not in session.info.get("fresh", {}):  # else refresh just did
+            row = session.get(CooperativeRow, cooperative_id)
+            if row is None:
+                return
+            self.index.upsert_cooperative(cooperative_from_row(row))
         reconciler = self.reconciler(session)
         reconciler.forget(cooperative_id)
         reconciler.cooperative(cooperative_id)
@@ -247,23 +264,28 @@ class Matchmaker:
 
     def process(self, deliveries: list[Delivery]) -> list[Any]:
         with self._lock:
-            return process_batch(
-                self.runtime.engine,
-                deliveries,
-                self.apply,
-                self.give_up,
-                max_deliver=self.settings.max_deliver,
-                base_delay=self.settings.retry_delay_seconds,
-                begin=self.begin,
-            )
+            self._batch = [(d.subject, d.data) for d in deliveries]
+            try:
+                return process_batch(
+                    self.runtime.engine,
+                    deliveries,
+                    self.apply,
+                    self.give_up,
+                    max_deliver=self.settings.max_deliver,
+                    base_delay=self.settings.retry_delay_seconds,
+                    begin=self.begin,
+                    open_session=self.ledger.transaction,
+                )
+            finally:
+                self._batch = []
 
     def expire(self) -> int:
         """Retract the pending suggestions of offers whose validity date has passed."""
         today = self.today()
         expired = 0
-        with self._lock, session_scope(self.runtime.engine) as session:
+        with self._lock, self.ledger.transaction() as session:
             self.begin(session)
-            reconciler = Reconciler(session, self.settings, self.index, today)
+            reconciler = self.reconciler(session)
             for partner_id, offer_id in pending_offer_keys(session):
                 offer = self.index.offer(f"{partner_id}/{offer_id}")
                 if offer is not None and is_expired(offer, today):

@@ -9,10 +9,12 @@ row's version, which makes its ``Nats-Msg-Id``, so a replay never publishes twic
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import date
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from matcher import Match, MatchIndex
@@ -26,11 +28,32 @@ from services.storage.models import (
     OfferRow,
     RejectedPairRow,
     SuggestionRow,
+    SuggestionSetRow,
     SuggestionStatus,
 )
 from services.storage.types import utcnow
 
 DECIDED = (SuggestionStatus.APPROVED, SuggestionStatus.REJECTED)
+OfferKey = tuple[str, str]  # (partner id, offer id)
+TOTAL: OfferKey = ("", "")  # the suggestion_set row counting every write
+
+
+def bump_suggestion_sets(session: Session, keys: Iterable[OfferKey]) -> None:
+    """Record that these offers' suggestion rows were written (see ``SuggestionSetRow``).
+
+    Every writer of suggestion rows calls it in the same transaction. The total row comes
+    first and the rest in order, so writers lock them in one order (no deadlock).
+    """
+    ordered = [TOTAL, *sorted(set(keys) - {TOTAL})]
+    dialect = session.connection().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = SuggestionSetRow.__table__  # type: ignore[attr-defined]
+    statement = insert(table).on_conflict_do_update(
+        index_elements=["partner_id", "offer_id"], set_={"version": table.c.version + 1}
+    )
+    session.connection().execute(
+        statement, [{"partner_id": p, "offer_id": o, "version": 1} for p, o in ordered]
+    )
 
 
 def suggestion_id(partner_id: str, offer_id: str, cooperative_id: str) -> str:
@@ -58,18 +81,64 @@ class SuggestionBook:
     """The suggestion rows of one offer, and the changes that keep them right."""
 
     def __init__(
-        self, session: Session, settings: Settings, partner_id: str, offer_id: str
+        self,
+        session: Session,
+        settings: Settings,
+        partner_id: str,
+        offer_id: str,
+        rows: Iterable[SuggestionRow] | None = None,
+        on_pending: Callable[[OfferKey, str, bool], None] | None = None,
+        retracted: set[str] | None = None,
     ) -> None:
+        """``rows``: the offer's rows that are not retracted, when the caller read them
+        already; retracted rows are read only to be revived (``suggest``). ``retracted``:
+        the cooperatives that have one, when known (else each newcomer is looked up)."""
         self.session = session
         self.settings = settings
         self.partner_id, self.offer_id = partner_id, offer_id
-        query = select(SuggestionRow).where(
-            SuggestionRow.partner_id == partner_id, SuggestionRow.offer_id == offer_id
-        )
-        self.rows = {row.cooperative_id: row for row in session.exec(query)}
+        if rows is None:
+            rows = session.exec(
+                select(SuggestionRow).where(
+                    SuggestionRow.partner_id == partner_id,
+                    SuggestionRow.offer_id == offer_id,
+                    col(SuggestionRow.status) != SuggestionStatus.RETRACTED,
+                )
+            )
+        self.rows = {row.cooperative_id: row for row in rows}
+        self.retracted = retracted
+        # Told when a cooperative enters or leaves the pending set (the ledger's index).
+        self.on_pending = on_pending
+        # Rows written since the last commit (the ledger trims them after it).
+        self.written: set[str] = set()
         # Rows by status, and the decided set: read again and again while a batch places
         # many cooperatives into this offer; only this book changes them (cleared when it does).
         self._cache: dict[object, object] = {}
+
+    @property
+    def offer_key(self) -> OfferKey:
+        return (self.partner_id, self.offer_id)
+
+    def _changed(self, row: SuggestionRow, was_pending: bool) -> None:
+        self._cache.clear()
+        self.written.add(row.cooperative_id)
+        now_pending = row.status == SuggestionStatus.PENDING
+        if self.on_pending is not None and now_pending != was_pending:
+            self.on_pending(self.offer_key, row.cooperative_id, now_pending)
+
+    def forget_decisions(self) -> None:
+        """Profiles or the offer may have changed: judge the rejections again when asked."""
+        self._cache.pop("decided", None)
+
+    def bar(self, capacity: int | None, lag: float) -> float:
+        """A score a cooperative outside the set must beat to enter it (-inf: room left)."""
+        key = ("bar", capacity)
+        if key not in self._cache:
+            pending = self.pending
+            if len(pending) < self.slots(capacity):
+                self._cache[key] = -math.inf
+            else:
+                self._cache[key] = min((r.score for r in pending), default=math.inf) - lag
+        return self._cache[key]  # type: ignore[return-value]
 
     @property
     def key(self) -> str:
@@ -119,9 +188,33 @@ class SuggestionBook:
 
     # -- changes ---------------------------------------------------------------------------
 
-    def suggest(self, match: Match, village_code: str, rank: int) -> None:
-        self._cache.clear()
-        row = self.rows.get(match.cooperative_id)
+    def suggest(
+        self,
+        cooperative_id: str,
+        score: float,
+        village_code: str,
+        rank: int,
+        explain: Callable[[], Match],
+    ) -> None:
+        """Put the cooperative in the set at ``score``; ``explain`` is called only when
+        the row is written with a new state (a quiet re-rank needs no explanation)."""
+        row = self.rows.get(cooperative_id)
+        if row is None and (self.retracted is None or cooperative_id in self.retracted):
+            # Retracted before: revive that row, with its versions.
+            sid = suggestion_id(self.partner_id, self.offer_id, cooperative_id)
+            with self.session.no_autoflush:
+                row = self.session.get(SuggestionRow, sid)
+            if row is not None:
+                self.rows[cooperative_id] = row
+                if self.retracted is not None:
+                    self.retracted.discard(cooperative_id)
+        was_pending = row is not None and row.status == SuggestionStatus.PENDING
+        if was_pending and abs(row.score - score) < self.settings.material_score_change:  # type: ignore[union-attr]
+            if row.rank != rank:  # type: ignore[union-attr]
+                row.rank = rank  # type: ignore[union-attr]  # a quiet re-rank: not worth announcing
+                self._changed(row, was_pending)  # type: ignore[arg-type]
+            return
+        match = explain()
         now = utcnow()
         explanation = [asdict(c) for c in match.components]
         if row is None:
@@ -143,9 +236,6 @@ class SuggestionBook:
             self.session.add(row)
             self.rows[match.cooperative_id] = row
         elif row.status == SuggestionStatus.PENDING:
-            if abs(row.score - match.score) < self.settings.material_score_change:
-                row.rank = rank  # a quiet re-rank: not a new state worth announcing
-                return
             row.score, row.rank, row.explanation, row.summary = (
                 match.score,
                 rank,
@@ -171,9 +261,10 @@ class SuggestionBook:
             row.updated_at = now
         msg_id = f"{row.suggestion_id}:suggested:{row.version}"
         enqueue(self.session, subjects.MATCH_SUGGESTED, suggestion_event(row), msg_id)
+        self._changed(row, was_pending)
 
     def retract(self, row: SuggestionRow, reason: RetractReason) -> None:
-        self._cache.clear()
+        was_pending = row.status == SuggestionStatus.PENDING
         now = utcnow()
         row.status, row.retract_reason = SuggestionStatus.RETRACTED, reason.value
         row.version += 1
@@ -185,6 +276,7 @@ class SuggestionBook:
             event,
             f"{row.suggestion_id}:retracted:{row.version}",
         )
+        self._changed(row, was_pending)
 
     def retract_all(self, reason: RetractReason) -> None:
         for row in self.pending:
@@ -193,19 +285,67 @@ class SuggestionBook:
     def rerank(self) -> None:
         ordered = sorted(self.pending, key=lambda r: (-r.score, r.cooperative_id))
         for rank, row in enumerate(ordered, start=1):
-            row.rank = rank
+            if row.rank != rank:
+                row.rank = rank
+                self.written.add(row.cooperative_id)
+
+
+class Books:
+    """Where a reconciler gets its offers' books: read for one transaction (this class) or
+    kept in memory across transactions (``services.ledger.SuggestionLedger``)."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session, self.settings = session, settings
+        self._books: dict[OfferKey, SuggestionBook] = {}
+
+    def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
+        key = (partner_id, offer_id)
+        if key not in self._books:
+            self._books[key] = SuggestionBook(self.session, self.settings, partner_id, offer_id)
+        return self._books[key]
+
+    def held(self, cooperative_id: str) -> list[OfferKey]:
+        """The offers in whose pending sets the cooperative is."""
+        rows = self.session.exec(
+            select(SuggestionRow.partner_id, SuggestionRow.offer_id).where(
+                SuggestionRow.cooperative_id == cooperative_id,
+                col(SuggestionRow.status) == SuggestionStatus.PENDING,
+            )
+        ).all()
+        return [(p, o) for p, o in rows]
+
+    def bar(self, key: OfferKey, capacity: int | None) -> float:
+        """What a newcomer must beat to enter the offer's set, if known without reading."""
+        book = self._books.get(key)
+        if book is None:
+            return -math.inf
+        return book.bar(capacity, self.settings.material_score_change)
+
+    def written(self) -> list[SuggestionBook]:
+        return [book for book in self._books.values() if book.written]
+
+    def finish(self) -> None:
+        """Before the commit: record which offers' rows this transaction wrote."""
+        written = [book.offer_key for book in self.written()]
+        if written:
+            bump_suggestion_sets(self.session, written)
 
 
 class Reconciler:
     """Applies the matcher's view to the stored suggestions of one or more offers."""
 
     def __init__(
-        self, session: Session, settings: Settings, index: MatchIndex, as_of: date
+        self,
+        session: Session,
+        settings: Settings,
+        index: MatchIndex,
+        as_of: date,
+        books: Books | None = None,
     ) -> None:
         self.session, self.settings, self.index, self.as_of = session, settings, index, as_of
-        # One book per offer for the whole transaction: a batch of profile changes touches
-        # the same few offers again and again.
-        self._books: dict[tuple[str, str], SuggestionBook] = {}
+        # One book per offer for the whole transaction (or longer, see Books): a batch of
+        # profile changes touches the same few offers again and again.
+        self.books = books if books is not None else Books(session, settings)
         # True scores of pending rows by cooperative, then offer: a batch places many
         # cooperatives into the same few offers, each time against the same pending rows.
         self._standings: dict[str, dict[str, tuple[float, str]]] = {}
@@ -214,10 +354,12 @@ class Reconciler:
         self._reranks: dict[str, SuggestionBook] = {}
 
     def finish(self, *_: object) -> None:
-        """Renumber the ranks of the offers placed into (before the transaction commits)."""
+        """Before the transaction commits: renumber the ranks of the offers placed into,
+        and record which offers' rows were written."""
         for book in self._reranks.values():
             book.rerank()
         self._reranks.clear()
+        self.books.finish()
 
     def forget(self, cooperative_id: str | None = None) -> None:
         """The index changed (one cooperative, or an offer: everything): drop cached scores."""
@@ -227,17 +369,22 @@ class Reconciler:
             self._standings.pop(cooperative_id, None)
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
-        key = (partner_id, offer_id)
-        if key not in self._books:
-            self._books[key] = SuggestionBook(self.session, self.settings, partner_id, offer_id)
-        return self._books[key]
+        return self.books.book(partner_id, offer_id)
 
     def _village(self, cooperative_id: str) -> str:
         coop = self.index.cooperative(cooperative_id)
         return coop.village_code if coop else ""
 
+    def _explainer(self, key: str, cooperative_id: str) -> Callable[[], Match]:
+        def explain() -> Match:
+            match = self.index.score(key, cooperative_id, self.as_of)
+            assert match is not None, "explaining a pair that was just scored eligible"
+            return match
+
+        return explain
+
     def _retract_reason(self, key: str, cooperative_id: str) -> RetractReason:
-        if self.index.score(key, cooperative_id, self.as_of) is None:
+        if self.index.pair_score(key, cooperative_id, self.as_of) is None:
             return RetractReason.NO_LONGER_ELIGIBLE
         return RetractReason.SUPERSEDED
 
@@ -251,7 +398,11 @@ class Reconciler:
         slots = book.slots(offer.capacity)
         decided = book.decided
         wanted = self.index.best_cooperatives(
-            book.key, slots + len(decided), self.as_of, min_score=self.settings.min_score
+            book.key,
+            slots + len(decided),
+            self.as_of,
+            min_score=self.settings.min_score,
+            explained=False,
         )
         best = [m for m in wanted if m.cooperative_id not in decided][:slots]
         chosen = {m.cooperative_id for m in best}
@@ -259,82 +410,89 @@ class Reconciler:
             if row.cooperative_id not in chosen:
                 book.retract(row, self._retract_reason(book.key, row.cooperative_id))
         for rank, match in enumerate(best, start=1):
-            book.suggest(match, self._village(match.cooperative_id), rank)
+            cid = match.cooperative_id
+            book.suggest(cid, match.score, self._village(cid), rank, self._explainer(book.key, cid))
 
     def cooperative(self, cooperative_id: str) -> None:
         """Place one changed cooperative in (or out of) the sets of the offers it concerns."""
-        held = self.session.exec(
-            select(SuggestionRow).where(
-                SuggestionRow.cooperative_id == cooperative_id,
-                col(SuggestionRow.status) == SuggestionStatus.PENDING,
-            )
-        ).all()
-        matches = {
-            m.offer_key: m
-            for m in self.index.best_offers(
-                cooperative_id,
-                self.index.offer_count,
-                self.as_of,
-                min_score=self.settings.min_score,
-            )
-        }
-        refill: set[tuple[str, str]] = set()
-        for row in held:
-            if f"{row.partner_id}/{row.offer_id}" not in matches:
-                refill.add((row.partner_id, row.offer_id))
-        for key in sorted(refill):
-            self.offer(*key)  # retracts this cooperative and fills its place
-        village = self._village(cooperative_id)
-        for _key, match in sorted(matches.items()):
-            self._place(match, village)
+        held = self.books.held(cooperative_id)
+        index = self.index
 
-    def _place(self, match: Match, village_code: str) -> None:
-        book = self.book(match.partner_id, match.offer_id)
-        offer = self.index.offer(book.key)
-        if offer is None or match.cooperative_id in book.decided:
+        def bar(key: str) -> float:
+            offer = index.offer(key)
+            if offer is None:
+                return math.inf
+            return self.books.bar((offer.partner_id, offer.offer_id), offer.capacity)
+
+        scores = index.offers_to_place(
+            cooperative_id, self.as_of, min_score=self.settings.min_score, bar=bar
+        )
+        refill: set[OfferKey] = set()
+        for partner_id, offer_id in held:
+            key = f"{partner_id}/{offer_id}"
+            if key in scores:
+                continue
+            # Skipped by its bar, or no longer eligible: only the exact score says which.
+            score = index.pair_score(key, cooperative_id, self.as_of)
+            if score is None or score < self.settings.min_score:
+                refill.add((partner_id, offer_id))
+            else:
+                scores[key] = score
+        for partner_id, offer_id in sorted(refill):
+            self.offer(partner_id, offer_id)  # retracts this cooperative and fills its place
+        village = self._village(cooperative_id)
+        for key, score in sorted(scores.items()):
+            self._place(key, cooperative_id, score, village)
+
+    def _place(self, key: str, cooperative_id: str, score: float, village_code: str) -> None:
+        offer = self.index.offer(key)
+        if offer is None:
             return
+        book = self.book(offer.partner_id, offer.offer_id)
+        if cooperative_id in book.decided:
+            return
+        explain = self._explainer(key, cooperative_id)
         slots = book.slots(offer.capacity)
         pending = book.pending
-        mine = book.rows.get(match.cooperative_id)
+        mine = book.rows.get(cooperative_id)
         if mine is not None and mine.status == SuggestionStatus.PENDING:
-            if match.score < mine.score:
+            if score < mine.score:
                 # It fell: a cooperative outside the set may now beat it; only the whole
                 # set says, as one process computing from scratch would.
-                self.offer(match.partner_id, match.offer_id)
+                self.offer(offer.partner_id, offer.offer_id)
                 return
-            book.suggest(match, village_code, mine.rank)
-            self._reranks[book.key] = book
+            book.suggest(cooperative_id, score, village_code, mine.rank, explain)
+            self._reranks[key] = book
             return
         if len(pending) < slots:
-            book.suggest(match, village_code, len(pending) + 1)
-            self._reranks[book.key] = book
+            book.suggest(cooperative_id, score, village_code, len(pending) + 1, explain)
+            self._reranks[key] = book
             return
         if not pending:
             return
         # Stored scores lag the true ones by less than material_score_change (smaller moves
         # are not published), so compare with the true scores whenever that could matter.
-        lag = self.settings.material_score_change
-        if match.score <= min(r.score for r in pending) - lag:
+        if score <= book.bar(offer.capacity, self.settings.material_score_change):
             return
-        worst = max(pending, key=lambda r: self._standing(book.key, r))
-        standing = self._standing(book.key, worst)
-        if (-match.score, match.cooperative_id) < standing:
+        worst = max(pending, key=lambda r: self._standing(key, r))
+        standing = self._standing(key, worst)
+        if (-score, cooperative_id) < standing:
             if -standing[0] < worst.score:
                 # The worst fell since it was placed, by a change not reconciled yet (another
                 # replica's, or one still on its way): the set is no longer right apart from
                 # this candidate, so a swap could pass over a better outsider. Recompute.
-                self.offer(match.partner_id, match.offer_id)
+                self.offer(offer.partner_id, offer.offer_id)
                 return
             book.retract(worst, RetractReason.SUPERSEDED)
-            book.suggest(match, village_code, len(pending))
-            self._reranks[book.key] = book
+            book.suggest(cooperative_id, score, village_code, len(pending), explain)
+            self._reranks[key] = book
 
     def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
         """The row's rank key by its true score now (ineligible: last)."""
         cached = self._standings.setdefault(row.cooperative_id, {})
         if key not in cached:
-            match = self.index.score(key, row.cooperative_id, self.as_of)
-            cached[key] = (-match.score if match else float("inf"), row.cooperative_id)
+            score = self.index.pair_score(key, row.cooperative_id, self.as_of)
+            cached[key] = (-score if score is not None else float("inf"), row.cooperative_id)
         return cached[key]
 
 

@@ -36,7 +36,7 @@ from services.storage.models import (
     SuggestionStatus,
 )
 from services.storage.types import utcnow
-from services.suggestions import suggestion_event
+from services.suggestions import bump_suggestion_sets, suggestion_event
 
 MAX_NOTE = 1000
 
@@ -209,6 +209,7 @@ def decide_in(
         _check_capacity(session, row)
     else:
         _remember_rejection(session, row)
+    bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])  # the matcher re-reads it
     record = DecisionRow(
         suggestion_id=suggestion_id,
         decision=decision.value,
@@ -348,6 +349,7 @@ def reopen(
         pair = session.get(RejectedPairRow, suggestion_id)
         if pair is not None:
             session.delete(pair)
+        bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])
         session.add(
             AuditRow(
                 at=now,

@@ -118,6 +118,18 @@ class SuggestionRow(SQLModel, table=True):
     updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
 
+class SuggestionSetRow(SQLModel, table=True):
+    """How often each offer's suggestion rows were written, and in all (the row whose
+    partner and offer ids are empty): every writer bumps both in its transaction, so a
+    matcher that keeps the rows in memory finds out what others changed (services/ledger.py)."""
+
+    __tablename__ = "suggestion_set"
+
+    partner_id: str = Field(primary_key=True, max_length=64)
+    offer_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(default=0)
+
+
 class DeadLetterRow(SQLModel, table=True):
     __tablename__ = "dead_letter"
 

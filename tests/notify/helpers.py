@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from schemas import subjects
 from services.storage.models import SuggestionRow, SuggestionStatus
+from services.suggestions import bump_suggestion_sets
 from tests import builders
 from tests.harness import Harness
 
@@ -50,7 +51,10 @@ async def decide(
         row = session.get(SuggestionRow, suggestion_id)
         assert row is not None
         row.status = SuggestionStatus.APPROVED if approved else SuggestionStatus.REJECTED
+        row.version += 1
         session.add(row)
+        # As services/review/decisions.py does, so that the matcher reads the offer again.
+        bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])
         session.commit()
     payload = decision(suggestion_id, approved, **kw)
     await h.publish(subjects.MATCH_DECIDED, payload)

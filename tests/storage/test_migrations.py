@@ -203,17 +203,19 @@ def test_new_revision_captures_a_model_change(tmp_path, monkeypatch, sqlite_url)
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", versions)
     monkeypatch.setattr(migrate, "target_metadata", lambda: changed)
 
+    previous = migrate.head()
+    following = f"{int(previous) + 1:04d}"
     result = runner.invoke(app, ["migrate", "--new", "add outbox note"])
     assert result.exit_code == 0, result.output
-    written = versions / "versions" / "0002_add_outbox_note.py"
+    written = versions / "versions" / f"{following}_add_outbox_note.py"
     source = written.read_text()
     assert 'batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))' in source
     assert 'batch_op.drop_column("note")' in source
 
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0002"
+    assert migrate.current(engine) == following
     assert differences(engine) == []
-    migrate.move_to(engine, "0001")
+    migrate.move_to(engine, previous)
     assert "note" not in {c["name"] for c in inspect(engine).get_columns("outbox")}
     engine.dispose()

@@ -1,0 +1,186 @@
+"""The matcher keeps suggestion rows in memory across batches (services/ledger.py): what
+others write in between (a coordinator's decision, another replica) is seen at its next
+turn, on a real database (SQLite file, PostgreSQL where configured)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from schemas import subjects
+from services.consuming import ACK, Delivery, process_batch
+from services.ingest import Ingest
+from services.matching import Matchmaker
+from services.settings import Settings
+from services.storage.models import OutboxRow, SuggestionRow, SuggestionStatus
+from services.storage.types import utcnow
+from services.suggestions import bump_suggestion_sets
+from tests import builders
+
+TODAY = date(2026, 11, 27)
+COOPERATIVES = ["KDMP-6112012001", "KDMP-6112012002", "KDMP-6112012003", "KDMP-6112012004"]
+
+
+class FakeRuntime:
+    def __init__(self, engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+
+
+class World:
+    """Ingest and one matcher in this process, fed by hand (no NATS)."""
+
+    def __init__(self, engine, database_url: str) -> None:
+        self.engine = engine
+        runtime = FakeRuntime(engine, Settings(database_url=database_url))
+        self.ingest = Ingest(runtime)  # type: ignore[arg-type]
+        self.matcher = Matchmaker(runtime, today=lambda: TODAY)  # type: ignore[arg-type]
+        self.sequence = 0
+        self.relayed = 0  # outbox rows handed to the matcher so far
+
+    def publish(self, subject: str, payload: dict) -> None:
+        self.sequence += 1
+        data = json.dumps(payload).encode()
+        delivery = Delivery(subject, data, None, 1, f"IN:{self.sequence}", utcnow())
+        outcome = process_batch(
+            self.engine,
+            [delivery],
+            self.ingest.apply,
+            self.ingest.give_up,
+            max_deliver=5,
+            base_delay=0.01,
+        )
+        assert outcome == [ACK]
+
+    def match(self) -> list[object]:
+        """Hand the matcher every change ingest announced since the last call."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(OutboxRow)
+                .where(col(OutboxRow.subject).startswith("kopdes.internal."))
+                .order_by(col(OutboxRow.id))
+                .offset(self.relayed)
+            ).all()
+        self.relayed += len(rows)
+        changes = [
+            Delivery(r.subject, r.payload.encode(), r.msg_id, 1, f"INT:{r.id}", utcnow())
+            for r in rows
+        ]
+        return self.matcher.process(changes)
+
+    def stored(self) -> dict[str, tuple[str, float]]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(SuggestionRow)).all()
+        return {r.cooperative_id: (str(r.status), r.score) for r in rows}
+
+    def held(self) -> dict[str, tuple[str, float]]:
+        """What the matcher's ledger holds (retracted rows are let go after each commit)."""
+        return {
+            cid: (str(row.status), row.score)
+            for book in self.matcher.ledger._books.values()
+            for cid, row in book.rows.items()
+        }
+
+    def suggested(self, cooperative_id: str) -> int:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(OutboxRow).where(OutboxRow.subject == subjects.MATCH_SUGGESTED)
+            ).all()
+        return sum(json.loads(r.payload)["cooperative_id"] == cooperative_id for r in rows)
+
+
+def offers_subject(partner: str) -> str:
+    return subjects.OFFER_UPSERTED_PREFIX + partner
+
+
+def start(engine, database_url: str) -> World:
+    world = World(engine, database_url)
+    world.publish(offers_subject("bri"), builders.offer())
+    for number, cid in enumerate(COOPERATIVES, start=1):
+        village = f"61.12.01.200{number}"
+        world.publish(
+            subjects.COOPERATIVE_UPSERTED,
+            builders.profile(cooperative_id=cid, village_code=village),
+        )
+    assert world.match() == [ACK] * (1 + len(COOPERATIVES))
+    return world
+
+
+def open_rows(world: World) -> dict[str, tuple[str, float]]:
+    return {cid: v for cid, v in world.stored().items() if v[0] != "retracted"}
+
+
+def test_the_ledger_holds_what_is_stored(engine, database_url):
+    world = start(engine, database_url)
+    assert set(open_rows(world)) == set(COOPERATIVES)
+    assert world.held() == open_rows(world)
+    # A newer profile moves nothing material: still one row each, held as stored.
+    world.publish(
+        subjects.COOPERATIVE_UPSERTED,
+        builders.profile(
+            cooperative_id=COOPERATIVES[0],
+            village_code="61.12.01.2001",
+            member_count=121,
+            updated_at="2026-11-02T08:00:00+07:00",
+        ),
+    )
+    assert world.match() == [ACK]
+    assert world.held() == open_rows(world)
+
+
+def test_a_decision_by_another_writer_is_seen_at_the_next_turn(engine, database_url):
+    world = start(engine, database_url)
+    approved = COOPERATIVES[1]
+    before = world.suggested(approved)
+    # A coordinator approves it elsewhere (what services/review/decisions.py writes).
+    with Session(engine) as session:
+        row = session.exec(
+            select(SuggestionRow).where(SuggestionRow.cooperative_id == approved)
+        ).one()
+        session.exec(  # type: ignore[call-overload]
+            update(SuggestionRow)
+            .where(col(SuggestionRow.suggestion_id) == row.suggestion_id)
+            .values(status=SuggestionStatus.APPROVED, version=row.version + 1)
+        )
+        bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])
+        session.commit()
+    # Its profile changes materially: an approved pair is not suggested again, and the
+    # matcher's turn goes through at once (a stale row would fail its flush and retry).
+    world.publish(
+        subjects.COOPERATIVE_UPSERTED,
+        builders.profile(
+            cooperative_id=approved,
+            village_code="61.12.01.2002",
+            needs="butuh modal kerja untuk kios sembako dan unit simpan pinjam",
+            updated_at="2026-11-02T08:00:00+07:00",
+        ),
+    )
+    assert world.match() == [ACK]
+    assert world.stored()[approved][0] == "approved"
+    assert world.suggested(approved) == before
+    assert world.held() == open_rows(world)
+
+
+def test_a_write_that_skips_the_bump_is_retried_not_lost(engine, database_url):
+    """The version column is the backstop: a writer that forgot to bump makes the
+    matcher's flush of that row fail; the ledger is dropped, read again, and the retry
+    goes through."""
+    world = start(engine, database_url)
+    with Session(engine) as session:
+        rows = session.exec(select(SuggestionRow)).all()
+        for row in rows:
+            row.version += 1  # moved on by someone, unannounced
+            row.rank = 99
+        session.commit()
+    world.publish(
+        offers_subject("bri"),
+        builders.offer(min_members=500, updated_at="2026-11-03T08:00:00+07:00"),
+    )
+    first = world.match()
+    assert first != [ACK], "a stale flush must not go through"
+    world.relayed -= 1  # JetStream redelivers it
+    assert world.match() == [ACK]
+    assert all(status == "retracted" for status, _ in world.stored().values())
+    assert world.held() == {}
