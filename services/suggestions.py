@@ -352,6 +352,9 @@ class Reconciler:
         # Books whose pending ranks are to be renumbered, once, before the commit (each
         # renumbering updates every pending row of the offer).
         self._reranks: dict[str, SuggestionBook] = {}
+        # Each offer's weakest pending row by true score, while neither the set nor a
+        # member's score changes: a newcomer is compared with it again and again.
+        self._weakest: dict[str, tuple[SuggestionRow, tuple[float, str]]] = {}
 
     def finish(self, *_: object) -> None:
         """Before the transaction commits: renumber the ranks of the offers placed into,
@@ -365,8 +368,12 @@ class Reconciler:
         """The index changed (one cooperative, or an offer: everything): drop cached scores."""
         if cooperative_id is None:
             self._standings.clear()
-        else:
-            self._standings.pop(cooperative_id, None)
+            self._weakest.clear()
+            return
+        self._standings.pop(cooperative_id, None)
+        if self._weakest:
+            for partner_id, offer_id in self.books.held(cooperative_id):
+                self._weakest.pop(f"{partner_id}/{offer_id}", None)
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         return self.books.book(partner_id, offer_id)
@@ -391,6 +398,7 @@ class Reconciler:
     def offer(self, partner_id: str, offer_id: str, closed: RetractReason | None = None) -> None:
         """Recompute the offer's whole set. ``closed``: the offer is withdrawn or expired."""
         book = self.book(partner_id, offer_id)
+        self._weakest.pop(book.key, None)
         offer = self.index.offer(book.key)
         if closed is not None or offer is None:
             book.retract_all(closed or RetractReason.OFFER_WITHDRAWN)
@@ -467,6 +475,7 @@ class Reconciler:
         if len(pending) < slots:
             book.suggest(cooperative_id, score, village_code, len(pending) + 1, explain)
             self._reranks[key] = book
+            self._weakest.pop(key, None)
             return
         if not pending:
             return
@@ -474,8 +483,7 @@ class Reconciler:
         # are not published), so compare with the true scores whenever that could matter.
         if score <= book.bar(offer.capacity, self.settings.material_score_change):
             return
-        worst = max(pending, key=lambda r: self._standing(key, r))
-        standing = self._standing(key, worst)
+        worst, standing = self._weakest_of(key, pending)
         if (-score, cooperative_id) < standing:
             if -standing[0] < worst.score:
                 # The worst fell since it was placed, by a change not reconciled yet (another
@@ -486,6 +494,16 @@ class Reconciler:
             book.retract(worst, RetractReason.SUPERSEDED)
             book.suggest(cooperative_id, score, village_code, len(pending), explain)
             self._reranks[key] = book
+            self._weakest.pop(key, None)
+
+    def _weakest_of(
+        self, key: str, pending: list[SuggestionRow]
+    ) -> tuple[SuggestionRow, tuple[float, str]]:
+        found = self._weakest.get(key)
+        if found is None:
+            worst = max(pending, key=lambda r: self._standing(key, r))
+            found = self._weakest[key] = (worst, self._standing(key, worst))
+        return found
 
     def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
         """The row's rank key by its true score now (ineligible: last)."""
