@@ -3,7 +3,8 @@
 Every consuming service hands a batch of JetStream messages to ``process_batch`` with
 two functions: how to apply one message inside a transaction, and what to record when a
 message is given up. The batch is applied in one transaction (fast on SQLite and
-PostgreSQL alike); when that fails, each message is retried alone so that one poison
+PostgreSQL alike), by an optional function that applies the whole batch at once if the
+service has one; when that fails, each message is retried alone so that one poison
 message cannot hold back the others.
 """
 
@@ -79,6 +80,7 @@ ACK = None
 Outcome = Retry | None
 
 Apply = Callable[[Session, Delivery], None]
+ApplyBatch = Callable[[Session, list[Delivery]], None]
 GiveUp = Callable[[Session, Delivery, Exception], None]
 Begin = Callable[[Session], None]
 
@@ -116,15 +118,21 @@ def process_batch(
     max_deliver: int,
     base_delay: float,
     begin: Begin = begin_writing,
+    apply_batch: ApplyBatch | None = None,
 ) -> list[Outcome]:
     """Apply a batch; return per message ACK (None) or Retry(delay).
 
     ``begin`` opens each transaction before the first message is applied: by default as a
     writer (see ``begin_writing``), so that replicas sharing the consumer take turns.
+    ``apply_batch``, if given, applies the whole batch in its transaction (it must have the
+    effect of ``apply`` on each message in order); ``apply`` is then used only to retry the
+    messages one by one after the batch failed.
     """
     started = time.perf_counter()
     try:
-        return _process_batch(engine, deliveries, apply, give_up, max_deliver, base_delay, begin)
+        return _process_batch(
+            engine, deliveries, apply, give_up, max_deliver, base_delay, begin, apply_batch
+        )
     finally:
         if deliveries:
             observability.HANDLER_SECONDS.labels(consumer=deliveries[0].consumer).observe(
@@ -140,9 +148,16 @@ def _process_batch(
     max_deliver: int,
     base_delay: float,
     begin: Begin,
+    apply_batch: ApplyBatch | None,
 ) -> list[Outcome]:
     try:
-        _apply_all(engine, deliveries, apply, begin)
+        with session_scope(engine) as session:
+            begin(session)
+            if apply_batch is not None:
+                apply_batch(session, deliveries)
+            else:
+                for delivery in deliveries:
+                    apply(session, delivery)
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
@@ -156,18 +171,13 @@ def _process_batch(
     outcomes: list[Outcome] = []
     for delivery in deliveries:
         try:
-            _apply_all(engine, [delivery], apply, begin)
+            with session_scope(engine) as session:
+                begin(session)
+                apply(session, delivery)
             outcomes.append(ACK)
         except Exception as exc:
             outcomes.append(_failed(engine, delivery, exc, give_up, max_deliver, base_delay))
     return outcomes
-
-
-def _apply_all(engine: Engine, deliveries: list[Delivery], apply: Apply, begin: Begin) -> None:
-    with session_scope(engine) as session:
-        begin(session)
-        for delivery in deliveries:
-            apply(session, delivery)
 
 
 def _failed(

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, col, select
 
 from services.observability import count_published
@@ -29,6 +29,26 @@ Publish = Callable[[str, bytes, str], Awaitable[None]]
 
 def enqueue(session: Session, subject: str, payload: BaseModel, msg_id: str) -> None:
     session.add(OutboxRow(subject=subject, payload=payload.model_dump_json(), msg_id=msg_id))
+
+
+def enqueue_many(session: Session, messages: Iterable[tuple[str, BaseModel, str]]) -> None:
+    """``enqueue`` for many (subject, payload, msg id) at once, in that order.
+
+    One Core INSERT executed for all rows: building an ORM object and flushing it per row
+    cost more than the change it announces when ingest applies thousands of events a batch.
+    """
+    now = utcnow()
+    rows = [
+        {
+            "subject": subject,
+            "payload": payload.model_dump_json(),
+            "msg_id": msg_id,
+            "created_at": now,
+        }
+        for subject, payload, msg_id in messages
+    ]
+    if rows:
+        session.connection().execute(insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
 
 
 class OutboxRelay:
