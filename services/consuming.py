@@ -3,7 +3,8 @@
 Every consuming service hands a batch of JetStream messages to ``process_batch`` with
 two functions: how to apply one message inside a transaction, and what to record when a
 message is given up. The batch is applied in one transaction (fast on SQLite and
-PostgreSQL alike); when that fails, each message is retried alone so that one poison
+PostgreSQL alike), by an optional function that applies the whole batch at once if the
+service has one; when that fails, each message is retried alone so that one poison
 message cannot hold back the others.
 """
 
@@ -80,6 +81,7 @@ ACK = None
 Outcome = Retry | None
 
 Apply = Callable[[Session, Delivery], None]
+ApplyBatch = Callable[[Session, list[Delivery]], None]
 GiveUp = Callable[[Session, Delivery, Exception], None]
 Begin = Callable[[Session], None]
 OpenSession = Callable[[], AbstractContextManager[Session]]
@@ -119,18 +121,30 @@ def process_batch(
     base_delay: float,
     begin: Begin = begin_writing,
     open_session: OpenSession | None = None,
+    apply_batch: ApplyBatch | None = None,
 ) -> list[Outcome]:
     """Apply a batch; return per message ACK (None) or Retry(delay).
 
     ``begin`` opens each transaction before the first message is applied: by default as a
     writer (see ``begin_writing``), so that replicas sharing the consumer take turns.
     ``open_session`` gives each transaction's session (default: a new one per transaction).
+    ``apply_batch``, if given, applies the whole batch in its transaction (it must have the
+    effect of ``apply`` on each message in order); ``apply`` is then used only to retry the
+    messages one by one after the batch failed.
     """
     started = time.perf_counter()
     opener: OpenSession = open_session or (lambda: session_scope(engine))
     try:
         return _process_batch(
-            engine, deliveries, apply, give_up, max_deliver, base_delay, begin, opener
+            engine,
+            deliveries,
+            apply,
+            give_up,
+            max_deliver,
+            base_delay,
+            begin,
+            opener,
+            apply_batch,
         )
     finally:
         if deliveries:
@@ -148,9 +162,16 @@ def _process_batch(
     base_delay: float,
     begin: Begin,
     opener: OpenSession,
+    apply_batch: ApplyBatch | None,
 ) -> list[Outcome]:
     try:
-        _apply_all(opener, deliveries, apply, begin)
+        with opener() as session:
+            begin(session)
+            if apply_batch is not None:
+                apply_batch(session, deliveries)
+            else:
+                for delivery in deliveries:
+                    apply(session, delivery)
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
@@ -164,18 +185,13 @@ def _process_batch(
     outcomes: list[Outcome] = []
     for delivery in deliveries:
         try:
-            _apply_all(opener, [delivery], apply, begin)
+            with opener() as session:
+                begin(session)
+                apply(session, delivery)
             outcomes.append(ACK)
         except Exception as exc:
             outcomes.append(_failed(engine, delivery, exc, give_up, max_deliver, base_delay))
     return outcomes
-
-
-def _apply_all(opener: OpenSession, deliveries: list[Delivery], apply: Apply, begin: Begin) -> None:
-    with opener() as session:
-        begin(session)
-        for delivery in deliveries:
-            apply(session, delivery)
 
 
 def _failed(

@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
-from services.consuming import Delivery, defer_decoding, process_batch, settle
-from services.ingest_store import apply_event, record_dead_letter
-from services.intake import Refused, parse_input, raw_text
+from services.consuming import Delivery, Outcome, defer_decoding, process_batch, settle
+from services.ingest_store import apply_event, apply_events, record_dead_letter
+from services.intake import InputEvent, Refused, parse_input, raw_text
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.topology import INPUT, consumer_config, jstream
@@ -51,12 +51,23 @@ class Ingest:
         self.settings = runtime.settings
 
     def apply(self, session: Session, delivery: Delivery) -> None:
+        """One message (the batch failed and its messages are retried one by one)."""
+        event = self.accept(session, delivery)
+        if event is not None:
+            apply_event(session, event)
+
+    def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
+        """A whole batch: refusals dead-lettered one by one, the events applied together."""
+        events = [event for d in deliveries if (event := self.accept(session, d)) is not None]
+        apply_events(session, events)
+
+    def accept(self, session: Session, delivery: Delivery) -> InputEvent | None:
+        """The message's event, or None when it is refused (and dead-lettered)."""
         try:
-            event = parse_input(delivery.subject, delivery.data, self.settings.max_payload_bytes)
+            return parse_input(delivery.subject, delivery.data, self.settings.max_payload_bytes)
         except Refused as refused:
             self.refuse(session, delivery, refused.error_type, refused.reason)
-            return
-        apply_event(session, event)
+            return None
 
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
         reason = f"failed {delivery.num_delivered} times while being applied: {exc!r}"
@@ -74,18 +85,20 @@ class Ingest:
         )
         record_dead_letter(session, letter, delivery.source, delivery.msg_id)
 
-    async def consume(self, message: NatsBatchMessage) -> None:
-        msgs = message.raw_message
-        deliveries = [Delivery.of(m) for m in msgs]
-        outcomes = await asyncio.to_thread(
-            process_batch,
+    def process(self, deliveries: list[Delivery]) -> list[Outcome]:
+        return process_batch(
             self.runtime.engine,
             deliveries,
             self.apply,
             self.give_up,
             max_deliver=self.settings.max_deliver,
             base_delay=self.settings.retry_delay_seconds,
+            apply_batch=self.apply_batch,
         )
+
+    async def consume(self, message: NatsBatchMessage) -> None:
+        msgs = message.raw_message
+        outcomes = await asyncio.to_thread(self.process, [Delivery.of(m) for m in msgs])
         await settle(msgs, outcomes)
         self.runtime.relay.wake()
 

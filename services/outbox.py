@@ -5,6 +5,9 @@ the relay publishes them to JetStream with their deterministic ``Nats-Msg-Id``. 
 between commit and publish leaves the rows unpublished and the next flush (at start or
 on the timer) sends them; a crash after publish but before marking them is absorbed by
 JetStream's duplicate window. So each message is published once.
+
+The relay sends a chunk of rows without waiting for each acknowledgement in turn (one
+connection keeps them in order on the stream) and marks the acknowledged ones at once.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, Row, insert, update
+from sqlalchemy import select as select_core
+from sqlmodel import Session, col
 
 from services.observability import count_published
 from services.storage.models import OutboxRow
@@ -25,10 +29,31 @@ from services.storage.types import utcnow
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, str], Awaitable[None]]
+Pending = Row[int | None, str, str, str]  # id, subject, payload, msg_id
 
 
 def enqueue(session: Session, subject: str, payload: BaseModel, msg_id: str) -> None:
     session.add(OutboxRow(subject=subject, payload=payload.model_dump_json(), msg_id=msg_id))
+
+
+def enqueue_many(session: Session, messages: Iterable[tuple[str, BaseModel, str]]) -> None:
+    """``enqueue`` for many (subject, payload, msg id) at once, in that order.
+
+    One Core INSERT executed for all rows: building an ORM object and flushing it per row
+    cost more than the change it announces when ingest applies thousands of events a batch.
+    """
+    now = utcnow()
+    rows = [
+        {
+            "subject": subject,
+            "payload": payload.model_dump_json(),
+            "msg_id": msg_id,
+            "created_at": now,
+        }
+        for subject, payload, msg_id in messages
+    ]
+    if rows:
+        session.connection().execute(insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
 
 
 class OutboxRelay:
@@ -39,15 +64,21 @@ class OutboxRelay:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
-    def _pending(self) -> list[OutboxRow]:
+    def _pending(self) -> list[Pending]:
+        """The oldest unpublished rows: (id, subject, payload, msg_id)."""
         with Session(self._engine) as session:
             query = (
-                select(OutboxRow)
+                select_core(
+                    col(OutboxRow.id),
+                    col(OutboxRow.subject),
+                    col(OutboxRow.payload),
+                    col(OutboxRow.msg_id),
+                )
                 .where(col(OutboxRow.published_at).is_(None))
                 .order_by(col(OutboxRow.id))
                 .limit(self._chunk)
             )
-            return list(session.exec(query).all())
+            return list(session.connection().execute(query).all())
 
     def _mark_published(self, ids: list[int]) -> None:
         with Session(self._engine) as session:
@@ -61,17 +92,36 @@ class OutboxRelay:
         sent = 0
         async with self._lock:
             while rows := await asyncio.to_thread(self._pending):
-                done: list[int] = []
+                acked: list[int] = []
                 try:
-                    for row in rows:
-                        await self._publish(row.subject, row.payload.encode(), row.msg_id)
-                        done.append(row.id)  # type: ignore[arg-type]
-                        count_published(row.subject, row.payload)
+                    await self._publish_chunk(rows, acked)
                 finally:
-                    if done:
-                        await asyncio.to_thread(self._mark_published, done)
-                        sent += len(done)
+                    # Whatever was acknowledged is marked, even when a publish failed (or the
+                    # flush was cancelled): the rest stays unpublished for the next flush.
+                    if acked:
+                        await asyncio.to_thread(self._mark_published, acked)
+                        sent += len(acked)
         return sent
+
+    async def _publish_chunk(self, rows: list[Pending], acked: list[int]) -> None:
+        """Publish the rows, adding each acknowledged id to ``acked``; raise the first error.
+
+        The first row goes alone: if the broker is away, one publish fails instead of a
+        whole chunk timing out, and nats-py sets up its reply subscription on the first
+        request, which requests started meanwhile could overtake. The others are sent
+        together: they leave in order on the one connection, so the stream keeps the order.
+        """
+
+        async def send(row: Pending) -> None:
+            await self._publish(row.subject, row.payload.encode(), row.msg_id)
+            acked.append(row.id)  # type: ignore[arg-type]
+            count_published(row.subject, row.payload)
+
+        await send(rows[0])
+        results = await asyncio.gather(*(send(row) for row in rows[1:]), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def wake(self) -> None:
         """Ask the background loop to flush now (after a commit)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,13 +119,21 @@ def begin_writing(session: Session, lock: str | None = None) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCKS[lock]})
 
 
-def lock_entity(session: Session, kind: str, key: str) -> None:
-    """PostgreSQL: serialize writers of one entity across processes, to the commit, even
-    before its first row exists (no row to lock ``FOR UPDATE`` yet). SQLite: its one write
-    lock, taken by ``begin_writing``, already does."""
+def lock_entities(session: Session, kind: str, keys: Iterable[str]) -> None:
+    """PostgreSQL: serialize writers of these entities across processes, to the commit,
+    even before their first row exists (no row to lock ``FOR UPDATE`` yet). One statement
+    for all, in sorted order: two writers sharing some entities take those in the same
+    order and never wait for each other. SQLite: its one write lock, taken by
+    ``begin_writing``, already does."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"{kind}:{key}"},
-        )
+        names = sorted({f"{kind}:{key}" for key in keys})
+        if names:
+            # A plain scan of the array: the locks are taken row by row in its order.
+            conn.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(name, 0))"
+                    " FROM unnest(CAST(:names AS text[])) AS name"
+                ),
+                {"names": names},
+            ).all()

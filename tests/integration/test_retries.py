@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 import services.ingest
 from services.ingest_store import apply_event as real_apply_event
+from services.ingest_store import apply_events as real_apply_events
 from services.storage.models import CooperativeRow, DeadLetterRow
 from tests import builders
 from tests.harness import Harness
@@ -17,16 +18,26 @@ COOPS = "kopdes.cooperative.upserted"
 
 @pytest.fixture
 def poisoned(monkeypatch):
-    """Applying the cooperative 'poison' always fails, as a bug in a handler would."""
+    """Applying the cooperative 'poison' always fails, as a bug in a handler would: alone
+    or in a batch (which then fails as a whole)."""
     attempts: list[str] = []
 
-    def apply_event(session, event):
-        if getattr(event, "cooperative_id", None) == "poison":
-            attempts.append(event.cooperative_id)
+    def poison_in(events):
+        poisoned = [e for e in events if getattr(e, "cooperative_id", None) == "poison"]
+        if poisoned:
+            attempts.extend(e.cooperative_id for e in poisoned)
             raise RuntimeError("simulated handler bug")
+
+    def apply_event(session, event):
+        poison_in([event])
         return real_apply_event(session, event)
 
+    def apply_events(session, events):
+        poison_in(events)
+        return real_apply_events(session, events)
+
     monkeypatch.setattr(services.ingest, "apply_event", apply_event)
+    monkeypatch.setattr(services.ingest, "apply_events", apply_events)
     return attempts
 
 
