@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic import BaseModel
 from sqlalchemy import Engine, event, tuple_
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -41,6 +42,7 @@ class SuggestionLedger(Books):
         self._total: int | None = None  # the total when this ledger was last up to date
         self._loaded = False
         self._transient: list[object] = []  # rows other than suggestions, let go per commit
+        self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class SuggestionLedger(Books):
         self._total = None
         self._loaded = False
         self._transient.clear()
+        self.outbox.clear()
 
     def _loaded_row(self, session: Session, instance: object) -> None:
         if not isinstance(instance, SuggestionRow):
@@ -165,7 +168,13 @@ class SuggestionLedger(Books):
         self, session: Session, key: OfferKey, rows: list[SuggestionRow], retracted: set[str]
     ) -> None:
         book = SuggestionBook(
-            session, self.settings, *key, rows, on_pending=self._pending, retracted=retracted
+            session,
+            self.settings,
+            *key,
+            rows,
+            on_pending=self._pending,
+            retracted=retracted,
+            outbox=self.outbox,
         )
         self._books[key] = book
         for row in rows:
@@ -206,6 +215,7 @@ class SuggestionLedger(Books):
                 [],
                 on_pending=self._pending,
                 retracted=set(),
+                outbox=self.outbox,
             )
             self._books[key] = book
         return book
@@ -222,6 +232,7 @@ class SuggestionLedger(Books):
     def finish(self) -> None:
         written = [book.offer_key for book in self.written()]
         if not written:
+            super().finish()  # announcements without a row written: none, but stay exact
             return
         assert self.session is not None
         before = _total(self.session)

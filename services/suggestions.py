@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import date
 
+from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -21,7 +22,7 @@ from matcher import Match, MatchIndex
 from schemas import ExplanationComponent, MatchRetracted, MatchSuggestion, RetractReason, subjects
 from schemas.regions import regency_code
 from services.fingerprints import cooperative_fingerprint, offer_fingerprint
-from services.outbox import enqueue
+from services.outbox import enqueue, enqueue_many
 from services.settings import Settings
 from services.storage.models import (
     CooperativeRow,
@@ -89,6 +90,7 @@ class SuggestionBook:
         rows: Iterable[SuggestionRow] | None = None,
         on_pending: Callable[[OfferKey, str, bool], None] | None = None,
         retracted: set[str] | None = None,
+        outbox: list[tuple[str, BaseModel, str]] | None = None,
     ) -> None:
         """``rows``: the offer's rows that are not retracted, when the caller read them
         already; retracted rows are read only to be revived (``suggest``). ``retracted``:
@@ -106,6 +108,9 @@ class SuggestionBook:
             )
         self.rows = {row.cooperative_id: row for row in rows}
         self.retracted = retracted
+        # Messages to announce, written by the caller in one statement before the commit
+        # (None: each is put in the outbox at once).
+        self.outbox = outbox
         # Told when a cooperative enters or leaves the pending set (the ledger's index).
         self.on_pending = on_pending
         # Rows written since the last commit (the ledger trims them after it).
@@ -260,8 +265,14 @@ class SuggestionBook:
             row.version += 1
             row.updated_at = now
         msg_id = f"{row.suggestion_id}:suggested:{row.version}"
-        enqueue(self.session, subjects.MATCH_SUGGESTED, suggestion_event(row), msg_id)
+        self._announce(subjects.MATCH_SUGGESTED, suggestion_event(row), msg_id)
         self._changed(row, was_pending)
+
+    def _announce(self, subject: str, payload: BaseModel, msg_id: str) -> None:
+        if self.outbox is None:
+            enqueue(self.session, subject, payload, msg_id)
+        else:
+            self.outbox.append((subject, payload, msg_id))
 
     def retract(self, row: SuggestionRow, reason: RetractReason) -> None:
         was_pending = row.status == SuggestionStatus.PENDING
@@ -270,11 +281,8 @@ class SuggestionBook:
         row.version += 1
         row.updated_at = now
         event = MatchRetracted(suggestion_id=row.suggestion_id, reason=reason, retracted_at=now)
-        enqueue(
-            self.session,
-            subjects.MATCH_RETRACTED,
-            event,
-            f"{row.suggestion_id}:retracted:{row.version}",
+        self._announce(
+            subjects.MATCH_RETRACTED, event, f"{row.suggestion_id}:retracted:{row.version}"
         )
         self._changed(row, was_pending)
 
@@ -297,11 +305,14 @@ class Books:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session, self.settings = session, settings
         self._books: dict[OfferKey, SuggestionBook] = {}
+        self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         key = (partner_id, offer_id)
         if key not in self._books:
-            self._books[key] = SuggestionBook(self.session, self.settings, partner_id, offer_id)
+            self._books[key] = SuggestionBook(
+                self.session, self.settings, partner_id, offer_id, outbox=self.outbox
+            )
         return self._books[key]
 
     def held(self, cooperative_id: str) -> list[OfferKey]:
@@ -325,7 +336,11 @@ class Books:
         return [book for book in self._books.values() if book.written]
 
     def finish(self) -> None:
-        """Before the commit: record which offers' rows this transaction wrote."""
+        """Before the commit: put the announcements in the outbox, in order, and record
+        which offers' rows this transaction wrote."""
+        if self.outbox:
+            enqueue_many(self.session, self.outbox)
+            self.outbox.clear()
         written = [book.offer_key for book in self.written()]
         if written:
             bump_suggestion_sets(self.session, written)
