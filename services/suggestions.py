@@ -290,13 +290,6 @@ class SuggestionBook:
         for row in self.pending:
             self.retract(row, reason)
 
-    def rerank(self) -> None:
-        ordered = sorted(self.pending, key=lambda r: (-r.score, r.cooperative_id))
-        for rank, row in enumerate(ordered, start=1):
-            if row.rank != rank:
-                row.rank = rank
-                self.written.add(row.cooperative_id)
-
 
 class Books:
     """Where a reconciler gets its offers' books: read for one transaction (this class) or
@@ -364,31 +357,25 @@ class Reconciler:
         # True scores of pending rows by cooperative, then offer: a batch places many
         # cooperatives into the same few offers, each time against the same pending rows.
         self._standings: dict[str, dict[str, tuple[float, str]]] = {}
-        # Books whose pending ranks are to be renumbered, once, before the commit (each
-        # renumbering updates every pending row of the offer).
-        self._reranks: dict[str, SuggestionBook] = {}
-        # Each offer's weakest pending row by true score, while neither the set nor a
-        # member's score changes: a newcomer is compared with it again and again.
-        self._weakest: dict[str, tuple[SuggestionRow, tuple[float, str]]] = {}
+        # Cooperatives that may enter each offer's set, placed once per offer when the
+        # transaction ends: in a batch of many profiles, an entry a later one would push
+        # out again is never written nor announced.
+        self._candidates: dict[str, dict[str, tuple[float, str]]] = {}
+        # Offers whose whole set was recomputed in this transaction (exact already).
+        self._recomputed: set[str] = set()
 
     def finish(self, *_: object) -> None:
-        """Before the transaction commits: renumber the ranks of the offers placed into,
-        and record which offers' rows were written."""
-        for book in self._reranks.values():
-            book.rerank()
-        self._reranks.clear()
+        """Before the transaction commits: place the candidates, and record which offers'
+        rows were written."""
+        self.place_candidates()
         self.books.finish()
 
     def forget(self, cooperative_id: str | None = None) -> None:
         """The index changed (one cooperative, or an offer: everything): drop cached scores."""
         if cooperative_id is None:
             self._standings.clear()
-            self._weakest.clear()
-            return
-        self._standings.pop(cooperative_id, None)
-        if self._weakest:
-            for partner_id, offer_id in self.books.held(cooperative_id):
-                self._weakest.pop(f"{partner_id}/{offer_id}", None)
+        else:
+            self._standings.pop(cooperative_id, None)
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         return self.books.book(partner_id, offer_id)
@@ -413,7 +400,7 @@ class Reconciler:
     def offer(self, partner_id: str, offer_id: str, closed: RetractReason | None = None) -> None:
         """Recompute the offer's whole set. ``closed``: the offer is withdrawn or expired."""
         book = self.book(partner_id, offer_id)
-        self._weakest.pop(book.key, None)
+        self._recomputed.add(book.key)
         offer = self.index.offer(book.key)
         if closed is not None or offer is None:
             book.retract_all(closed or RetractReason.OFFER_WITHDRAWN)
@@ -468,15 +455,13 @@ class Reconciler:
             self._place(key, cooperative_id, score, village)
 
     def _place(self, key: str, cooperative_id: str, score: float, village_code: str) -> None:
+        """Note the cooperative as a candidate for the offer's set (see place_candidates)."""
         offer = self.index.offer(key)
-        if offer is None:
-            return
+        if offer is None or key in self._recomputed:
+            return  # gone, or recomputed from an index that already holds this change
         book = self.book(offer.partner_id, offer.offer_id)
         if cooperative_id in book.decided:
             return
-        explain = self._explainer(key, cooperative_id)
-        slots = book.slots(offer.capacity)
-        pending = book.pending
         mine = book.rows.get(cooperative_id)
         if mine is not None and mine.status == SuggestionStatus.PENDING:
             if score < mine.score:
@@ -484,41 +469,60 @@ class Reconciler:
                 # set says, as one process computing from scratch would.
                 self.offer(offer.partner_id, offer.offer_id)
                 return
-            book.suggest(cooperative_id, score, village_code, mine.rank, explain)
-            self._reranks[key] = book
+        elif score <= book.bar(offer.capacity, self.settings.material_score_change):
+            # Stored scores lag the true ones by less than material_score_change (smaller
+            # moves are not published), so the bar is the weakest stored score minus that:
+            # a score at or below it cannot beat any member's true score.
             return
-        if len(pending) < slots:
-            book.suggest(cooperative_id, score, village_code, len(pending) + 1, explain)
-            self._reranks[key] = book
-            self._weakest.pop(key, None)
-            return
-        if not pending:
-            return
-        # Stored scores lag the true ones by less than material_score_change (smaller moves
-        # are not published), so compare with the true scores whenever that could matter.
-        if score <= book.bar(offer.capacity, self.settings.material_score_change):
-            return
-        worst, standing = self._weakest_of(key, pending)
-        if (-score, cooperative_id) < standing:
-            if -standing[0] < worst.score:
-                # The worst fell since it was placed, by a change not reconciled yet (another
-                # replica's, or one still on its way): the set is no longer right apart from
-                # this candidate, so a swap could pass over a better outsider. Recompute.
-                self.offer(offer.partner_id, offer.offer_id)
-                return
-            book.retract(worst, RetractReason.SUPERSEDED)
-            book.suggest(cooperative_id, score, village_code, len(pending), explain)
-            self._reranks[key] = book
-            self._weakest.pop(key, None)
+        self._candidates.setdefault(key, {})[cooperative_id] = (score, village_code)
 
-    def _weakest_of(
-        self, key: str, pending: list[SuggestionRow]
-    ) -> tuple[SuggestionRow, tuple[float, str]]:
-        found = self._weakest.get(key)
-        if found is None:
-            worst = max(pending, key=lambda r: self._standing(key, r))
-            found = self._weakest[key] = (worst, self._standing(key, worst))
-        return found
+    def place_candidates(self) -> None:
+        """Each offer's set becomes the best of its members and its candidates (by their
+        true scores now, ties by id), written once."""
+        candidates, self._candidates = self._candidates, {}
+        for key, found in sorted(candidates.items()):
+            offer = self.index.offer(key)
+            if offer is None or key in self._recomputed:
+                continue
+            book = self.book(offer.partner_id, offer.offer_id)
+            pool: dict[str, float] = {}
+            for row in book.pending:
+                true_score, _ = self._standing(key, row)
+                if -true_score < row.score:
+                    # A member fell since it was placed, by a change not reconciled yet
+                    # (another replica's, or one on its way): a better outsider may exist
+                    # that is no candidate here. Recompute the whole set.
+                    self.offer(offer.partner_id, offer.offer_id)
+                    break
+                pool[row.cooperative_id] = -true_score
+            else:
+                for cooperative_id, (score, _village) in found.items():
+                    pool[cooperative_id] = score
+                self._settle(key, book, offer.capacity, pool, found)
+
+    def _settle(
+        self,
+        key: str,
+        book: SuggestionBook,
+        capacity: int | None,
+        pool: dict[str, float],
+        found: dict[str, tuple[float, str]],
+    ) -> None:
+        ranked = sorted(pool.items(), key=lambda item: (-item[1], item[0]))
+        best = ranked[: book.slots(capacity)]
+        chosen = {cooperative_id for cooperative_id, _ in best}
+        for row in list(book.pending):
+            if row.cooperative_id not in chosen:
+                book.retract(row, self._retract_reason(key, row.cooperative_id))
+        for rank, (cooperative_id, score) in enumerate(best, start=1):
+            village = found[cooperative_id][1] if cooperative_id in found else None
+            book.suggest(
+                cooperative_id,
+                score,
+                village or self._village(cooperative_id),
+                rank,
+                self._explainer(key, cooperative_id),
+            )
 
     def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
         """The row's rank key by its true score now (ineligible: last)."""

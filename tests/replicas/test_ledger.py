@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from schemas import subjects
@@ -32,9 +32,9 @@ class FakeRuntime:
 class World:
     """Ingest and one matcher in this process, fed by hand (no NATS)."""
 
-    def __init__(self, engine, database_url: str) -> None:
+    def __init__(self, engine, database_url: str, **settings: object) -> None:
         self.engine = engine
-        runtime = FakeRuntime(engine, Settings(database_url=database_url))
+        runtime = FakeRuntime(engine, Settings(database_url=database_url, **settings))
         self.ingest = Ingest(runtime)  # type: ignore[arg-type]
         self.matcher = Matchmaker(runtime, today=lambda: TODAY)  # type: ignore[arg-type]
         self.sequence = 0
@@ -184,3 +184,62 @@ def test_a_write_that_skips_the_bump_is_retried_not_lost(engine, database_url):
     assert world.match() == [ACK]
     assert all(status == "retracted" for status, _ in world.stored().values())
     assert world.held() == {}
+
+
+def announced(world: World) -> list[tuple[str, str]]:
+    """(subject, cooperative id or suggestion id) of every kopdes.match.* message, in order."""
+    with Session(world.engine) as session:
+        rows = session.exec(
+            select(OutboxRow)
+            .where(col(OutboxRow.subject).startswith("kopdes.match."))
+            .order_by(col(OutboxRow.id))
+        ).all()
+    found = []
+    for row in rows:
+        payload = json.loads(row.payload)
+        found.append((row.subject, payload.get("cooperative_id", payload["suggestion_id"])))
+    return found
+
+
+def test_an_entry_pushed_out_within_the_same_batch_is_never_announced(engine, database_url):
+    """One slot, two cooperatives. In one batch only the better is written and announced;
+    in two batches the first is suggested, then retracted when the better one arrives."""
+    weaker = builders.profile(
+        cooperative_id="KDMP-weaker",
+        village_code="61.12.01.2001",
+        business_units=["USP"],
+        commodities=["karet"],
+        needs="",
+    )
+    better = builders.profile(cooperative_id="KDMP-better", village_code="61.12.01.2002")
+
+    together = World(engine, database_url, suggestions_per_offer=1)
+    together.publish(offers_subject("bri"), builders.offer())
+    together.publish(subjects.COOPERATIVE_UPSERTED, weaker)
+    together.publish(subjects.COOPERATIVE_UPSERTED, better)
+    assert together.match() == [ACK] * 3
+    assert announced(together) == [(subjects.MATCH_SUGGESTED, "KDMP-better")]
+    assert open_rows(together) == {"KDMP-better": ("pending", together.stored()["KDMP-better"][1])}
+    assert "KDMP-weaker" not in together.stored()  # nothing was written for it
+
+    # The same events, the better profile in a later batch (a fresh database).
+    with Session(engine) as session:
+        for table in ("outbox", "suggestion", "suggestion_set", "cooperative", "offer"):
+            session.exec(text(f"DELETE FROM {table}"))  # type: ignore[call-overload]
+        session.commit()
+    apart = World(engine, database_url, suggestions_per_offer=1)
+    apart.publish(offers_subject("bri"), builders.offer())
+    apart.publish(subjects.COOPERATIVE_UPSERTED, weaker)
+    assert apart.match() == [ACK] * 2
+    apart.publish(subjects.COOPERATIVE_UPSERTED, better)
+    assert apart.match() == [ACK]
+    with Session(engine) as session:
+        pushed_out = session.exec(
+            select(SuggestionRow).where(SuggestionRow.cooperative_id == "KDMP-weaker")
+        ).one()
+    assert pushed_out.retract_reason == "superseded"
+    assert announced(apart) == [
+        (subjects.MATCH_SUGGESTED, "KDMP-weaker"),
+        (subjects.MATCH_RETRACTED, pushed_out.suggestion_id),
+        (subjects.MATCH_SUGGESTED, "KDMP-better"),
+    ]
