@@ -148,24 +148,30 @@ class MatchIndex:
                 _discard(self._offer_postings, term, region, key)
 
     # ------------------------------------------------------------------ queries
-    def score(self, key: str, cooperative_id: str, as_of: date) -> Match | None:
-        """The pair's match, or None when either is unknown or the pair is ineligible."""
+    def _eligible_pair(
+        self, key: str, cooperative_id: str, as_of: date
+    ) -> tuple[Offer, Cooperative, OfferTerms, CoopTerms] | None:
         offer, coop = self._offers.get(key), self._cooperatives.get(cooperative_id)
         if offer is None or coop is None:
             return None
         if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
             return None
-        ot, ct = self._offer_terms[key], self._coop_terms[cooperative_id]
+        return offer, coop, self._offer_terms[key], self._coop_terms[cooperative_id]
+
+    def score(self, key: str, cooperative_id: str, as_of: date) -> Match | None:
+        """The pair's match, or None when either is unknown or the pair is ineligible."""
+        pair = self._eligible_pair(key, cooperative_id, as_of)
+        if pair is None:
+            return None
+        offer, coop, ot, ct = pair
         return explain(offer, coop, ot, ct, term_scores(ot, ct), text_score(ot, ct))
 
     def pair_score(self, key: str, cooperative_id: str, as_of: date) -> float | None:
         """The pair's score without its explanation (None: unknown or ineligible)."""
-        offer, coop = self._offers.get(key), self._cooperatives.get(cooperative_id)
-        if offer is None or coop is None:
+        pair = self._eligible_pair(key, cooperative_id, as_of)
+        if pair is None:
             return None
-        if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):
-            return None
-        ot, ct = self._offer_terms[key], self._coop_terms[cooperative_id]
+        _, _, ot, ct = pair
         weights = self._offer_weights[key]
         return total(weights, self._term_part(ot, weights, ct), text_score(ot, ct))
 
