@@ -39,12 +39,11 @@ import nats
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from services.embedded_nats import EmbeddedNats
 from services.publishing import encode_event
-from services.storage.db import make_engine
+from services.storage.db import make_engine, reset_schema
 from services.storage.models import SuggestionRow
 from services.synthetic import national
 
@@ -88,14 +87,6 @@ async def ceiling(nc: Any, events: list[tuple[str, bytes, str]]) -> float:
     elapsed = time.perf_counter() - started
     await js.delete_stream("BENCH_CEILING")
     return done / elapsed
-
-
-def reset_database(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def start_service(
@@ -310,7 +301,7 @@ async def main() -> None:
         for replicas in (int(r) for r in args.replicas.split(",")):
             run_dir = work / f"run{replicas}"
             if bench_db:
-                reset_database(bench_db)
+                reset_schema(bench_db)
                 database_url = bench_db
             else:
                 database_url = f"sqlite:///{run_dir / 'kopdes.db'}"

@@ -23,7 +23,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bench_pipeline import reset_database  # same folder: scripts run from it
 from sqlmodel import Session, col, select
 
 from services.consuming import Delivery
@@ -31,7 +30,7 @@ from services.ingest import Ingest
 from services.matching import Matchmaker
 from services.publishing import encode_event
 from services.settings import Settings
-from services.storage.db import create_schema, engine_from_settings
+from services.storage.db import create_schema, engine_from_settings, reset_schema
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
 from services.synthetic import national
@@ -67,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kopdes-stages-") as tmp:
         url = os.environ.get("KOPDES_BENCH_DATABASE_URL")
         if url:
-            reset_database(url)
+            reset_schema(url)
         settings = Settings(database_url=url or f"sqlite:///{Path(tmp) / 'k.db'}", data_dir=tmp)
         parts = Parts(settings)
         create_schema(parts.engine)

@@ -14,7 +14,6 @@ the whole ledger (read again at the next turn): the database stays the truth.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -223,26 +222,19 @@ class SuggestionLedger(Books):
     def held(self, cooperative_id: str) -> list[OfferKey]:
         return sorted(self._pending_by_cooperative.get(cooperative_id, ()))
 
-    def bar(self, key: OfferKey, capacity: int | None) -> float:
-        book = self._books.get(key)
-        if book is None:
-            return -math.inf
-        return book.bar(capacity, self.settings.material_score_change)
-
     def finish(self) -> None:
         written = [book.offer_key for book in self.written()]
+        super().finish()
         if not written:
-            super().finish()  # announcements without a row written: none, but stay exact
             return
         assert self.session is not None
-        before = _total(self.session)
-        super().finish()
         after = _total(self.session)
         for key in written:
             self._versions[key] = self._versions.get(key, 0) + 1
-        # Another writer committed between this turn's start and this bump: its offers
-        # are found at the next turn (the total will not match).
-        self._total = after if before == self._total and after == before + 1 else None
+        # Only this bump since the turn began, or another writer committed in between:
+        # then its offers are found at the next turn (the total will not match).
+        expected = None if self._total is None else self._total + 1
+        self._total = after if after == expected else None
         self._versions[TOTAL] = after
 
 

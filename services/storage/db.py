@@ -90,6 +90,15 @@ def create_schema(engine: Engine) -> None:
     upgrade(engine)
 
 
+def reset_schema(url: str) -> None:
+    """PostgreSQL: drop everything in schema ``public`` (tests and benchmarks only)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any error."""

@@ -15,10 +15,10 @@ from services.consuming import Delivery, Retry, process_batch
 from services.runtime import Runtime
 from services.settings import Settings
 from services.storage import migrate
-from services.storage.db import make_engine
+from services.storage.db import make_engine, reset_schema
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
-from tests.conftest import POSTGRES_URL, _reset_postgres
+from tests.conftest import POSTGRES_URL
 from tests.tcp_proxy import TcpProxy
 
 
@@ -50,7 +50,7 @@ def postgres_url() -> str:
     """A clean PostgreSQL database (these tests cut its connections through a proxy)."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need KOPDES_TEST_DATABASE_URL (.ci/run sets it)")
-    _reset_postgres(POSTGRES_URL)
+    reset_schema(POSTGRES_URL)
     return POSTGRES_URL
 
 
