@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from schemas import Decision, Notification
@@ -27,7 +28,12 @@ from services.notify.webhooks import register_endpoint
 from services.review.decisions import decide
 from services.review.models import Coordinator
 from services.storage.db import session_scope
-from services.storage.models import SuggestionRow, SuggestionStatus
+from services.storage.models import (
+    SuggestionRow,
+    SuggestionStatus,
+    WebhookDeliveryRow,
+    WebhookDeliveryStatus,
+)
 
 NOTE = "Pengurus mohon menyiapkan dokumen NIB dan proposal usaha minggu ini."
 DEMO_ADMIN = "admin"  # services.review.accounts.DEMO_ACCOUNTS
@@ -90,7 +96,9 @@ async def show_notification(
         )
         pipeline.runtime.relay.wake()
         deadline = time.monotonic() + timeout
-        while not receiver.received and time.monotonic() < deadline:
+        # Until the worker has also recorded the delivery: stopping the pipeline as soon
+        # as the receiver has it would leave the row pending, to be sent again next run.
+        while not (receiver.received and _delivered(engine)) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
     shown = _print_inbox(console, pipeline, best.cooperative_id, data_dir)
     if not receiver.received:
@@ -104,6 +112,14 @@ async def show_notification(
         highlight=False,
     )
     return got.signature_valid and shown
+
+
+def _delivered(engine: Engine) -> bool:
+    with Session(engine) as session:
+        query = select(WebhookDeliveryRow.id).where(
+            WebhookDeliveryRow.status == WebhookDeliveryStatus.DELIVERED
+        )
+        return session.exec(query).first() is not None
 
 
 @contextlib.contextmanager
