@@ -18,13 +18,18 @@ import argparse
 import cProfile
 import os
 import pstats
+import random
+import statistics
 import tempfile
 import time
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from schemas import CooperativeProfile
 from services.consuming import Delivery
 from services.ingest import Ingest
 from services.matching import Matchmaker
@@ -47,16 +52,92 @@ class Parts:
 
 
 def deliveries(events: list[tuple[str, bytes, str]], stream: str) -> list[Delivery]:
+    """As JetStream hands them out: each knows how many are still waiting after it."""
     return [
-        Delivery(subject, data, msg_id, 1, f"{stream}:{i}", utcnow(), consumer=stream)
+        Delivery(
+            subject,
+            data,
+            msg_id,
+            1,
+            f"{stream}:{i}",
+            utcnow(),
+            consumer=stream,
+            num_pending=len(events) - i,
+        )
         for i, (subject, data, msg_id) in enumerate(events, start=1)
     ]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Steady:
+    """After the load: what one background batch of profile updates and one new offer
+    cost the matcher (service times; the transport adds its own)."""
+
+    def __init__(self, parts: Parts, ingest: Ingest, matchmaker: Matchmaker) -> None:
+        self.parts, self.ingest, self.matchmaker = parts, ingest, matchmaker
+        with Session(parts.engine) as session:
+            self.last_id = max(session.exec(select(OutboxRow.id)).all(), default=None) or 0
+
+    def _changes(self) -> list[Delivery]:
+        with Session(self.parts.engine) as session:
+            rows = session.exec(
+                select(OutboxRow)
+                .where(col(OutboxRow.id) > self.last_id)
+                .where(col(OutboxRow.subject).startswith("kopdes.internal."))
+                .order_by(col(OutboxRow.id))
+            ).all()
+        if rows:
+            self.last_id = rows[-1].id or self.last_id
+        events = [(r.subject, r.payload.encode(), r.msg_id) for r in rows]
+        return [replace(d, num_pending=0) for d in deliveries(events, "INT")]
+
+    def matcher_ms(self, events: list[BaseModel]) -> float:
+        """Ingest the events, then time the matcher's batch of their changes."""
+        self.ingest.process(deliveries([encode_event(e) for e in events], "IN"))
+        changes = self._changes()
+        started = time.perf_counter()
+        self.matchmaker.process(changes)
+        return 1000 * (time.perf_counter() - started)
+
+
+def steady_state(
+    steady: Steady, profiles: list[CooperativeProfile], offers: list[BaseModel], rounds: int
+) -> tuple[list[float], list[float]]:
+    rng = random.Random(5)
+    update_ms, offer_ms = [], []
+    for step in range(1, rounds + 1):
+        batch = []
+        for profile in rng.sample(profiles, 10):  # 50 ms of 200 updates/s
+            batch.append(
+                profile.model_copy(
+                    update={
+                        "updated_at": profile.updated_at + timedelta(seconds=step),
+                        "member_count": profile.member_count + step % 7,
+                    }
+                )
+            )
+        update_ms.append(steady.matcher_ms(batch))
+        if step % 5 == 0:
+            offer = rng.choice(offers)
+            fresh = offer.model_copy(update={"offer_id": f"{offer.offer_id}-s{step}"})
+            offer_ms.append(steady.matcher_ms([fresh]))
+    return update_ms, offer_ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=0.1, help="fraction of the national set")
     parser.add_argument("--profile", action="store_true", help="cProfile the matcher stage")
+    parser.add_argument(
+        "--steady", type=int, default=200, help="rounds of 10 profile updates after the load"
+    )
+    parser.add_argument(
+        "--profile-steady", action="store_true", help="cProfile the steady state instead"
+    )
     args = parser.parse_args()
 
     profiles, offers = national()
@@ -92,6 +173,8 @@ def main() -> None:
             profiler.enable()
         for start in range(0, len(changes), BATCH):
             matchmaker.process(changes[start : start + BATCH])
+        while matchmaker.release():  # the offers held back while behind
+            pass
         if profiler:
             profiler.disable()
         matcher_rate = len(changes) / (time.perf_counter() - started)
@@ -99,12 +182,27 @@ def main() -> None:
             announced = session.exec(
                 select(OutboxRow.id).where(col(OutboxRow.subject).startswith("kopdes.match."))
             ).all()
+        steady_profiler = cProfile.Profile() if args.profile_steady else None
+        if steady_profiler:
+            steady_profiler.enable()
+        update_ms, offer_ms = steady_state(
+            Steady(parts, ingest, matchmaker), profiles, offers, args.steady
+        )
+        if steady_profiler:
+            steady_profiler.disable()
+            profiler = steady_profiler
         parts.engine.dispose()
     database = "PostgreSQL" if url else "SQLite"
     print(f"{len(profiles):,} profiles + {len(offers):,} offers; {database}")
     print(f"ingest:  {len(inputs):,} events, {ingest_rate:,.0f} events/s")
     print(f"matcher: {len(changes):,} changes, {matcher_rate:,.0f} changes/s")
     print(f"match messages written: {len(announced):,}")
+    if update_ms:
+        print(
+            f"steady: 10 profile updates {statistics.median(update_ms):.1f} ms median, "
+            f"p99 {percentile(update_ms, 99):.1f} ms; one new offer "
+            f"{statistics.median(offer_ms):.1f} ms median, p99 {percentile(offer_ms, 99):.1f} ms"
+        )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
 

@@ -41,6 +41,8 @@ from matcher.scoring import (
 NATIONAL = ""  # the region key of offers open to all of Indonesia
 # Term parts kept per (offer profile, cooperative profile); cleared when it grows past this.
 PART_CACHE_LIMIT = 2_000_000
+# Pair scores kept (see MatchIndex.pair_score); all dropped when there are more.
+PAIR_SCORE_LIMIT = 2_000_000
 # Every offer is also filed under this key, which no cooperative term equals: the
 # exhaustive pass of best_offers (low min_score) finds all offers of a region with it.
 EVERY_OFFER = "**"
@@ -74,6 +76,13 @@ class MatchIndex:
         self._offer_postings: dict[str, dict[str, set[str]]] = {}
         # The term part depends only on the two term profiles: many pairs share one.
         self._parts: dict[tuple[int, int], float] = {}
+        # pair_score of pairs asked for again and again (the members of a set, each time a
+        # cooperative is placed into it), by cooperative then offer key, as of one date;
+        # dropped for a cooperative or an offer when it changes.
+        self._pair_scores: dict[str, dict[str, float | None]] = {}
+        self._pair_scored_by_offer: dict[str, set[str]] = {}
+        self._pair_scores_as_of: date | None = None
+        self._pair_score_count = 0
 
     # ------------------------------------------------------------------ store
     @property
@@ -108,6 +117,10 @@ class MatchIndex:
         members.add(coop.cooperative_id)
 
     def remove_cooperative(self, cooperative_id: str) -> None:
+        scores = self._pair_scores.pop(cooperative_id, {})
+        self._pair_score_count -= len(scores)
+        for key in scores:
+            self._pair_scored_by_offer[key].discard(cooperative_id)
         coop = self._cooperatives.pop(cooperative_id, None)
         if coop is None:
             return
@@ -138,6 +151,10 @@ class MatchIndex:
                 by_region.setdefault(region, set()).add(offer.key)
 
     def remove_offer(self, key: str) -> None:
+        scored = self._pair_scored_by_offer.pop(key, set())
+        self._pair_score_count -= len(scored)
+        for cooperative_id in scored:
+            self._pair_scores[cooperative_id].pop(key, None)
         offer = self._offers.pop(key, None)
         if offer is None:
             return
@@ -168,6 +185,18 @@ class MatchIndex:
 
     def pair_score(self, key: str, cooperative_id: str, as_of: date) -> float | None:
         """The pair's score without its explanation (None: unknown or ineligible)."""
+        if as_of != self._pair_scores_as_of or self._pair_score_count >= PAIR_SCORE_LIMIT:
+            self._pair_scores.clear()
+            self._pair_scored_by_offer.clear()
+            self._pair_scores_as_of, self._pair_score_count = as_of, 0
+        scores = self._pair_scores.setdefault(cooperative_id, {})
+        if key not in scores:
+            scores[key] = self._pair_score(key, cooperative_id, as_of)
+            self._pair_scored_by_offer.setdefault(key, set()).add(cooperative_id)
+            self._pair_score_count += 1
+        return scores[key]
+
+    def _pair_score(self, key: str, cooperative_id: str, as_of: date) -> float | None:
         pair = self._eligible_pair(key, cooperative_id, as_of)
         if pair is None:
             return None

@@ -60,6 +60,15 @@ class Component:
     score: float
     detail: str
 
+    def as_dict(self) -> dict[str, object]:
+        # dataclasses.asdict deep-copies field by field: ten times slower on a hot path.
+        return {
+            "name": self.name,
+            "weight": self.weight,
+            "score": self.score,
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Match:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -119,7 +119,7 @@ def suggestion_line(rank: int, match: Match) -> str:
             "cooperative_id": match.cooperative_id,
             "rank": rank,
             "score": match.score,
-            "explanation": [asdict(c) for c in match.components],
+            "explanation": [c.as_dict() for c in match.components],
             "summary": match.summary,
         },
         ensure_ascii=False,

@@ -43,6 +43,7 @@ class Delivery:
     source: str  # stream:sequence, unique per stored message
     received_at: datetime
     consumer: str = ""  # the durable consumer that delivered it, for metrics and logs
+    num_pending: int = 0  # messages the consumer had not delivered yet, after this one
 
     @property
     def event_id(self) -> str:
@@ -69,6 +70,7 @@ class Delivery:
             source=f"{meta.stream}:{meta.sequence.stream}",
             received_at=utcnow(),
             consumer=meta.consumer or "",
+            num_pending=meta.num_pending or 0,
         )
 
 

@@ -19,10 +19,11 @@ from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from schemas.regions import region_table
 from services.app import Pipeline
+from services.backlog import work_left
 from services.embedded_nats import EmbeddedNats
 from services.publishing import encode_event
 from services.review.accounts import ensure_demo_coordinators
@@ -32,7 +33,6 @@ from services.storage.models import (
     CooperativeRow,
     DeadLetterRow,
     OfferRow,
-    OutboxRow,
     SuggestionRow,
     SuggestionStatus,
 )
@@ -76,11 +76,11 @@ async def wait_for_pipeline(
         with Session(engine) as session:
             rows = _count(session, CooperativeRow) + _count(session, OfferRow)
             refused = _count(session, DeadLetterRow)
-            unsent = _count(session, OutboxRow, col(OutboxRow.published_at).is_(None))
+            unfinished = work_left(session)
         done, total = await _matcher_done(js)
         progress.update(stored, completed=rows + refused)
         progress.update(matched, completed=done, total=max(total, 1))
-        if rows + refused >= expected and done >= total and unsent == 0:
+        if rows + refused >= expected and done >= total and unfinished == 0:
             return
         await asyncio.sleep(0.2)
 

@@ -42,6 +42,7 @@ class SuggestionLedger(Books):
         self._loaded = False
         self._transient: list[object] = []  # rows other than suggestions, let go per commit
         self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
+        self.forget_stale()
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -79,6 +80,12 @@ class SuggestionLedger(Books):
         self._loaded = False
         self._transient.clear()
         self.outbox.clear()
+        self.forget_stale()
+
+    @property
+    def known_fresh(self) -> bool:
+        """Loaded, and no stale offer as of this ledger's last turn (nothing to release)."""
+        return self._loaded and self._stale is not None and not self._stale
 
     def _loaded_row(self, session: Session, instance: object) -> None:
         if not isinstance(instance, SuggestionRow):
@@ -120,6 +127,7 @@ class SuggestionLedger(Books):
             book.forget_decisions()
 
     def _load_all(self, session: Session) -> None:
+        self.forget_stale()
         self._books.clear()
         self._pending_by_cooperative.clear()
         rows = session.exec(
@@ -138,6 +146,7 @@ class SuggestionLedger(Books):
         log.info("suggestion ledger loaded: %d offers", len(self._books))
 
     def _reload_changed(self, session: Session) -> None:
+        self.forget_stale()
         stored = _versions(session)
         changed = [k for k, v in stored.items() if self._versions.get(k) != v and k != TOTAL]
         for key in changed:
@@ -222,11 +231,10 @@ class SuggestionLedger(Books):
     def held(self, cooperative_id: str) -> list[OfferKey]:
         return sorted(self._pending_by_cooperative.get(cooperative_id, ()))
 
-    def finish(self) -> None:
+    def finish(self) -> bool:
         written = [book.offer_key for book in self.written()]
-        super().finish()
-        if not written:
-            return
+        if not super().finish():
+            return False
         assert self.session is not None
         after = _total(self.session)
         for key in written:
@@ -236,6 +244,7 @@ class SuggestionLedger(Books):
         expected = None if self._total is None else self._total + 1
         self._total = after if after == expected else None
         self._versions[TOTAL] = after
+        return True
 
 
 def _total(session: Session) -> int:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -43,7 +44,7 @@ from services.ledger import SuggestionLedger
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.storage.db import begin_writing
-from services.storage.models import CooperativeRow, OfferRow
+from services.storage.models import CooperativeRow, OfferRow, StaleOfferRow
 from services.suggestions import Reconciler, pending_offer_keys
 from services.topology import INTERNAL, consumer_config, jstream
 
@@ -54,8 +55,17 @@ BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 # How long a replica waits for its follower to reach the stream's end before it gives the
 # batch back (to be retried) rather than reconcile with an index that misses changes.
 CATCH_UP_SECONDS = 20.0
+# How long a replica holding the turn waits for the stream's end. Short: on SQLite the turn
+# is the write lock, and a writer blocking the event loop on it (a test's or the demo's own
+# write) would hold up the answer; giving the turn back and retrying breaks that tie.
+STREAM_END_SECONDS = 5.0
 # How often an idle replica applies the changes its follower queued.
 FOLLOWER_IDLE_SECONDS = 1.0
+# How often a replica looks for stale offers to recompute when it knows of none.
+RELEASE_IDLE_SECONDS = 1.0
+# After a batch that found a backlog waiting, the next batch is due at once: stale offers
+# are recomputed only when none came for this long (or a batch found no backlog).
+HOLD_GRACE_SECONDS = 1.0
 
 
 class IndexFollower:
@@ -119,6 +129,11 @@ class Matchmaker:
         # The suggestion rows, kept across batches; its transactions are the matcher's.
         self.ledger = SuggestionLedger(runtime.engine, self.settings)
         self._batch: list[tuple[str, bytes]] = []  # the changes being reconciled
+        # Behind a backlog: the batch being reconciled holds placements back (see
+        # Reconciler.hold), and recomputing stale offers waits until this monotonic time.
+        self.holding = False
+        self.behind_until = 0.0
+        self.hold_grace_seconds = HOLD_GRACE_SECONDS
 
     @property
     def js(self) -> JetStreamContext:
@@ -162,7 +177,7 @@ class Matchmaker:
             try:
                 info = asyncio.run_coroutine_threadsafe(
                     self.js.stream_info(INTERNAL.name), self._loop
-                ).result(CATCH_UP_SECONDS)
+                ).result(STREAM_END_SECONDS)
             except Exception as exc:  # NATS away or slow: the change is not at fault
                 raise Transient(f"stream end of {INTERNAL.name} unknown: {exc!r}") from exc
             if not self.follower.wait_for(info.state.last_seq, CATCH_UP_SECONDS):
@@ -218,7 +233,9 @@ class Matchmaker:
         """One per transaction, so that its per-offer books are shared across a batch."""
         if "reconciler" not in session.info:
             books = self.ledger if session is self.ledger.session else None
-            reconciler = Reconciler(session, self.settings, self.index, self.today(), books)
+            reconciler = Reconciler(
+                session, self.settings, self.index, self.today(), books, hold=self.holding
+            )
             event.listen(session, "before_commit", reconciler.finish, once=True)
             session.info["reconciler"] = reconciler
         return session.info["reconciler"]
@@ -238,9 +255,7 @@ class Matchmaker:
             if row is None:
                 return
             self.index.upsert_cooperative(cooperative_from_row(row))
-        reconciler = self.reconciler(session)
-        reconciler.forget(cooperative_id)
-        reconciler.cooperative(cooperative_id)
+        self.reconciler(session).cooperative(cooperative_id)
 
     def offer_changed(self, session: Session, partner_id: str, offer_id: str) -> None:
         row = session.get(OfferRow, (partner_id, offer_id))
@@ -255,9 +270,7 @@ class Matchmaker:
             self.index.upsert_offer(offer)
             if is_expired(offer, self.today()):
                 closed = RetractReason.OFFER_EXPIRED
-        reconciler = self.reconciler(session)
-        reconciler.forget()
-        reconciler.offer(partner_id, offer_id, closed)
+        self.reconciler(session).offer(partner_id, offer_id, closed)
 
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
         record_handler_failure(session, delivery, exc, "matching")
@@ -265,6 +278,8 @@ class Matchmaker:
     def process(self, deliveries: list[Delivery]) -> list[Any]:
         with self._lock:
             self._batch = [(d.subject, d.data) for d in deliveries]
+            self.holding = deliveries[-1].num_pending > self.settings.hold_backlog
+            self.behind_until = time.monotonic() + self.hold_grace_seconds if self.holding else 0.0
             try:
                 return process_batch(
                     self.runtime.engine,
@@ -278,6 +293,18 @@ class Matchmaker:
                 )
             finally:
                 self._batch = []
+                self.holding = False
+
+    def release(self) -> int:
+        """One turn recomputing offers held back while behind; returns how many."""
+        if time.monotonic() < self.behind_until or self.ledger.known_fresh:
+            return 0
+        with Session(self.runtime.engine) as session:  # a read, not the turn: SQLite's
+            if session.exec(select(StaleOfferRow.offer_id).limit(1)).first() is None:
+                return 0  # write lock is ingest's too
+        with self._lock, self.ledger.transaction() as session:
+            self.begin(session)
+            return self.reconciler(session).release(self.settings.release_offers_per_turn)
 
     def expire(self) -> int:
         """Retract the pending suggestions of offers whose validity date has passed."""
@@ -307,6 +334,19 @@ class Matchmaker:
             except Exception:
                 log.exception("expiry sweep failed; will retry")
             await asyncio.sleep(self.settings.expiry_check_seconds)
+
+    async def run_release(self) -> None:
+        while True:
+            released = 0
+            try:
+                released = await asyncio.to_thread(self.release)
+            except Exception:
+                log.exception("recomputing stale offers failed; will retry")
+            if released:
+                self.runtime.relay.wake()
+            # Back to back while there are more, so that suggestions follow a bulk load soon;
+            # batches still get their turns in between (the lock).
+            await asyncio.sleep(0 if released else RELEASE_IDLE_SECONDS)
 
     async def run_follower(self) -> None:
         try:
@@ -348,6 +388,6 @@ def matcher_service(runtime: Runtime) -> ServiceParts:
         "matcher",
         routers=[matcher_router(matchmaker)],
         on_start=[matchmaker.start],
-        background=[matchmaker.run_expiry, matchmaker.run_follower],
+        background=[matchmaker.run_expiry, matchmaker.run_follower, matchmaker.run_release],
         handle=matchmaker,
     )

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     material_score_change: float = Field(
         5.0, description="a suggestion is published again when its score moves this much"
     )
+    hold_backlog: int = Field(
+        1000,
+        description="changes waiting for the matcher above which it holds placements back "
+        "and recomputes the offers concerned once it has caught up",
+    )
+    release_offers_per_turn: int = Field(
+        200, description="offers held back that the matcher recomputes per transaction"
+    )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 from datetime import date
 
 from pydantic import BaseModel
+from sqlalchemy import tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -28,9 +28,11 @@ from services.storage.models import (
     CooperativeRow,
     OfferRow,
     RejectedPairRow,
+    StaleOfferRow,
     SuggestionRow,
     SuggestionSetRow,
     SuggestionStatus,
+    construct,
 )
 from services.storage.types import utcnow
 
@@ -221,9 +223,10 @@ class SuggestionBook:
             return
         match = explain()
         now = utcnow()
-        explanation = [asdict(c) for c in match.components]
+        explanation = [c.as_dict() for c in match.components]
         if row is None:
-            row = SuggestionRow(
+            row = construct(
+                SuggestionRow,
                 suggestion_id=suggestion_id(self.partner_id, self.offer_id, match.cooperative_id),
                 partner_id=self.partner_id,
                 offer_id=self.offer_id,
@@ -234,6 +237,8 @@ class SuggestionBook:
                 rank=rank,
                 explanation=explanation,
                 summary=match.summary,
+                status=SuggestionStatus.PENDING,
+                retract_reason=None,
                 created_at=now,
                 updated_at=now,
                 version=1,
@@ -299,6 +304,7 @@ class Books:
         self.session, self.settings = session, settings
         self._books: dict[OfferKey, SuggestionBook] = {}
         self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
+        self.forget_stale()
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         key = (partner_id, offer_id)
@@ -328,17 +334,68 @@ class Books:
     def written(self) -> list[SuggestionBook]:
         return [book for book in self._books.values() if book.written]
 
-    def finish(self) -> None:
+    # -- offers held back (see Reconciler.hold) -------------------------------------------
+
+    def forget_stale(self) -> None:
+        """Read the stale offers again when next asked (others may have changed them)."""
+        self._stale: set[OfferKey] | None = None
+        self._stale_marked: set[OfferKey] = set()
+        self._stale_cleared: set[OfferKey] = set()
+
+    @property
+    def stale(self) -> set[OfferKey]:
+        """Offers whose sets are recomputed whole once the matcher has caught up."""
+        if self._stale is None:
+            rows = self.session.exec(select(StaleOfferRow.partner_id, StaleOfferRow.offer_id))
+            self._stale = {(p, o) for p, o in rows}
+        return self._stale
+
+    def mark_stale(self, key: OfferKey) -> None:
+        if key not in self.stale:
+            self.stale.add(key)
+            self._stale_marked.add(key)
+            self._stale_cleared.discard(key)
+
+    def clear_stale(self, key: OfferKey) -> None:
+        if key in self.stale:
+            self.stale.discard(key)
+            self._stale_cleared.add(key)
+            self._stale_marked.discard(key)
+
+    def _store_stale(self) -> bool:
+        """Write this transaction's marks; True if there were any."""
+        marked, cleared = sorted(self._stale_marked), sorted(self._stale_cleared)
+        self._stale_marked, self._stale_cleared = set(), set()
+        table = StaleOfferRow.__table__  # type: ignore[attr-defined]
+        connection = self.session.connection()
+        if marked:
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            connection.execute(
+                insert(table).on_conflict_do_nothing(),
+                [{"partner_id": p, "offer_id": o} for p, o in marked],
+            )
+        for start in range(0, len(cleared), 500):
+            chunk = cleared[start : start + 500]
+            connection.execute(
+                table.delete().where(tuple_(table.c.partner_id, table.c.offer_id).in_(chunk))
+            )
+        return bool(marked or cleared)
+
+    def finish(self) -> bool:
         """Before the commit: put the announcements in the outbox, in order, and record
-        which offers' rows this transaction wrote."""
+        which offers' rows this transaction wrote. True if it bumped the versions."""
         # Rows first, then their set versions: the order a review decision locks them in.
         self.session.flush()
         if self.outbox:
             enqueue_many(self.session, self.outbox)
             self.outbox.clear()
         written = [book.offer_key for book in self.written()]
-        if written:
+        # Marks change no row but what the next turn of any replica must do: they count
+        # in the total, so another replica reads the stale offers again.
+        if self._store_stale() or written:
             bump_suggestion_sets(self.session, written)
+            return True
+        return False
 
 
 class Reconciler:
@@ -351,14 +408,18 @@ class Reconciler:
         index: MatchIndex,
         as_of: date,
         books: Books | None = None,
+        *,
+        hold: bool = False,
     ) -> None:
         self.session, self.settings, self.index, self.as_of = session, settings, index, as_of
+        # Behind a backlog (a bulk load): instead of re-placing an offer's set for every
+        # cooperative that concerns it, note the offer as stale; it is recomputed whole once,
+        # when the matcher has caught up (release). Each entry published then stays,
+        # where placing as the profiles arrive would publish and retract most of them.
+        self.hold = hold
         # One book per offer for the whole transaction (or longer, see Books): a batch of
         # profile changes touches the same few offers again and again.
         self.books = books if books is not None else Books(session, settings)
-        # True scores of pending rows by cooperative, then offer: a batch places many
-        # cooperatives into the same few offers, each time against the same pending rows.
-        self._standings: dict[str, dict[str, tuple[float, str]]] = {}
         # Cooperatives that may enter each offer's set, placed once per offer when the
         # transaction ends: in a batch of many profiles, an entry a later one would push
         # out again is never written nor announced.
@@ -372,12 +433,16 @@ class Reconciler:
         self.place_candidates()
         self.books.finish()
 
-    def forget(self, cooperative_id: str | None = None) -> None:
-        """The index changed (one cooperative, or an offer: everything): drop cached scores."""
-        if cooperative_id is None:
-            self._standings.clear()
-        else:
-            self._standings.pop(cooperative_id, None)
+    def release(self, limit: int) -> int:
+        """Recompute up to ``limit`` stale offers (see ``hold``); returns how many."""
+        keys = sorted(self.books.stale)[:limit]
+        for partner_id, offer_id in keys:
+            self.offer(partner_id, offer_id)
+        return len(keys)
+
+    def _is_stale(self, key: str) -> bool:
+        offer = self.index.offer(key)
+        return offer is not None and (offer.partner_id, offer.offer_id) in self.books.stale
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         return self.books.book(partner_id, offer_id)
@@ -403,6 +468,7 @@ class Reconciler:
         """Recompute the offer's whole set. ``closed``: the offer is withdrawn or expired."""
         book = self.book(partner_id, offer_id)
         self._recomputed.add(book.key)
+        self.books.clear_stale(book.offer_key)
         offer = self.index.offer(book.key)
         if closed is not None or offer is None:
             book.retract_all(closed or RetractReason.OFFER_WITHDRAWN)
@@ -428,21 +494,33 @@ class Reconciler:
     def cooperative(self, cooperative_id: str) -> None:
         """Place one changed cooperative in (or out of) the sets of the offers it concerns."""
         held = self.books.held(cooperative_id)
+        stale = self.books.stale
         index = self.index
 
         def bar(key: str) -> float:
             offer = index.offer(key)
             if offer is None:
                 return math.inf
-            return self.books.bar((offer.partner_id, offer.offer_id), offer.capacity)
+            offer_key = (offer.partner_id, offer.offer_id)
+            if offer_key in stale:
+                return math.inf  # recomputed whole later: no need to score it now
+            return self.books.bar(offer_key, offer.capacity)
 
         scores = index.offers_to_place(
             cooperative_id, self.as_of, min_score=self.settings.min_score, bar=bar
         )
+        if self.hold:
+            for offer_key in held:
+                self.books.mark_stale(offer_key)
+            for key in scores:
+                offer = index.offer(key)
+                assert offer is not None, "offers_to_place returns known offers"
+                self.books.mark_stale((offer.partner_id, offer.offer_id))
+            return
         refill: set[OfferKey] = set()
         for partner_id, offer_id in held:
             key = f"{partner_id}/{offer_id}"
-            if key in scores:
+            if key in scores or (partner_id, offer_id) in stale:
                 continue
             # Skipped by its bar, or no longer eligible: only the exact score says which.
             score = index.pair_score(key, cooperative_id, self.as_of)
@@ -459,8 +537,8 @@ class Reconciler:
     def _place(self, key: str, cooperative_id: str, score: float, village_code: str) -> None:
         """Note the cooperative as a candidate for the offer's set (see place_candidates)."""
         offer = self.index.offer(key)
-        if offer is None or key in self._recomputed:
-            return  # gone, or recomputed from an index that already holds this change
+        if offer is None or key in self._recomputed or self._is_stale(key):
+            return  # gone, recomputed from an index that already holds this change, or later
         book = self.book(offer.partner_id, offer.offer_id)
         if cooperative_id in book.decided:
             return
@@ -484,7 +562,7 @@ class Reconciler:
         candidates, self._candidates = self._candidates, {}
         for key, found in sorted(candidates.items()):
             offer = self.index.offer(key)
-            if offer is None or key in self._recomputed:
+            if offer is None or key in self._recomputed or self._is_stale(key):
                 continue
             book = self.book(offer.partner_id, offer.offer_id)
             pool: dict[str, float] = {}
@@ -528,11 +606,8 @@ class Reconciler:
 
     def _standing(self, key: str, row: SuggestionRow) -> tuple[float, str]:
         """The row's rank key by its true score now (ineligible: last)."""
-        cached = self._standings.setdefault(row.cooperative_id, {})
-        if key not in cached:
-            score = self.index.pair_score(key, row.cooperative_id, self.as_of)
-            cached[key] = (-score if score is not None else float("inf"), row.cooperative_id)
-        return cached[key]
+        score = self.index.pair_score(key, row.cooperative_id, self.as_of)
+        return (-score if score is not None else float("inf"), row.cooperative_id)
 
 
 def pending_offer_keys(session: Session) -> Iterable[tuple[str, str]]:

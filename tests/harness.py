@@ -9,12 +9,11 @@ from typing import Any
 
 import nats
 from nats.js.errors import NotFoundError
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from services.app import Pipeline
+from services.backlog import work_left
 from services.settings import Settings
-from services.storage.models import OutboxRow
 from tests.conftest import eventually
 
 DURABLES = {
@@ -79,12 +78,7 @@ class Harness:
                 if info.num_pending or info.num_ack_pending or info.num_redelivered:
                     return False
         with Session(self.pipeline.runtime.engine) as session:
-            unsent = session.exec(
-                select(func.count())
-                .select_from(OutboxRow)
-                .where(col(OutboxRow.published_at).is_(None))
-            ).one()
-        return unsent == 0
+            return work_left(session) == 0
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every input is acknowledged and every output published and received."""

@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from services.backlog import work_left
 from services.embedded_nats import free_port
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, DeadLetterRow, OutboxRow, SuggestionRow
@@ -93,12 +94,11 @@ async def idle(js) -> bool:
     return True
 
 
-def unpublished_outbox_rows(database_url: str) -> int:
+def unfinished_work(database_url: str) -> int:
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            query = select(func.count()).where(col(OutboxRow.published_at).is_(None))
-            return session.exec(query).one()
+            return work_left(session)
     finally:
         engine.dispose()
 
@@ -122,12 +122,13 @@ def logged(data_dir: Path, prefix: str) -> int:
 
 
 async def settled(js, database_url: str) -> bool:
-    """Nothing left to do: no input or change unacknowledged, no message left to publish.
+    """Nothing left to do: no input or change unacknowledged, no message left to publish,
+    no offer held back.
 
     Both at once: an outbox row published after the consumers went idle would make the
     matcher busy again.
     """
-    return await idle(js) and unpublished_outbox_rows(database_url) == 0
+    return await idle(js) and unfinished_work(database_url) == 0
 
 
 async def assert_applied_once(js, database_url: str, cooperatives, offers) -> None:

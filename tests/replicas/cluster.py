@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from matcher import MatchIndex
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, subjects
+from services.backlog import work_left
 from services.convert import cooperative_from_row, offer_from_row
 from services.publishing import encode_event
 from services.settings import Settings
@@ -74,12 +75,9 @@ async def idle(js: JetStreamContext, database_url: str) -> bool:
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            unsent = session.exec(
-                select(OutboxRow.id).where(col(OutboxRow.published_at).is_(None))
-            ).first()
+            return work_left(session) == 0
     finally:
         engine.dispose()
-    return unsent is None
 
 
 class Workload:

@@ -4,95 +4,15 @@ turn, on a real database (SQLite file, PostgreSQL where configured)."""
 
 from __future__ import annotations
 
-import json
-from datetime import date
-
 from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from schemas import subjects
-from services.consuming import ACK, Delivery, process_batch
-from services.ingest import Ingest
-from services.matching import Matchmaker
-from services.settings import Settings
-from services.storage.models import OutboxRow, SuggestionRow, SuggestionStatus
-from services.storage.types import utcnow
+from services.consuming import ACK
+from services.storage.models import SuggestionRow, SuggestionStatus
 from services.suggestions import bump_suggestion_sets
 from tests import builders
-
-TODAY = date(2026, 11, 27)
-COOPERATIVES = ["KDMP-6112012001", "KDMP-6112012002", "KDMP-6112012003", "KDMP-6112012004"]
-
-
-class FakeRuntime:
-    def __init__(self, engine, settings: Settings) -> None:
-        self.engine, self.settings = engine, settings
-
-
-class World:
-    """Ingest and one matcher in this process, fed by hand (no NATS)."""
-
-    def __init__(self, engine, database_url: str, **settings: object) -> None:
-        self.engine = engine
-        runtime = FakeRuntime(engine, Settings(database_url=database_url, **settings))
-        self.ingest = Ingest(runtime)  # type: ignore[arg-type]
-        self.matcher = Matchmaker(runtime, today=lambda: TODAY)  # type: ignore[arg-type]
-        self.sequence = 0
-        self.relayed = 0  # outbox rows handed to the matcher so far
-
-    def publish(self, subject: str, payload: dict) -> None:
-        self.sequence += 1
-        data = json.dumps(payload).encode()
-        delivery = Delivery(subject, data, None, 1, f"IN:{self.sequence}", utcnow())
-        outcome = process_batch(
-            self.engine,
-            [delivery],
-            self.ingest.apply,
-            self.ingest.give_up,
-            max_deliver=5,
-            base_delay=0.01,
-        )
-        assert outcome == [ACK]
-
-    def match(self) -> list[object]:
-        """Hand the matcher every change ingest announced since the last call."""
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(OutboxRow)
-                .where(col(OutboxRow.subject).startswith("kopdes.internal."))
-                .order_by(col(OutboxRow.id))
-                .offset(self.relayed)
-            ).all()
-        self.relayed += len(rows)
-        changes = [
-            Delivery(r.subject, r.payload.encode(), r.msg_id, 1, f"INT:{r.id}", utcnow())
-            for r in rows
-        ]
-        return self.matcher.process(changes)
-
-    def stored(self) -> dict[str, tuple[str, float]]:
-        with Session(self.engine) as session:
-            rows = session.exec(select(SuggestionRow)).all()
-        return {r.cooperative_id: (str(r.status), r.score) for r in rows}
-
-    def held(self) -> dict[str, tuple[str, float]]:
-        """What the matcher's ledger holds (retracted rows are let go after each commit)."""
-        return {
-            cid: (str(row.status), row.score)
-            for book in self.matcher.ledger._books.values()
-            for cid, row in book.rows.items()
-        }
-
-    def suggested(self, cooperative_id: str) -> int:
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(OutboxRow).where(OutboxRow.subject == subjects.MATCH_SUGGESTED)
-            ).all()
-        return sum(json.loads(r.payload)["cooperative_id"] == cooperative_id for r in rows)
-
-
-def offers_subject(partner: str) -> str:
-    return subjects.OFFER_UPSERTED_PREFIX + partner
+from tests.replicas.world import COOPERATIVES, World, announced, offers_subject, open_rows
 
 
 def start(engine, database_url: str) -> World:
@@ -106,10 +26,6 @@ def start(engine, database_url: str) -> World:
         )
     assert world.match() == [ACK] * (1 + len(COOPERATIVES))
     return world
-
-
-def open_rows(world: World) -> dict[str, tuple[str, float]]:
-    return {cid: v for cid, v in world.stored().items() if v[0] != "retracted"}
 
 
 def test_the_ledger_holds_what_is_stored(engine, database_url):
@@ -184,21 +100,6 @@ def test_a_write_that_skips_the_bump_is_retried_not_lost(engine, database_url):
     assert world.match() == [ACK]
     assert all(status == "retracted" for status, _ in world.stored().values())
     assert world.held() == {}
-
-
-def announced(world: World) -> list[tuple[str, str]]:
-    """(subject, cooperative id or suggestion id) of every kopdes.match.* message, in order."""
-    with Session(world.engine) as session:
-        rows = session.exec(
-            select(OutboxRow)
-            .where(col(OutboxRow.subject).startswith("kopdes.match."))
-            .order_by(col(OutboxRow.id))
-        ).all()
-    found = []
-    for row in rows:
-        payload = json.loads(row.payload)
-        found.append((row.subject, payload.get("cooperative_id", payload["suggestion_id"])))
-    return found
 
 
 def test_an_entry_pushed_out_within_the_same_batch_is_never_announced(engine, database_url):

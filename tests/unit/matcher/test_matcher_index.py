@@ -230,3 +230,29 @@ def test_any_min_score_equals_scoring_every_eligible_pair(population) -> None:
         )[:10]
         got = ix.best_offers(c.cooperative_id, 10, AS_OF)
         assert [m.sort_key for m in got] == expected_keys
+
+
+def test_pair_scores_follow_changes_of_either_side(index: MatchIndex) -> None:
+    """pair_score is kept per pair; a change of the cooperative, the offer or the date
+    gives the score computed afresh, never the kept one."""
+
+    def fresh(cooperative_id: str) -> float | None:
+        m = score_pair(index.offer(LADA.key), index.cooperative(cooperative_id))  # type: ignore[arg-type]
+        return m.score if m else None
+
+    before = index.pair_score(LADA.key, "b", AS_OF)
+    assert before == fresh("b")
+    index.upsert_cooperative(
+        coop("b", "61.01.01.2002", commodities=("sahang",), needs="ingin menjual lada")
+    )
+    assert index.pair_score(LADA.key, "b", AS_OF) == fresh("b") != before
+    index.upsert_offer(replace(LADA, commodities=("karet",), title="Pembelian karet"))
+    assert index.pair_score(LADA.key, "b", AS_OF) == fresh("b")
+    assert index.pair_score(LADA.key, "c", AS_OF) == fresh("c")
+    index.upsert_offer(replace(LADA, valid_until=date(2026, 6, 30)))
+    assert index.pair_score(LADA.key, "a", AS_OF) is not None
+    assert index.pair_score(LADA.key, "a", date(2026, 7, 1)) is None  # expired by then
+    index.remove_cooperative("a")
+    assert index.pair_score(LADA.key, "a", AS_OF) is None
+    index.remove_offer(LADA.key)
+    assert index.pair_score(LADA.key, "b", AS_OF) is None
