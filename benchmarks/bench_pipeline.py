@@ -31,16 +31,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import nats
+from background import profile_update
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
+from services.backlog import work_left
 from services.embedded_nats import EmbeddedNats
 from services.publishing import encode_event
 from services.storage.db import make_engine, reset_schema
@@ -176,36 +177,42 @@ async def latency(
         step = 0
         while not stop.is_set():
             step += 1
-            profile = rng.choice(profiles)
-            newer = profile.model_copy(
-                update={
-                    "updated_at": profile.updated_at + timedelta(seconds=step),
-                    "member_count": profile.member_count + step % 7,
-                }
-            )
-            subject, data, msg_id = encode_event(newer)
+            subject, data, msg_id = encode_event(profile_update(profiles, step, rng))
             await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
             await asyncio.sleep(1 / background)
 
     background_task = asyncio.create_task(updates())
     await asyncio.sleep(2)  # the background is steady before measuring
     samples: list[float] = []
+    hops: list[tuple[float, float]] = []  # (published -> change stored, -> suggestion)
     missed = 0
     for i, offer in enumerate(rng.choices(offers, k=count)):
         fresh = offer.model_copy(update={"offer_id": f"{offer.offer_id}-lat{i}"})
         waiting[fresh.offer_id] = asyncio.Event()
         subject, data, msg_id = encode_event(fresh)
-        sent = time.perf_counter()
+        sent, sent_wall = time.perf_counter(), time.time()
         await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
         try:
             await asyncio.wait_for(waiting[fresh.offer_id].wait(), timeout=5)
             samples.append(first_seen[fresh.offer_id] - sent)
+            # Where the time went: ingest's hop ends when the change is on KOPDES_INTERNAL.
+            change = await js.get_last_msg("KOPDES_INTERNAL", "kopdes.internal.offer.changed")
+            if fresh.offer_id.encode() in change.data and change.time is not None:
+                ingest_hop = change.time.timestamp() - sent_wall
+                hops.append((ingest_hop, samples[-1] - ingest_hop))
         except TimeoutError:
             missed += 1  # an offer nobody qualifies for: no suggestion to wait for
         await asyncio.sleep(0.05)
     stop.set()
     await background_task
     await sub.unsubscribe()
+    if hops:
+        ingest_hops, matcher_hops = zip(*hops, strict=True)
+        for name, values in (("ingest", ingest_hops), ("matcher", matcher_hops)):
+            print(
+                f"  {name} hop: p50 {1000 * statistics.median(values):.1f} ms, "
+                f"p99 {1000 * percentile(list(values), 99):.1f} ms"
+            )
     return samples, missed
 
 
@@ -232,14 +239,19 @@ async def run_pipeline(
             published_s = await publish_all(js, events)
             ingest_done = await wait_for(lambda: drained(js, DURABLES), timeout=3600, interval=0.2)
 
+            engine = make_engine(database_url)
+
             async def matcher_done() -> bool:
+                """Every change matched, every offer held back recomputed, all published."""
                 internal = (await js.stream_info("KOPDES_INTERNAL")).state.messages
-                return internal >= len(events) and await drained(js, [MATCHER])
+                if internal < len(events) or not await drained(js, [MATCHER]):
+                    return False
+                with Session(engine) as session:
+                    return work_left(session) == 0
 
             match_done = await wait_for(matcher_done, timeout=3600, interval=0.2)
             suggested = (await js.stream_info("KOPDES_MATCH")).state.messages
             # Offers someone qualifies for (a suggestion to wait for), published afresh.
-            engine = make_engine(database_url)
             with Session(engine) as session:
                 matched = set(session.exec(select(SuggestionRow.offer_id).distinct()))
             engine.dispose()

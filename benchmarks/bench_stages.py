@@ -23,9 +23,10 @@ import statistics
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
+from background import profile_update
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
@@ -110,16 +111,8 @@ def steady_state(
     rng = random.Random(5)
     update_ms, offer_ms = [], []
     for step in range(1, rounds + 1):
-        batch = []
-        for profile in rng.sample(profiles, 10):  # 50 ms of 200 updates/s
-            batch.append(
-                profile.model_copy(
-                    update={
-                        "updated_at": profile.updated_at + timedelta(seconds=step),
-                        "member_count": profile.member_count + step % 7,
-                    }
-                )
-            )
+        # 50 ms of 200 updates/s
+        batch = [profile_update(profiles, 10 * step + i, rng) for i in range(10)]
         update_ms.append(steady.matcher_ms(batch))
         if step % 5 == 0:
             offer = rng.choice(offers)

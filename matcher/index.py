@@ -20,6 +20,7 @@ its candidates are all cooperatives in its regions.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Container, Iterable
 from datetime import date
 
@@ -240,11 +241,14 @@ class MatchIndex:
             keys = candidates | self._offers_in_region(coop.village_code)
         found: dict[str, float] = {}
         for key in keys:
+            at_least = bar(key)
+            if at_least == math.inf:
+                continue  # the caller wants no score for this offer
             ot = self._offer_terms[key]
             weights = self._offer_weights[key]
             part = self._term_part(ot, weights, ct)
             ceiling = part + text_ceiling(weights) + 0.05
-            if ceiling < min_score or ceiling < bar(key):
+            if ceiling < min_score or ceiling < at_least:
                 continue
             offer = self._offers[key]
             if offer_ineligibility(offer, as_of) or pair_ineligibility(offer, coop):

@@ -37,6 +37,9 @@ class SuggestionLedger(Books):
         self.session: Session | None = None  # type: ignore[assignment]
         self._books: dict[OfferKey, SuggestionBook] = {}
         self._pending_by_cooperative: dict[str, set[OfferKey]] = {}
+        # Offers with rejected rows, whose decided sets depend on profiles and the offer
+        # (only review decisions reject, and the offers they write are read again).
+        self._with_rejections: set[OfferKey] = set()
         self._versions: dict[OfferKey, int] = {}  # of the rows this ledger holds
         self._total: int | None = None  # the total when this ledger was last up to date
         self._loaded = False
@@ -75,6 +78,7 @@ class SuggestionLedger(Books):
         self.session = None
         self._books.clear()
         self._pending_by_cooperative.clear()
+        self._with_rejections.clear()
         self._versions.clear()
         self._total = None
         self._loaded = False
@@ -123,13 +127,15 @@ class SuggestionLedger(Books):
         elif total != self._total:
             self._reload_changed(session)
         self._total = total
-        for book in self._books.values():
-            book.forget_decisions()
+        # Profiles or offers may have changed since: judge their rejections again.
+        for key in self._with_rejections:
+            self._books[key].forget_decisions()
 
     def _load_all(self, session: Session) -> None:
         self.forget_stale()
         self._books.clear()
         self._pending_by_cooperative.clear()
+        self._with_rejections.clear()
         rows = session.exec(
             select(SuggestionRow)
             .where(col(SuggestionRow.status) != SuggestionStatus.RETRACTED)
@@ -188,9 +194,12 @@ class SuggestionLedger(Books):
         for row in rows:
             if row.status == SuggestionStatus.PENDING:
                 self._pending(key, row.cooperative_id, True)
+            elif row.status == SuggestionStatus.REJECTED:
+                self._with_rejections.add(key)
 
     def _drop(self, session: Session, key: OfferKey) -> None:
         book = self._books.pop(key, None)
+        self._with_rejections.discard(key)
         if book is None:
             return
         for row in book.rows.values():

@@ -275,10 +275,14 @@ class Matchmaker:
     def give_up(self, session: Session, delivery: Delivery, exc: Exception) -> None:
         record_handler_failure(session, delivery, exc, "matching")
 
-    def process(self, deliveries: list[Delivery]) -> list[Any]:
+    def process(self, deliveries: list[Delivery], waiting: int | None = None) -> list[Any]:
+        """Reconcile a batch in one transaction. ``waiting``: changes still on the stream
+        after it (default: as the last delivery says)."""
+        if waiting is None:
+            waiting = deliveries[-1].num_pending
         with self._lock:
             self._batch = [(d.subject, d.data) for d in deliveries]
-            self.holding = deliveries[-1].num_pending > self.settings.hold_backlog
+            self.holding = waiting > self.settings.hold_backlog
             self.behind_until = time.monotonic() + self.hold_grace_seconds if self.holding else 0.0
             try:
                 return process_batch(
@@ -322,9 +326,22 @@ class Matchmaker:
 
     async def consume(self, message: NatsBatchMessage) -> None:
         msgs = message.raw_message
-        outcomes = await asyncio.to_thread(self.process, [Delivery.of(m) for m in msgs])
+        deliveries = [Delivery.of(m) for m in msgs]
+        waiting = deliveries[-1].num_pending
+        # Offers first, in their own transaction, published at once: a partner waits for
+        # its offer's suggestions, while profile updates in the background can wait a
+        # batch. Each change is reconciled against the whole index either way.
+        offers = [i for i, d in enumerate(deliveries) if d.subject == subjects.OFFER_CHANGED]
+        others = [i for i, d in enumerate(deliveries) if d.subject != subjects.OFFER_CHANGED]
+        outcomes: list[Any] = [None] * len(deliveries)
+        for part in (offers, others):
+            if not part:
+                continue
+            done = await asyncio.to_thread(self.process, [deliveries[i] for i in part], waiting)
+            for i, outcome in zip(part, done, strict=True):
+                outcomes[i] = outcome
+            self.runtime.relay.wake()
         await settle(msgs, outcomes)
-        self.runtime.relay.wake()
 
     async def run_expiry(self) -> None:
         while True:

@@ -549,6 +549,8 @@ class Reconciler:
                 # set says, as one process computing from scratch would.
                 self.offer(offer.partner_id, offer.offer_id)
                 return
+            if score == mine.score:
+                return  # a member whose score is as stored (a new member count, say): as is
         elif score <= book.bar(offer.capacity, self.settings.material_score_change):
             # Stored scores lag the true ones by less than material_score_change (smaller
             # moves are not published), so the bar is the weakest stored score minus that:
