@@ -107,22 +107,32 @@ def ingest_router(runtime: Runtime) -> NatsRouter:
     settings = runtime.settings
     ingest = Ingest(runtime)
     router = NatsRouter()
-    inputs: list[tuple[str, str, str, type[BaseModel]]] = [
+    # Profiles come in bulk; a partner waits for its offer's suggestions.
+    bulk, urgent = settings.pull_timeout_seconds, settings.urgent_pull_timeout_seconds
+    inputs: list[tuple[str, str, str, type[BaseModel], float]] = [
         (
             "ingest-cooperatives",
             subjects.COOPERATIVE_UPSERTED,
             "Cooperative profiles",
             CooperativeProfile,
+            bulk,
         ),
-        ("ingest-offers", subjects.OFFER_UPSERTED_PREFIX + "*", "Partner offers", PartnerOffer),
+        (
+            "ingest-offers",
+            subjects.OFFER_UPSERTED_PREFIX + "*",
+            "Partner offers",
+            PartnerOffer,
+            urgent,
+        ),
         (
             "ingest-withdrawals",
             subjects.OFFER_WITHDRAWN_PREFIX + "*",
             "Offer withdrawals",
             OfferWithdrawn,
+            urgent,
         ),
     ]
-    for durable, subject, title, model in inputs:
+    for durable, subject, title, model, pull_timeout in inputs:
 
         async def handle(body: Any, message: BatchMessage) -> None:
             await ingest.consume(message)
@@ -134,9 +144,7 @@ def ingest_router(runtime: Runtime) -> NatsRouter:
             stream=jstream(INPUT),
             durable=durable,
             config=consumer_config(durable, settings),
-            pull_sub=PullSub(
-                settings.batch_size, timeout=settings.pull_timeout_seconds, batch=True
-            ),
+            pull_sub=PullSub(settings.batch_size, timeout=pull_timeout, batch=True),
             ack_policy=AckPolicy.MANUAL,
             decoder=defer_decoding,
             title=f"{durable}:{subject}",

@@ -282,7 +282,7 @@ class Matchmaker:
             waiting = deliveries[-1].num_pending
         with self._lock:
             self._batch = [(d.subject, d.data) for d in deliveries]
-            self.holding = waiting > self.settings.hold_backlog
+            self.holding = self._behind(waiting)
             self.behind_until = time.monotonic() + self.hold_grace_seconds if self.holding else 0.0
             try:
                 return process_batch(
@@ -299,6 +299,12 @@ class Matchmaker:
                 self._batch = []
                 self.holding = False
 
+    def _behind(self, waiting: int) -> bool:
+        """Holding back pays once more changes wait than there are offers: most offers
+        then collect several, each recomputed once instead of re-placed per change. A
+        short backlog in the steady state touches as many offers as it holds changes."""
+        return waiting > max(self.settings.hold_backlog, self.index.offer_count)
+
     def release(self) -> int:
         """One turn recomputing offers held back while behind; returns how many."""
         if time.monotonic() < self.behind_until or self.ledger.known_fresh:
@@ -308,7 +314,8 @@ class Matchmaker:
                 return 0  # write lock is ingest's too
         with self._lock, self.ledger.transaction() as session:
             self.begin(session)
-            return self.reconciler(session).release(self.settings.release_offers_per_turn)
+            deadline = time.monotonic() + self.settings.release_turn_seconds
+            return self.reconciler(session).release(deadline)
 
     def expire(self) -> int:
         """Retract the pending suggestions of offers whose validity date has passed."""
@@ -386,7 +393,9 @@ def matcher_router(matchmaker: Matchmaker) -> NatsRouter:
         stream=jstream(INTERNAL),
         durable="matcher",
         config=consumer_config("matcher", settings),
-        pull_sub=PullSub(settings.batch_size, timeout=settings.pull_timeout_seconds, batch=True),
+        pull_sub=PullSub(
+            settings.batch_size, timeout=settings.urgent_pull_timeout_seconds, batch=True
+        ),
         ack_policy=AckPolicy.MANUAL,
         decoder=defer_decoding,
         title="matcher:kopdes.internal.>",

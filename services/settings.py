@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     pull_timeout_seconds: float = Field(
         0.05, description="how long a pull consumer waits to fill a batch"
     )
+    urgent_pull_timeout_seconds: float = Field(
+        0.02,
+        description="the same for the consumers on an offer's way to its suggestions "
+        "(ingest-offers, ingest-withdrawals, matcher): shorter waits, more polling when idle",
+    )
     max_deliver_outage: int = Field(
         10_000, description="JetStream's own bound on deliveries, for database outages"
     )
@@ -71,11 +76,11 @@ class Settings(BaseSettings):
     )
     hold_backlog: int = Field(
         1000,
-        description="changes waiting for the matcher above which it holds placements back "
-        "and recomputes the offers concerned once it has caught up",
+        description="changes waiting for the matcher above which (and above the number of "
+        "offers) it holds placements back and recomputes the offers concerned once caught up",
     )
-    release_offers_per_turn: int = Field(
-        200, description="offers held back that the matcher recomputes per transaction"
+    release_turn_seconds: float = Field(
+        0.1, description="how long one transaction recomputing held-back offers may run"
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0

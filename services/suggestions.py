@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Callable, Iterable
 from datetime import date
 
@@ -433,12 +434,16 @@ class Reconciler:
         self.place_candidates()
         self.books.finish()
 
-    def release(self, limit: int) -> int:
-        """Recompute up to ``limit`` stale offers (see ``hold``); returns how many."""
-        keys = sorted(self.books.stale)[:limit]
-        for partner_id, offer_id in keys:
+    def release(self, deadline: float) -> int:
+        """Recompute stale offers (see ``hold``) until the monotonic ``deadline``, at least
+        one; returns how many. Short turns let batches of changes in between."""
+        released = 0
+        for partner_id, offer_id in sorted(self.books.stale):
+            if released and time.monotonic() >= deadline:
+                break
             self.offer(partner_id, offer_id)
-        return len(keys)
+            released += 1
+        return released
 
     def _is_stale(self, key: str) -> bool:
         offer = self.index.offer(key)

@@ -139,3 +139,13 @@ def test_held_and_placed_sets_are_the_same_on_a_national_sample(engine, database
     held, held_messages = run(backlog=100)
     assert placed and held == placed
     assert held_messages < placed_messages / 2, (held_messages, placed_messages)
+
+
+def test_a_backlog_no_longer_than_the_offers_is_placed_as_it_comes(engine, database_url):
+    """In the steady state a short backlog touches about as many offers as it holds
+    changes: recomputing each whole would cost more than placing them, so none is held."""
+    world = World(engine, database_url, suggestions_per_offer=2, hold_backlog=0)
+    arrive(world, waiting=1)  # one change waiting, one offer
+    assert stale_offers(world) == set()
+    retracted = [cid for subject, cid in announced(world) if subject == subjects.MATCH_RETRACTED]
+    assert len(retracted) == 4
