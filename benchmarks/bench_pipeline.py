@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from background import profile_update
+from background import EDIT_EVERY, profile_update
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
@@ -156,7 +156,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def latency(
-    nc: Any, profiles: list[BaseModel], offers: list[BaseModel], count: int, background: float
+    nc: Any,
+    profiles: list[Any],
+    offers: list[BaseModel],
+    count: int,
+    background: float,
+    edit_every: int,
 ) -> tuple[list[float], int]:
     """Offer published → its first suggestion received, under background profile updates."""
     js = nc.jetstream()
@@ -177,7 +182,8 @@ async def latency(
         step = 0
         while not stop.is_set():
             step += 1
-            subject, data, msg_id = encode_event(profile_update(profiles, step, rng))
+            update = profile_update(profiles, step, rng, edit_every)
+            subject, data, msg_id = encode_event(update)
             await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
             await asyncio.sleep(1 / background)
 
@@ -257,7 +263,7 @@ async def run_pipeline(
             engine.dispose()
             candidates = [o for o in offers if o.offer_id in matched] or offers
             samples, missed = await latency(
-                nc, profiles, candidates, args.latency_offers, args.background
+                nc, profiles, candidates, args.latency_offers, args.background, args.edit_every
             )
             rss = [peak_rss_mib(p.pid) for p in procs]
         finally:
@@ -291,6 +297,12 @@ async def main() -> None:
     parser.add_argument("--replicas", default="1,2", help="replica counts to run, e.g. 1,2")
     parser.add_argument("--latency-offers", type=int, default=200)
     parser.add_argument("--background", type=float, default=200.0, help="profile updates/s")
+    parser.add_argument(
+        "--edit-every",
+        type=int,
+        default=EDIT_EVERY,
+        help="one background update in N edits units, produce and needs (0: none)",
+    )
     args = parser.parse_args()
 
     profiles, offers = national()

@@ -66,6 +66,9 @@ RELEASE_IDLE_SECONDS = 1.0
 # After a batch that found a backlog waiting, the next batch is due at once: stale offers
 # are recomputed only when none came for this long (or a batch found no backlog).
 HOLD_GRACE_SECONDS = 1.0
+# Touches per offer above which recomputing it once beats placing it at every touch:
+# a recomputation costs about as much as eight placements (bench_stages, national set).
+HOLD_TOUCHES = 8
 
 
 class IndexFollower:
@@ -134,6 +137,9 @@ class Matchmaker:
         self.holding = False
         self.behind_until = 0.0
         self.hold_grace_seconds = HOLD_GRACE_SECONDS
+        # Offers a cooperative change concerns, on average (see _behind): dozens while a
+        # bulk load fills empty sets, a few in the steady state.
+        self.touches = 1.0
 
     @property
     def js(self) -> JetStreamContext:
@@ -255,7 +261,9 @@ class Matchmaker:
             if row is None:
                 return
             self.index.upsert_cooperative(cooperative_from_row(row))
-        self.reconciler(session).cooperative(cooperative_id)
+        touched = self.reconciler(session).cooperative(cooperative_id)
+        if not self.holding:  # a moving average over the last few hundred changes
+            self.touches += (touched - self.touches) / 256
 
     def offer_changed(self, session: Session, partner_id: str, offer_id: str) -> None:
         row = session.get(OfferRow, (partner_id, offer_id))
@@ -300,10 +308,13 @@ class Matchmaker:
                 self.holding = False
 
     def _behind(self, waiting: int) -> bool:
-        """Holding back pays once more changes wait than there are offers: most offers
-        then collect several, each recomputed once instead of re-placed per change. A
-        short backlog in the steady state touches as many offers as it holds changes."""
-        return waiting > max(self.settings.hold_backlog, self.index.offer_count)
+        """Holding back pays when the waiting changes would touch each offer several
+        times (HOLD_TOUCHES): each is then recomputed once instead of re-placed per touch.
+        A bulk load filling empty sets touches dozens of offers per change; a short
+        backlog in the steady state touches few, mostly different ones."""
+        if waiting <= self.settings.hold_backlog:
+            return False
+        return waiting * self.touches > HOLD_TOUCHES * max(1, self.index.offer_count)
 
     def release(self) -> int:
         """One turn recomputing offers held back while behind; returns how many."""

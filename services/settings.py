@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         0.05, description="how long a pull consumer waits to fill a batch"
     )
     urgent_pull_timeout_seconds: float = Field(
-        0.02,
+        0.05,
         description="the same for the consumers on an offer's way to its suggestions "
         "(ingest-offers, ingest-withdrawals, matcher): shorter waits, more polling when idle",
     )

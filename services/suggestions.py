@@ -496,8 +496,9 @@ class Reconciler:
             cid = match.cooperative_id
             book.suggest(cid, match.score, self._village(cid), rank, self._explainer(book.key, cid))
 
-    def cooperative(self, cooperative_id: str) -> None:
-        """Place one changed cooperative in (or out of) the sets of the offers it concerns."""
+    def cooperative(self, cooperative_id: str) -> int:
+        """Place one changed cooperative in (or out of) the sets of the offers it concerns;
+        returns how many offers that is (when placing; 0 when holding back)."""
         held = self.books.held(cooperative_id)
         stale = self.books.stale
         index = self.index
@@ -521,7 +522,8 @@ class Reconciler:
                 offer = index.offer(key)
                 assert offer is not None, "offers_to_place returns known offers"
                 self.books.mark_stale((offer.partner_id, offer.offer_id))
-            return
+            return 0
+        touched = len(scores) + sum(f"{p}/{o}" not in scores for p, o in held)
         refill: set[OfferKey] = set()
         for partner_id, offer_id in held:
             key = f"{partner_id}/{offer_id}"
@@ -538,6 +540,7 @@ class Reconciler:
         village = self._village(cooperative_id)
         for key, score in sorted(scores.items()):
             self._place(key, cooperative_id, score, village)
+        return touched
 
     def _place(self, key: str, cooperative_id: str, score: float, village_code: str) -> None:
         """Note the cooperative as a candidate for the offer's set (see place_candidates)."""
