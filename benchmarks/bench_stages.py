@@ -28,6 +28,7 @@ from pathlib import Path
 
 from background import profile_update
 from pydantic import BaseModel
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from schemas import CooperativeProfile
@@ -81,7 +82,7 @@ class Steady:
     def __init__(self, parts: Parts, ingest: Ingest, matchmaker: Matchmaker) -> None:
         self.parts, self.ingest, self.matchmaker = parts, ingest, matchmaker
         with Session(parts.engine) as session:
-            self.last_id = max(session.exec(select(OutboxRow.id)).all(), default=None) or 0
+            self.last_id = session.exec(select(func.max(OutboxRow.id))).one() or 0
 
     def _changes(self) -> list[Delivery]:
         with Session(self.parts.engine) as session:

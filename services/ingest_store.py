@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Table, tuple_
 from sqlalchemy import select as select_core
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
@@ -22,7 +21,7 @@ from services.consuming import Delivery
 from services.convert import cooperative_values, offer_values
 from services.intake import InputEvent
 from services.outbox import enqueue, enqueue_many
-from services.storage.db import lock_entities
+from services.storage.db import dialect_insert, lock_entities
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OfferWithdrawalRow
 
 
@@ -66,13 +65,6 @@ def apply_events(session: Session, events: Sequence[InputEvent]) -> list[bool]:
     return applied
 
 
-def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT with ``on_conflict_do_update`` in the session's dialect."""
-    if session.connection().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def _upsert_cooperatives(
     session: Session,
     profiles: list[tuple[int, CooperativeProfile]],
@@ -88,7 +80,7 @@ def _upsert_cooperatives(
         if kept is None or profile.updated_at > kept[1].updated_at:
             newest[profile.cooperative_id] = (i, profile)
     table: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
-    stmt = _insert(session, table)
+    stmt = dialect_insert(session, table)
     # Atomic on PostgreSQL without a lock of ours: ON CONFLICT waits for a replica that
     # writes the same row and compares with what it committed, so the newest wins and only
     # the statement that stored a version returns it (and so announces it).
@@ -128,7 +120,7 @@ def _store(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert or overwrite the rows (their keys are locked by this transaction)."""
     if not rows:
         return
-    stmt = _insert(session, table)
+    stmt = dialect_insert(session, table)
     upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.partner_id, table.c.offer_id],
         set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},

@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     )
     hold_backlog: int = Field(
         1000,
-        description="changes waiting for the matcher above which (and above the number of "
-        "offers) it holds placements back and recomputes the offers concerned once caught up",
+        description="changes waiting for the matcher below which it never holds placements "
+        "back (above it, it does when they would touch each offer several times)",
     )
     release_turn_seconds: float = Field(
         0.1, description="how long one transaction recomputing held-back offers may run"

@@ -16,7 +16,6 @@ from datetime import date
 
 from pydantic import BaseModel
 from sqlalchemy import tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from matcher import Match, MatchIndex
@@ -25,6 +24,7 @@ from schemas.regions import regency_code
 from services.fingerprints import cooperative_fingerprint, offer_fingerprint
 from services.outbox import enqueue, enqueue_many
 from services.settings import Settings
+from services.storage.db import dialect_insert
 from services.storage.models import (
     CooperativeRow,
     OfferRow,
@@ -49,10 +49,8 @@ def bump_suggestion_sets(session: Session, keys: Iterable[OfferKey]) -> None:
     first and the rest in order, so writers lock them in one order (no deadlock).
     """
     ordered = [TOTAL, *sorted(set(keys) - {TOTAL})]
-    dialect = session.connection().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = SuggestionSetRow.__table__  # type: ignore[attr-defined]
-    statement = insert(table).on_conflict_do_update(
+    statement = dialect_insert(session, table).on_conflict_do_update(
         index_elements=["partner_id", "offer_id"], set_={"version": table.c.version + 1}
     )
     session.connection().execute(
@@ -370,9 +368,8 @@ class Books:
         table = StaleOfferRow.__table__  # type: ignore[attr-defined]
         connection = self.session.connection()
         if marked:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             connection.execute(
-                insert(table).on_conflict_do_nothing(),
+                dialect_insert(self.session, table).on_conflict_do_nothing(),
                 [{"partner_id": p, "offer_id": o} for p, o in marked],
             )
         for start in range(0, len(cleared), 500):

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -146,3 +147,10 @@ def lock_entities(session: Session, kind: str, keys: Iterable[str]) -> None:
                 ),
                 {"names": names},
             ).all()
+
+
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the session's dialect, for ``on_conflict_do_update``/``_do_nothing``."""
+    if session.connection().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
