@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Table, event, text
+from filelock import FileLock
+from filelock import Timeout as TurnstileTimeout
+from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
@@ -124,9 +129,57 @@ def begin_writing(session: Session, lock: str | None = None) -> None:
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(conn)
     elif lock is not None and conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCKS[lock]})
+
+
+# SQLite's busy handler backs off to sleeping 100 ms or more between tries, so a writer
+# that takes the lock back to back (the matcher, batch after batch) starves a waiting one
+# for seconds: it almost never tries in the instant between two transactions. Writers
+# therefore queue at a turnstile, a file lock beside the database, and the one through it
+# tries every millisecond. The holder's next transaction waits at the turnstile, so a
+# waiting writer waits for at most the transaction in progress.
+WRITER_POLL_SECONDS = 0.001
+
+
+@cache
+def _turnstile(database: str) -> FileLock:
+    # thread_local: each thread holds it through its own descriptor, so threads queue too.
+    return FileLock(f"{database}.writers", thread_local=True, preserve_lock_file=True)
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """``BEGIN IMMEDIATE`` through the writers' turnstile, within the busy timeout."""
+    dbapi = conn.connection.dbapi_connection
+    database = conn.engine.url.database
+    assert dbapi is not None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # one connection's own database
+        return
+    busy_ms = dbapi.execute("PRAGMA busy_timeout").fetchone()[0]
+    deadline = time.monotonic() + busy_ms / 1000
+    try:
+        with _turnstile(database).acquire(
+            timeout=busy_ms / 1000, poll_interval=WRITER_POLL_SECONDS
+        ):
+            dbapi.execute("PRAGMA busy_timeout=0")
+            try:
+                while time.monotonic() < deadline:
+                    try:
+                        dbapi.execute("BEGIN IMMEDIATE")
+                        return
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc):
+                            break
+                    time.sleep(WRITER_POLL_SECONDS)
+            finally:
+                dbapi.execute(f"PRAGMA busy_timeout={busy_ms}")
+    except TurnstileTimeout:
+        pass
+    # Timed out, or another error: one last try the ordinary way, which fails as
+    # SQLAlchemy's OperationalError ("database is locked": transient, retried).
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def lock_entities(session: Session, kind: str, keys: Iterable[str]) -> None:
