@@ -77,6 +77,9 @@ class Delivery:
 @dataclass(frozen=True, slots=True)
 class Retry:
     delay: float
+    # The database or the broker was away, not the message at fault: what comes after it
+    # in the batch would likely fail the same way.
+    transient: bool = False
 
 
 ACK = None
@@ -180,7 +183,7 @@ def _process_batch(
             log.warning(
                 "database unavailable, batch of %d will be retried: %s", len(deliveries), exc
             )
-            return [Retry(retry_delay(base_delay, d.num_delivered)) for d in deliveries]
+            return [Retry(retry_delay(base_delay, d.num_delivered), True) for d in deliveries]
         if len(deliveries) == 1:  # its own failure: no need to apply it again alone
             return [_failed(engine, deliveries[0], exc, give_up, max_deliver, base_delay)]
         log.warning("batch failed (%s); applying its %d messages one by one", exc, len(deliveries))
@@ -213,7 +216,7 @@ def _failed(
             exc,
             extra=delivery.log_fields(),
         )
-        return Retry(retry_delay(base_delay, delivery.num_delivered))
+        return Retry(retry_delay(base_delay, delivery.num_delivered), is_transient(exc))
     log.error(
         "message %s given up after %d deliveries: %r",
         delivery.source,

@@ -37,7 +37,14 @@ from sqlmodel import Session, col, select
 from matcher import MatchIndex
 from matcher.eligibility import is_expired
 from schemas import RetractReason, subjects
-from services.consuming import Delivery, Transient, defer_decoding, process_batch, settle
+from services.consuming import (
+    Delivery,
+    Retry,
+    Transient,
+    defer_decoding,
+    process_batch,
+    settle,
+)
 from services.convert import cooperative_from_row, offer_from_row
 from services.ingest_store import CooperativeChanged, OfferChanged, record_handler_failure
 from services.ledger import SuggestionLedger
@@ -69,6 +76,9 @@ HOLD_GRACE_SECONDS = 1.0
 # Touches per offer above which recomputing it once beats placing it at every touch:
 # a recomputation costs about as much as eight placements (bench_stages, national set).
 HOLD_TOUCHES = 8
+# Offer changes reconciled early whose delivery went to another replica are never
+# discarded: past this many, forget them all (their deliveries then reconcile again).
+EARLY_LIMIT = 10_000
 
 
 class IndexFollower:
@@ -83,6 +93,9 @@ class IndexFollower:
         self._queue: list[tuple[str, bytes]] = []
         self._seen = 0  # stream sequence of the last change queued
         self._subscription: Any = None
+        # Offer changes seen, by stream sequence: a busy matcher reconciles them before
+        # its durable consumer delivers them (see Matchmaker.consume).
+        self._offers: list[tuple[int, bytes]] = []
 
     async def start(self, js: JetStreamContext, after: int) -> None:
         """Follow every change stored after stream sequence ``after``."""
@@ -107,6 +120,8 @@ class IndexFollower:
         with self._changed:
             self._queue.append((msg.subject, msg.data))
             self._seen = max(self._seen, msg.metadata.sequence.stream)
+            if msg.subject == subjects.OFFER_CHANGED:
+                self._offers.append((msg.metadata.sequence.stream, msg.data))
             self._changed.notify_all()
 
     def wait_for(self, sequence: int, timeout: float) -> bool:
@@ -117,6 +132,12 @@ class IndexFollower:
         with self._changed:
             queued, self._queue = self._queue, []
             return queued
+
+    def take_offers(self) -> list[tuple[int, bytes]]:
+        """The offer changes seen since last asked: (stream sequence, change)."""
+        with self._changed:
+            seen, self._offers = self._offers, []
+            return seen
 
 
 class Matchmaker:
@@ -140,6 +161,11 @@ class Matchmaker:
         # Offers a cooperative change concerns, on average (see _behind): dozens while a
         # bulk load fills empty sets, a few in the steady state.
         self.touches = 1.0
+        # Seconds a profile change takes to reconcile, on average, holding back or not:
+        # sizes the transactions a batch is split into (see consume).
+        self.seconds_per_change = {False: 0.001, True: 0.0001}
+        # Stream sequences of offer changes reconciled before their delivery (see consume).
+        self._early: set[int] = set()
 
     @property
     def js(self) -> JetStreamContext:
@@ -251,6 +277,10 @@ class Matchmaker:
         if delivery.subject == subjects.COOPERATIVE_CHANGED:
             self.cooperative_changed(session, change["cooperative_id"])
         elif delivery.subject == subjects.OFFER_CHANGED:
+            sequence = delivery.source.rpartition(":")[2]
+            if sequence.isdigit() and int(sequence) in self._early:
+                self._early.discard(int(sequence))  # reconciled when first seen, as it is now
+                return
             self.offer_changed(session, change["partner_id"], change["offer_id"])
         else:
             raise ValueError(f"unexpected subject {delivery.subject!r}")
@@ -316,6 +346,27 @@ class Matchmaker:
             return False
         return waiting * self.touches > HOLD_TOUCHES * max(1, self.index.offer_count)
 
+    def reconcile_early(self, seen: list[tuple[int, bytes]]) -> int:
+        """Reconcile offer changes the follower saw before the durable delivers them (it
+        may be busy behind profile changes); returns how many offers."""
+        keys: dict[tuple[str, str], list[int]] = {}
+        for sequence, data in seen:
+            try:
+                change = json.loads(data)
+                keys.setdefault((change["partner_id"], change["offer_id"]), []).append(sequence)
+            except (ValueError, KeyError, TypeError):
+                continue  # its delivery dead-letters it
+        if not keys:
+            return 0
+        with self._lock, self.ledger.transaction() as session:
+            self.begin(session)
+            for partner_id, offer_id in sorted(keys):
+                self.offer_changed(session, partner_id, offer_id)
+        if len(self._early) > EARLY_LIMIT:  # delivered to another replica: never discarded
+            self._early.clear()
+        self._early.update(sequence for sequences in keys.values() for sequence in sequences)
+        return len(keys)
+
     def release(self) -> int:
         """One turn recomputing offers held back while behind; returns how many."""
         if time.monotonic() < self.behind_until or self.ledger.known_fresh:
@@ -325,7 +376,7 @@ class Matchmaker:
                 return 0  # write lock is ingest's too
         with self._lock, self.ledger.transaction() as session:
             self.begin(session)
-            deadline = time.monotonic() + self.settings.release_turn_seconds
+            deadline = time.monotonic() + self.settings.matcher_turn_seconds
             return self.reconciler(session).release(deadline)
 
     def expire(self) -> int:
@@ -352,14 +403,49 @@ class Matchmaker:
         offers = [i for i, d in enumerate(deliveries) if d.subject == subjects.OFFER_CHANGED]
         others = [i for i, d in enumerate(deliveries) if d.subject != subjects.OFFER_CHANGED]
         outcomes: list[Any] = [None] * len(deliveries)
-        for part in (offers, others):
-            if not part:
-                continue
-            done = await asyncio.to_thread(self.process, [deliveries[i] for i in part], waiting)
+        parts = [offers] if offers else []
+        self.follower.take_offers()  # in this batch, or to come in the next ones
+        while parts or others:
+            if not parts:  # the next transaction of profile changes
+                await self._offers_first()
+                parts.append(others[: self._turn_size(waiting + len(others))])
+                others = others[len(parts[0]) :]
+            part = parts.pop()
+            left = waiting + len(others)
+            holding = self._behind(left)
+            started = time.perf_counter()
+            done = await asyncio.to_thread(self.process, [deliveries[i] for i in part], left)
+            spent = (time.perf_counter() - started) / len(part)
+            self.seconds_per_change[holding] += (spent - self.seconds_per_change[holding]) / 8
             for i, outcome in zip(part, done, strict=True):
                 outcomes[i] = outcome
             self.runtime.relay.wake()
+            away = [o for o in done if isinstance(o, Retry) and o.transient]
+            if away and others:
+                # The database or the stream is away: the rest waits too, not tried now
+                # (each try may wait seconds for it). A failing message is not that.
+                for i in others:
+                    outcomes[i] = away[0]
+                others = []
         await settle(msgs, outcomes)
+
+    async def _offers_first(self) -> None:
+        """Between two transactions of profile changes: offers published meanwhile go
+        first, not behind the rest of the batch."""
+        seen = self.follower.take_offers()
+        if not seen:
+            return
+        try:
+            if await asyncio.to_thread(self.reconcile_early, seen):
+                self.runtime.relay.wake()
+        except Exception as exc:  # the offer's delivery reconciles it then
+            log.warning("could not reconcile %d offer changes early: %r", len(seen), exc)
+
+    def _turn_size(self, waiting: int) -> int:
+        """Profile changes in one transaction: about ``matcher_turn_seconds`` of work, so that
+        other writers (on SQLite, ingest with a new offer) wait no longer for the turn."""
+        per_change = self.seconds_per_change[self._behind(waiting)]
+        return max(1, int(self.settings.matcher_turn_seconds / max(per_change, 1e-6)))
 
     async def run_expiry(self) -> None:
         while True:

@@ -79,8 +79,11 @@ class Settings(BaseSettings):
         description="changes waiting for the matcher below which it never holds placements "
         "back (above it, it does when they would touch each offer several times)",
     )
-    release_turn_seconds: float = Field(
-        0.1, description="how long one transaction recomputing held-back offers may run"
+    matcher_turn_seconds: float = Field(
+        0.05,
+        description="how long, about, one matcher transaction holds the turn (on SQLite the "
+        "write lock every writer waits for): a batch of profile changes is split into "
+        "transactions this long, and held-back offers are recomputed in turns this long",
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 
 from sqlmodel import Session, col, select
 
@@ -19,9 +22,46 @@ TODAY = date(2026, 11, 27)
 COOPERATIVES = ["KDMP-6112012001", "KDMP-6112012002", "KDMP-6112012003", "KDMP-6112012004"]
 
 
+class FakeRelay:
+    def __init__(self) -> None:
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
 class FakeRuntime:
     def __init__(self, engine, settings: Settings) -> None:
         self.engine, self.settings = engine, settings
+        self.relay = FakeRelay()
+
+
+@dataclass
+class FakeMsg:
+    """A change as JetStream delivers it, for ``Matchmaker.consume`` and its follower."""
+
+    subject: str
+    data: bytes
+    sequence: int  # on KOPDES_INTERNAL
+    num_pending: int = 0
+    headers: None = None
+    settled: str = ""
+
+    @property
+    def metadata(self) -> SimpleNamespace:
+        return SimpleNamespace(
+            num_delivered=1,
+            stream="KOPDES_INTERNAL",
+            sequence=SimpleNamespace(stream=self.sequence),
+            consumer="matcher",
+            num_pending=self.num_pending,
+        )
+
+    async def ack(self) -> None:
+        self.settled = "ack"
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled = "nak"
 
 
 class World:
@@ -51,9 +91,9 @@ class World:
         )
         assert outcome == [ACK]
 
-    def match(self, waiting: int = 0) -> list[object]:
-        """Hand the matcher every change ingest announced since the last call, as one
-        batch after which ``waiting`` more changes wait on the stream."""
+    def changes(self, waiting: int = 0) -> list[FakeMsg]:
+        """Every change ingest announced since the last call, as the matcher's durable
+        delivers them, followed by ``waiting`` more on the stream."""
         with Session(self.engine) as session:
             rows = session.exec(
                 select(OutboxRow)
@@ -62,19 +102,21 @@ class World:
                 .offset(self.relayed)
             ).all()
         self.relayed += len(rows)
+        return [FakeMsg(r.subject, r.payload.encode(), r.id, waiting) for r in rows]  # type: ignore[arg-type]
+
+    def match(self, waiting: int = 0) -> list[object]:
+        """Hand the matcher every change ingest announced since the last call, as one
+        batch after which ``waiting`` more changes wait on the stream."""
         changes = [
-            Delivery(
-                r.subject,
-                r.payload.encode(),
-                r.msg_id,
-                1,
-                f"INT:{r.id}",
-                utcnow(),
-                num_pending=waiting,
-            )
-            for r in rows
+            Delivery(m.subject, m.data, None, 1, f"INT:{m.sequence}", utcnow(), num_pending=waiting)
+            for m in self.changes(waiting)
         ]
         return self.matcher.process(changes)
+
+    def consume(self, msgs: list[FakeMsg]) -> list[str]:
+        """The matcher's batch handler on these messages; how each was settled."""
+        asyncio.run(self.matcher.consume(SimpleNamespace(raw_message=msgs)))  # type: ignore[arg-type]
+        return [m.settled for m in msgs]
 
     def stored(self) -> dict[str, tuple[str, float]]:
         with Session(self.engine) as session:

@@ -79,7 +79,7 @@ def stored(engine) -> list[str]:
 def test_connect_refused_is_transient(postgres_through_proxy):
     engine, proxy = postgres_through_proxy
     proxy.cut()
-    assert run(engine, insert, 1) == [Retry(0.1)]
+    assert run(engine, insert, 1) == [Retry(0.1, transient=True)]
     proxy.restore()
     assert run(engine, insert, 1) == [None]
     assert stored(engine) == ["m1"]
@@ -96,7 +96,7 @@ def test_connection_dropped_mid_statement_is_transient(postgres_through_proxy):
         insert(session, d)
         session.flush()
 
-    assert run(engine, cut_then_insert, 2) == [Retry(0.1)]
+    assert run(engine, cut_then_insert, 2) == [Retry(0.1, transient=True)]
     proxy.restore()
     assert run(engine, insert, 2) == [None]  # pre_ping replaced the dead connection
     assert stored(engine) == ["m1", "m2"]
@@ -111,7 +111,7 @@ def test_connection_dropped_at_commit_is_transient(postgres_through_proxy):
         session.flush()  # the INSERT has reached the server; only COMMIT is left
         proxy.cut()
 
-    assert run(engine, insert_then_cut, 1) == [Retry(0.1)]
+    assert run(engine, insert_then_cut, 1) == [Retry(0.1, transient=True)]
     proxy.restore()
     assert stored(engine) == []  # rolled back by the server when the connection died
     assert run(engine, insert, 1) == [None]
@@ -124,7 +124,7 @@ def test_sqlite_locked_by_another_writer_is_transient(sqlite_url):
     other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        assert run(engine, insert, 1) == [Retry(0.1)]
+        assert run(engine, insert, 1) == [Retry(0.1, transient=True)]
     finally:
         other.execute("ROLLBACK")
         other.close()
