@@ -45,6 +45,7 @@ class SuggestionLedger(Books):
         self._loaded = False
         self._transient: list[object] = []  # rows other than suggestions, let go per commit
         self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
+        self._written_books: set[OfferKey] = set()  # offers whose books wrote since the commit
         self.forget_stale()
 
     # -- transactions ------------------------------------------------------------------------
@@ -77,6 +78,7 @@ class SuggestionLedger(Books):
                 self.session.close()
         self.session = None
         self._books.clear()
+        self._written_books.clear()
         self._pending_by_cooperative.clear()
         self._with_rejections.clear()
         self._versions.clear()
@@ -116,6 +118,7 @@ class SuggestionLedger(Books):
                 else:  # the explanation is kept in the database, not in memory
                     session.expire(row, ["explanation", "summary"])
             book.written.clear()
+        self._written_books.clear()
 
     # -- staying current -----------------------------------------------------------------------
 
@@ -134,6 +137,7 @@ class SuggestionLedger(Books):
     def _load_all(self, session: Session) -> None:
         self.forget_stale()
         self._books.clear()
+        self._written_books.clear()
         self._pending_by_cooperative.clear()
         self._with_rejections.clear()
         rows = session.exec(
@@ -189,6 +193,7 @@ class SuggestionLedger(Books):
             on_pending=self._pending,
             retracted=retracted,
             outbox=self.outbox,
+            written_books=self._written_books,
         )
         self._books[key] = book
         for row in rows:
@@ -233,6 +238,7 @@ class SuggestionLedger(Books):
                 on_pending=self._pending,
                 retracted=set(),
                 outbox=self.outbox,
+                written_books=self._written_books,
             )
             self._books[key] = book
         return book

@@ -268,7 +268,10 @@ class Matchmaker:
             reconciler = Reconciler(
                 session, self.settings, self.index, self.today(), books, hold=self.holding
             )
-            event.listen(session, "before_commit", reconciler.finish, once=True)
+            # One listener per session, not per transaction: the ledger's session lives
+            # across transactions, and listeners are not removed once they have fired.
+            if not event.contains(session, "before_commit", _finish_reconciler):
+                event.listen(session, "before_commit", _finish_reconciler)
             session.info["reconciler"] = reconciler
         return session.info["reconciler"]
 
@@ -479,6 +482,14 @@ class Matchmaker:
                     log.exception("index catch-up failed; will retry")
         finally:
             await self.follower.stop()
+
+
+def _finish_reconciler(session: Session) -> None:
+    """Before a commit: the transaction's reconciler places its candidates and records
+    what it wrote."""
+    reconciler = session.info.pop("reconciler", None)
+    if reconciler is not None:
+        reconciler.finish()
 
 
 def matcher_router(matchmaker: Matchmaker) -> NatsRouter:

@@ -92,10 +92,13 @@ class SuggestionBook:
         on_pending: Callable[[OfferKey, str, bool], None] | None = None,
         retracted: set[str] | None = None,
         outbox: list[tuple[str, BaseModel, str]] | None = None,
+        written_books: set[OfferKey] | None = None,
     ) -> None:
         """``rows``: the offer's rows that are not retracted, when the caller read them
         already; retracted rows are read only to be revived (``suggest``). ``retracted``:
-        the cooperatives that have one, when known (else each newcomer is looked up)."""
+        the cooperatives that have one, when known (else each newcomer is looked up).
+        ``written_books``: where the book notes its offer when it writes a row, so that a
+        commit need not look through every book."""
         self.session = session
         self.settings = settings
         self.partner_id, self.offer_id = partner_id, offer_id
@@ -116,6 +119,7 @@ class SuggestionBook:
         self.on_pending = on_pending
         # Rows written since the last commit (the ledger trims them after it).
         self.written: set[str] = set()
+        self.written_books = written_books
         # Rows by status, and the decided set: read again and again while a batch places
         # many cooperatives into this offer; only this book changes them (cleared when it does).
         self._cache: dict[object, object] = {}
@@ -127,6 +131,8 @@ class SuggestionBook:
     def _changed(self, row: SuggestionRow, was_pending: bool) -> None:
         self._cache.clear()
         self.written.add(row.cooperative_id)
+        if self.written_books is not None:
+            self.written_books.add(self.offer_key)
         now_pending = row.status == SuggestionStatus.PENDING
         if self.on_pending is not None and now_pending != was_pending:
             self.on_pending(self.offer_key, row.cooperative_id, now_pending)
@@ -303,13 +309,19 @@ class Books:
         self.session, self.settings = session, settings
         self._books: dict[OfferKey, SuggestionBook] = {}
         self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
+        self._written_books: set[OfferKey] = set()  # offers whose books wrote since the commit
         self.forget_stale()
 
     def book(self, partner_id: str, offer_id: str) -> SuggestionBook:
         key = (partner_id, offer_id)
         if key not in self._books:
             self._books[key] = SuggestionBook(
-                self.session, self.settings, partner_id, offer_id, outbox=self.outbox
+                self.session,
+                self.settings,
+                partner_id,
+                offer_id,
+                outbox=self.outbox,
+                written_books=self._written_books,
             )
         return self._books[key]
 
@@ -331,7 +343,9 @@ class Books:
         return book.bar(capacity, self.settings.material_score_change)
 
     def written(self) -> list[SuggestionBook]:
-        return [book for book in self._books.values() if book.written]
+        """The books that wrote rows since the last commit, in offer order."""
+        books = (self._books.get(key) for key in sorted(self._written_books))
+        return [book for book in books if book is not None and book.written]
 
     # -- offers held back (see Reconciler.hold) -------------------------------------------
 

@@ -144,3 +144,22 @@ def test_an_entry_pushed_out_within_the_same_batch_is_never_announced(engine, da
         (subjects.MATCH_RETRACTED, pushed_out.suggestion_id),
         (subjects.MATCH_SUGGESTED, "KDMP-better"),
     ]
+
+
+def test_the_ledger_session_keeps_one_commit_listener_and_no_written_books(engine, database_url):
+    """Its session lives across transactions: what each adds must not pile up, or every
+    commit gets slower (and holds on to every transaction's reconciler)."""
+    world = World(engine, database_url, suggestions_per_offer=2)
+    world.publish(offers_subject("bri"), builders.offer())
+    world.match()
+    for n in range(1, 6):
+        world.publish(
+            subjects.COOPERATIVE_UPSERTED,
+            builders.profile(cooperative_id=f"KDMP-611201200{n}", village_code=f"61.12.01.200{n}"),
+        )
+        world.match()
+    session = world.matcher.ledger.session
+    assert session is not None
+    assert len(session.dispatch.before_commit) == 1
+    assert not world.matcher.ledger._written_books
+    assert len(open_rows(world)) == 2
