@@ -93,9 +93,10 @@ class IndexFollower:
         self._queue: list[tuple[str, bytes]] = []
         self._seen = 0  # stream sequence of the last change queued
         self._subscription: Any = None
-        # Offer changes seen, by stream sequence: a busy matcher reconciles them before
-        # its durable consumer delivers them (see Matchmaker.consume).
+        # Offer changes seen, by stream sequence: the matcher reconciles them before its
+        # durable consumer delivers them (see Matchmaker.run_offers).
         self._offers: list[tuple[int, bytes]] = []
+        self.offers_seen = asyncio.Event()
 
     async def start(self, js: JetStreamContext, after: int) -> None:
         """Follow every change stored after stream sequence ``after``."""
@@ -122,6 +123,7 @@ class IndexFollower:
             self._seen = max(self._seen, msg.metadata.sequence.stream)
             if msg.subject == subjects.OFFER_CHANGED:
                 self._offers.append((msg.metadata.sequence.stream, msg.data))
+                self.offers_seen.set()
             self._changed.notify_all()
 
     def wait_for(self, sequence: int, timeout: float) -> bool:
@@ -161,11 +163,13 @@ class Matchmaker:
         # Offers a cooperative change concerns, on average (see _behind): dozens while a
         # bulk load fills empty sets, a few in the steady state.
         self.touches = 1.0
-        # Seconds a profile change takes to reconcile, on average, holding back or not:
-        # sizes the transactions a batch is split into (see consume).
-        self.seconds_per_change = {False: 0.001, True: 0.0001}
-        # Stream sequences of offer changes reconciled before their delivery (see consume).
+        # Seconds a profile change takes to reconcile, on average, when not behind: sizes
+        # the transactions a batch is split into (see consume).
+        self.seconds_per_change = 0.001
+        # Stream sequences of offer changes reconciled before their delivery (run_offers),
+        # and the highest sequence a batch has brought (those are reconciled with it).
         self._early: set[int] = set()
+        self._delivered_through = 0
 
     @property
     def js(self) -> JetStreamContext:
@@ -280,9 +284,9 @@ class Matchmaker:
         if delivery.subject == subjects.COOPERATIVE_CHANGED:
             self.cooperative_changed(session, change["cooperative_id"])
         elif delivery.subject == subjects.OFFER_CHANGED:
-            sequence = delivery.source.rpartition(":")[2]
-            if sequence.isdigit() and int(sequence) in self._early:
-                self._early.discard(int(sequence))  # reconciled when first seen, as it is now
+            sequence = _sequence(delivery)
+            if sequence in self._early:
+                self._early.discard(sequence)  # reconciled when first seen, as it is now
                 return
             self.offer_changed(session, change["partner_id"], change["offer_id"])
         else:
@@ -354,6 +358,8 @@ class Matchmaker:
         may be busy behind profile changes); returns how many offers."""
         keys: dict[tuple[str, str], list[int]] = {}
         for sequence, data in seen:
+            if sequence <= self._delivered_through:
+                continue  # a batch brought it: reconciled there
             try:
                 change = json.loads(data)
                 keys.setdefault((change["partner_id"], change["offer_id"]), []).append(sequence)
@@ -407,7 +413,9 @@ class Matchmaker:
         others = [i for i, d in enumerate(deliveries) if d.subject != subjects.OFFER_CHANGED]
         outcomes: list[Any] = [None] * len(deliveries)
         parts = [offers] if offers else []
-        self.follower.take_offers()  # in this batch, or to come in the next ones
+        self._delivered_through = max(
+            self._delivered_through, *(_sequence(d) or 0 for d in deliveries)
+        )
         while parts or others:
             if not parts:  # the next transaction of profile changes
                 await self._offers_first()
@@ -415,11 +423,11 @@ class Matchmaker:
                 others = others[len(parts[0]) :]
             part = parts.pop()
             left = waiting + len(others)
-            holding = self._behind(left)
             started = time.perf_counter()
             done = await asyncio.to_thread(self.process, [deliveries[i] for i in part], left)
-            spent = (time.perf_counter() - started) / len(part)
-            self.seconds_per_change[holding] += (spent - self.seconds_per_change[holding]) / 8
+            if part is not offers and left <= self.settings.hold_backlog:
+                spent = (time.perf_counter() - started) / len(part)
+                self.seconds_per_change += (spent - self.seconds_per_change) / 8
             for i, outcome in zip(part, done, strict=True):
                 outcomes[i] = outcome
             self.runtime.relay.wake()
@@ -433,8 +441,8 @@ class Matchmaker:
         await settle(msgs, outcomes)
 
     async def _offers_first(self) -> None:
-        """Between two transactions of profile changes: offers published meanwhile go
-        first, not behind the rest of the batch."""
+        """The offer changes the follower saw and no batch took: reconciled now (between
+        two transactions of a batch's profile changes, or as soon as seen)."""
         seen = self.follower.take_offers()
         if not seen:
             return
@@ -446,9 +454,13 @@ class Matchmaker:
 
     def _turn_size(self, waiting: int) -> int:
         """Profile changes in one transaction: about ``matcher_turn_seconds`` of work, so that
-        other writers (on SQLite, ingest with a new offer) wait no longer for the turn."""
-        per_change = self.seconds_per_change[self._behind(waiting)]
-        return max(1, int(self.settings.matcher_turn_seconds / max(per_change, 1e-6)))
+        other writers (on SQLite, ingest with a new offer) wait no longer for the turn.
+        Behind a backlog (a bulk load), the whole batch: a transaction places each offer's
+        candidates once, where short ones would write and announce every passing best."""
+        if waiting > self.settings.hold_backlog:
+            return waiting
+        per_change = max(self.seconds_per_change, 1e-6)
+        return max(1, int(self.settings.matcher_turn_seconds / per_change))
 
     async def run_expiry(self) -> None:
         while True:
@@ -472,6 +484,15 @@ class Matchmaker:
             # batches still get their turns in between (the lock).
             await asyncio.sleep(0 if released else RELEASE_IDLE_SECONDS)
 
+    async def run_offers(self) -> None:
+        """Offer changes as soon as the follower sees them: a partner waits for its offer's
+        suggestions, and the durable's pull would add up to its pull wait, or the rest of a
+        batch of profile changes."""
+        while True:
+            await self.follower.offers_seen.wait()
+            self.follower.offers_seen.clear()
+            await self._offers_first()
+
     async def run_follower(self) -> None:
         try:
             while True:
@@ -490,6 +511,12 @@ def _finish_reconciler(session: Session) -> None:
     reconciler = session.info.pop("reconciler", None)
     if reconciler is not None:
         reconciler.finish()
+
+
+def _sequence(delivery: Delivery) -> int | None:
+    """The change's sequence on KOPDES_INTERNAL, as its follower saw it."""
+    stream, _, sequence = delivery.source.rpartition(":")
+    return int(sequence) if stream == INTERNAL.name and sequence.isdigit() else None
 
 
 def matcher_router(matchmaker: Matchmaker) -> NatsRouter:
@@ -522,6 +549,11 @@ def matcher_service(runtime: Runtime) -> ServiceParts:
         "matcher",
         routers=[matcher_router(matchmaker)],
         on_start=[matchmaker.start],
-        background=[matchmaker.run_expiry, matchmaker.run_follower, matchmaker.run_release],
+        background=[
+            matchmaker.run_expiry,
+            matchmaker.run_follower,
+            matchmaker.run_release,
+            matchmaker.run_offers,
+        ],
         handle=matchmaker,
     )

@@ -167,3 +167,44 @@ def test_a_failing_change_does_not_hold_back_the_rest_of_the_batch(
     monkeypatch.setattr(Matchmaker, "apply", apply_failing_on_the_third)
     settled = world.consume(world.changes())
     assert settled == ["ack", "ack", "nak"] + ["ack"] * (len(COOPERATIVES) - 3)
+
+
+def test_an_offer_is_reconciled_as_soon_as_the_follower_sees_it(engine, database_url):
+    """No batch is running: the offer does not wait for the durable's next pull."""
+    world = World(engine, database_url, suggestions_per_offer=2)
+    arrive(world, COOPERATIVES)
+    world.consume(world.changes())
+    world.publish(offers_subject("bri"), OFFER)
+    (offer_change,) = world.changes()
+
+    async def seen_by_the_follower() -> None:
+        lane = asyncio.create_task(world.matcher.run_offers())
+        try:
+            await world.matcher.follower._received(offer_change)  # type: ignore[arg-type]
+            for _ in range(200):
+                if announced(world):
+                    return
+                await asyncio.sleep(0.05)
+        finally:
+            lane.cancel()
+
+    asyncio.run(seen_by_the_follower())
+    messages = announced(world)
+    assert messages == [(subjects.MATCH_SUGGESTED, cid) for cid in best_two(world)]
+    assert world.consume([offer_change]) == ["ack"]  # its delivery: reconciled already
+    assert announced(world) == messages and not world.matcher._early
+
+
+def test_behind_a_backlog_the_batch_is_one_transaction(engine, database_url):
+    """A bulk load: one transaction places each offer's candidates once, where short ones
+    would write and announce every passing best."""
+    world = World(
+        engine, database_url, suggestions_per_offer=2, matcher_turn_seconds=0.0, hold_backlog=3
+    )
+    world.publish(offers_subject("bri"), OFFER)
+    world.consume(world.changes())
+    arrive(world, COOPERATIVES)
+    commits = count_commits(world)
+    assert world.consume(world.changes(waiting=5)) == ["ack"] * len(COOPERATIVES)
+    assert commits[0] == 1
+    assert pending(world) == set(best_two(world))
