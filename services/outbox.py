@@ -23,6 +23,7 @@ from sqlalchemy import select as select_core
 from sqlmodel import Session, col
 
 from services.observability import count_published
+from services.storage.db import begin_writing
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
 
@@ -82,6 +83,10 @@ class OutboxRelay:
 
     def _mark_published(self, ids: list[int]) -> None:
         with Session(self._engine) as session:
+            # On SQLite, through the writers' turnstile: the busy handler's back-off would
+            # leave the relay (and every message behind this chunk) waiting for seconds
+            # while the matcher takes the lock back to back.
+            begin_writing(session)
             session.exec(  # type: ignore[call-overload]
                 update(OutboxRow).where(col(OutboxRow.id).in_(ids)).values(published_at=utcnow())
             )

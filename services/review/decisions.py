@@ -27,7 +27,7 @@ from services.review.labels import (
 )
 from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.review.scope import scope_filter
-from services.storage.db import session_scope
+from services.storage.db import begin_writing, session_scope
 from services.storage.models import (
     CooperativeRow,
     OfferRow,
@@ -185,6 +185,8 @@ def decide_in(
     """Decide inside the caller's transaction (rolled back by the caller on DecisionError)."""
     note = note.strip()
     check_reason(decision, reason_code, note)
+    # On SQLite: queue with the other writers (the matcher takes the lock back to back).
+    begin_writing(session)
     now = utcnow()
     status = SuggestionStatus(decision.value)
     changed = session.exec(  # type: ignore[call-overload]
