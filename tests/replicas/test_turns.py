@@ -54,11 +54,18 @@ def count_commits(world: World) -> list[int]:
     return commits
 
 
-def test_a_batch_of_profile_changes_is_reconciled_in_short_transactions(engine, database_url):
-    world = World(engine, database_url, suggestions_per_offer=2, matcher_turn_seconds=0.0)
+def offer_then_cooperatives(engine, database_url: str, **settings: Any) -> World:
+    """The offer placed; the nine cooperatives stored by ingest, their changes not yet
+    handed to the matcher."""
+    world = World(engine, database_url, suggestions_per_offer=2, **settings)
     world.publish(offers_subject("bri"), OFFER)
     assert world.consume(world.changes()) == ["ack"]
     arrive(world, COOPERATIVES)
+    return world
+
+
+def test_a_batch_of_profile_changes_is_reconciled_in_short_transactions(engine, database_url):
+    world = offer_then_cooperatives(engine, database_url, matcher_turn_seconds=0.0)
     commits = count_commits(world)
     assert world.consume(world.changes()) == ["ack"] * len(COOPERATIVES)
     # A turn of no time: each change in its own transaction.
@@ -67,10 +74,7 @@ def test_a_batch_of_profile_changes_is_reconciled_in_short_transactions(engine, 
 
 
 def test_a_long_turn_takes_the_batch_in_one_transaction(engine, database_url):
-    world = World(engine, database_url, suggestions_per_offer=2, matcher_turn_seconds=10.0)
-    world.publish(offers_subject("bri"), OFFER)
-    world.consume(world.changes())
-    arrive(world, COOPERATIVES)
+    world = offer_then_cooperatives(engine, database_url, matcher_turn_seconds=10.0)
     commits = count_commits(world)
     assert world.consume(world.changes()) == ["ack"] * len(COOPERATIVES)
     assert commits[0] == 1
@@ -80,10 +84,7 @@ def test_a_long_turn_takes_the_batch_in_one_transaction(engine, database_url):
 def test_when_a_turn_cannot_be_taken_the_rest_of_the_batch_is_retried_later(
     engine, database_url, monkeypatch
 ):
-    world = World(engine, database_url, suggestions_per_offer=2, matcher_turn_seconds=0.0)
-    world.publish(offers_subject("bri"), OFFER)
-    world.consume(world.changes())
-    arrive(world, COOPERATIVES)
+    world = offer_then_cooperatives(engine, database_url, matcher_turn_seconds=0.0)
     begin = Matchmaker.begin
     turns = [0]
 
@@ -153,10 +154,7 @@ def test_a_failing_change_does_not_hold_back_the_rest_of_the_batch(
     engine, database_url, monkeypatch
 ):
     """Not the database away but the message at fault: the turns after it go on."""
-    world = World(engine, database_url, suggestions_per_offer=2, matcher_turn_seconds=0.0)
-    world.publish(offers_subject("bri"), OFFER)
-    world.consume(world.changes())
-    arrive(world, COOPERATIVES)
+    world = offer_then_cooperatives(engine, database_url, matcher_turn_seconds=0.0)
     apply = Matchmaker.apply
 
     def apply_failing_on_the_third(self: Matchmaker, session: Any, delivery: Delivery) -> None:
@@ -198,12 +196,7 @@ def test_an_offer_is_reconciled_as_soon_as_the_follower_sees_it(engine, database
 def test_behind_a_backlog_the_batch_is_one_transaction(engine, database_url):
     """A bulk load: one transaction places each offer's candidates once, where short ones
     would write and announce every passing best."""
-    world = World(
-        engine, database_url, suggestions_per_offer=2, matcher_turn_seconds=0.0, hold_backlog=3
-    )
-    world.publish(offers_subject("bri"), OFFER)
-    world.consume(world.changes())
-    arrive(world, COOPERATIVES)
+    world = offer_then_cooperatives(engine, database_url, matcher_turn_seconds=0.0, hold_backlog=3)
     commits = count_commits(world)
     assert world.consume(world.changes(waiting=5)) == ["ack"] * len(COOPERATIVES)
     assert commits[0] == 1
