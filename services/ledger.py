@@ -17,7 +17,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pydantic import BaseModel
 from sqlalchemy import Engine, event, tuple_
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -33,9 +32,10 @@ CHUNK = 500  # offers read again per query
 
 class SuggestionLedger(Books):
     def __init__(self, engine: Engine, settings: Settings) -> None:
-        self.engine, self.settings = engine, settings
+        super().__init__(None, settings)  # type: ignore[arg-type]
+        self.engine = engine
+        # Opened by the first transaction, kept across them (see transaction).
         self.session: Session | None = None  # type: ignore[assignment]
-        self._books: dict[OfferKey, SuggestionBook] = {}
         self._pending_by_cooperative: dict[str, set[OfferKey]] = {}
         # Offers with rejected rows, whose decided sets depend on profiles and the offer
         # (only review decisions reject, and the offers they write are read again).
@@ -44,9 +44,6 @@ class SuggestionLedger(Books):
         self._total: int | None = None  # the total when this ledger was last up to date
         self._loaded = False
         self._transient: list[object] = []  # rows other than suggestions, let go per commit
-        self.outbox: list[tuple[str, BaseModel, str]] = []  # what the books announce
-        self._written_books: set[OfferKey] = set()  # offers whose books wrote since the commit
-        self.forget_stale()
 
     # -- transactions ------------------------------------------------------------------------
 

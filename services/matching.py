@@ -412,16 +412,15 @@ class Matchmaker:
         offers = [i for i, d in enumerate(deliveries) if d.subject == subjects.OFFER_CHANGED]
         others = [i for i, d in enumerate(deliveries) if d.subject != subjects.OFFER_CHANGED]
         outcomes: list[Any] = [None] * len(deliveries)
-        parts = [offers] if offers else []
         self._delivered_through = max(
             self._delivered_through, *(_sequence(d) or 0 for d in deliveries)
         )
-        while parts or others:
-            if not parts:  # the next transaction of profile changes
+        part = offers
+        while part or others:
+            if not part:  # the next transaction of profile changes
                 await self._offers_first()
-                parts.append(others[: self._turn_size(waiting + len(others))])
-                others = others[len(parts[0]) :]
-            part = parts.pop()
+                size = self._turn_size(waiting + len(others))
+                part, others = others[:size], others[size:]
             left = waiting + len(others)
             started = time.perf_counter()
             done = await asyncio.to_thread(self.process, [deliveries[i] for i in part], left)
@@ -438,6 +437,7 @@ class Matchmaker:
                 for i in others:
                     outcomes[i] = away[0]
                 others = []
+            part = []
         await settle(msgs, outcomes)
 
     async def _offers_first(self) -> None:
