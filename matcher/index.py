@@ -19,6 +19,7 @@ its candidates are all cooperatives in its regions.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 from collections.abc import Callable, Container, Iterable
@@ -258,6 +259,70 @@ class MatchIndex:
                 found[key] = score
         return found
 
+    def cooperatives_to_place(
+        self,
+        key: str,
+        as_of: date,
+        *,
+        min_score: float,
+        bar: Callable[[str], float],
+    ) -> dict[str, float]:
+        """Scores of the eligible cooperatives that may take the offer, by cooperative id.
+
+        The mirror of ``offers_to_place``: ``bar(cooperative_id)`` is a score below which
+        the offer cannot enter the cooperative's own shortlist; cooperatives whose upper
+        bound is below it are skipped without their text component or eligibility. Every
+        cooperative scoring at least ``min_score`` and its bar is returned.
+        """
+        offer = self._offers.get(key)
+        if offer is None or offer_ineligibility(offer, as_of):
+            return {}
+        ot = self._offer_terms[key]
+        weights = self._offer_weights[key]
+        terms = ot.index_terms
+        if min_score <= NO_OVERLAP_BOUND + 0.05:  # cooperatives sharing no term may pass
+            terms = terms | {ANY}
+        groups = self._coop_groups(offer, ot, weights, frozenset(terms), set())
+        text_max = text_ceiling(weights)
+        found: dict[str, float] = {}
+        for part, members in groups.items():
+            ceiling = part + text_max + 0.05  # rounding to 0.1 may add up to 0.05
+            if ceiling < min_score:
+                continue
+            for cid in (c for group in members for c in group):
+                at_least = bar(cid)
+                if ceiling < at_least:
+                    continue
+                coop = self._cooperatives[cid]
+                if pair_ineligibility(offer, coop):
+                    continue
+                score = total(weights, part, text_score(ot, self._coop_terms[cid]))
+                if score >= min_score and score >= at_least:
+                    found[cid] = score
+        return found
+
+    def cooperative_ids(self) -> list[str]:
+        return list(self._cooperatives)
+
+    def offer_keys(self) -> list[str]:
+        return list(self._offers)
+
+    def terms_fingerprint(self, key: str, cooperative_id: str) -> tuple[str, str] | None:
+        """Stable digests of the pair's canonical terms (what the match is about), or None
+        when either is unknown: a rejection stands while neither changes."""
+        ot, ct = self._offer_terms.get(key), self._coop_terms.get(cooperative_id)
+        if ot is None or ct is None:
+            return None
+        offer_parts = (
+            (ot.intent,),
+            ot.units,
+            ot.commodities,
+            ot.handled_units,
+            ot.mentioned,
+        )
+        coop_parts = (ct.unit_set, ct.commodity_set, ct.intent_set, ct.object_set)
+        return _digest(offer_parts), _digest(coop_parts)
+
     def candidate_cooperatives(self, key: str) -> set[str]:
         """Cooperatives in the offer's regions sharing a term with it (eligibility not checked)."""
         offer = self._offers.get(key)
@@ -436,8 +501,10 @@ class MatchIndex:
         *,
         min_score: float = 0.0,
         exclude: Container[str] = (),
+        explained: bool = True,
     ) -> list[Match]:
-        """The k best eligible candidate offers for the cooperative, best first."""
+        """The k best eligible candidate offers for the cooperative, best first
+        (``explained=False``: scores only, as in ``best_cooperatives``)."""
         coop = self._cooperatives.get(cooperative_id)
         if coop is None or k <= 0:
             return []
@@ -451,6 +518,12 @@ class MatchIndex:
         if bound >= min_score and (len(best) < k or best[0][0] <= bound):
             rest = self._offers_in_region(coop.village_code) - candidates
             self._fill_offers(coop, ct, rest, k, as_of, min_score, exclude, best)
+        if not explained:
+            chosen = sorted(best, key=lambda entry: (-entry[0], entry[1].value))
+            return [
+                Match(self._offers[key].offer_id, self._offers[key].partner_id, cooperative_id, s)
+                for s, _, key in chosen
+            ]
         matches = [self._explain(self._offers[key], coop) for _, _, key in best]
         return sorted(matches, key=lambda m: m.sort_key)
 
@@ -559,6 +632,11 @@ class _RevKey:
 
     def __hash__(self) -> int:
         return hash(self.value)
+
+
+def _digest(parts: Iterable[Iterable[str]]) -> str:
+    text = "|".join(",".join(sorted(part)) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _discard(postings: dict[str, dict[str, set[str]]], term: str, region: str, item: str) -> None:
