@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 import nats
-from bench_pipeline import ceiling, publish_all, wait_for
 from nats.js.api import StreamConfig
+from transport import ceiling, publish_all, wait_for
 
 from services.embedded_nats import EmbeddedNats
 from services.publishing import encode_event

@@ -41,8 +41,8 @@ from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from services.backlog import work_left
 from services.embedded_nats import EmbeddedNats
+from services.outbox import unsent as work_left
 from services.publishing import encode_event
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import SuggestionRow

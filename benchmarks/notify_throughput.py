@@ -20,7 +20,7 @@ import nats
 from sqlalchemy import func, update
 from sqlmodel import Session, SQLModel, col, select
 
-from schemas import CooperativeProfile, PartnerOffer, subjects
+from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
 from services.app import Pipeline
 from services.convert import cooperative_row, offer_row
 from services.embedded_nats import EmbeddedNats
@@ -36,7 +36,6 @@ from services.storage.models import (
     WebhookDeliveryStatus,
     WebhookEndpointRow,
 )
-from services.suggestions import suggestion_id
 from tests import builders
 from tests.notify.helpers import decision, dumps
 

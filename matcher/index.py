@@ -313,13 +313,9 @@ class MatchIndex:
         ot, ct = self._offer_terms.get(key), self._coop_terms.get(cooperative_id)
         if ot is None or ct is None:
             return None
-        offer_parts = (
-            (ot.intent,),
-            ot.units,
-            ot.commodities,
-            ot.handled_units,
-            ot.mentioned,
-        )
+        # What the offer is for; not the words of its title and description (``mentioned``):
+        # a retitled offer is the same offer to the cooperatives.
+        offer_parts = ((ot.intent,), ot.units, ot.commodities, ot.handled_units)
         coop_parts = (ct.unit_set, ct.commodity_set, ct.intent_set, ct.object_set)
         return _digest(offer_parts), _digest(coop_parts)
 

@@ -57,13 +57,6 @@ def province_of(code: str) -> str:
     return code.split(".", 1)[0]
 
 
-def offer_provinces(offer: Offer, every_province: Iterable[str]) -> set[str]:
-    """The provinces an offer covers: those of its regions, or all of them (national)."""
-    if not offer.regions:
-        return set(every_province)
-    return {province_of(region) for region in offer.regions}
-
-
 def covers(offer: Offer, province: str) -> bool:
     return not offer.regions or any(province_of(r) == province for r in offer.regions)
 
@@ -479,6 +472,11 @@ class Shortlist:
 
     def _announce(self, pairs: set[Pair]) -> list[Event]:
         """Compare the touched pairs with what was announced: the events, in pair order."""
+        # Ranks of an offer's best move whenever one of its pairs changes.
+        for key in {key for key, _ in pairs}:
+            top = self._offer_top.get(key)
+            if top is not None:
+                pairs.update((key, cid) for cid in top.ids())
         targets = {pair: self.target(*pair) for pair in pairs}
         for pair, target in targets.items():
             self._rank(pair, target[0] if target else None)

@@ -1,6 +1,7 @@
 """The kopdes-match event contract v1 as pydantic models."""
 
 from schemas.events import (
+    Basis,
     CooperativeProfile,
     DeadLetter,
     Decision,
@@ -15,9 +16,11 @@ from schemas.events import (
     PartnerType,
     RecipientType,
     RetractReason,
+    suggestion_id,
 )
 
 __all__ = [
+    "Basis",
     "CooperativeProfile",
     "DeadLetter",
     "Decision",
@@ -32,4 +35,5 @@ __all__ = [
     "PartnerType",
     "RecipientType",
     "RetractReason",
+    "suggestion_id",
 ]

@@ -6,6 +6,7 @@ beyond the contract are optional, so that every v1 payload stays valid.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -137,6 +138,17 @@ class ExplanationComponent(Event):
     detail: str
 
 
+def suggestion_id(partner_id: str, offer_id: str, cooperative_id: str) -> str:
+    """Stable for the pair: the same offer and cooperative always give the same id."""
+    digest = hashlib.sha256(f"{partner_id}/{offer_id}|{cooperative_id}".encode()).hexdigest()
+    return f"sg-{digest[:24]}"
+
+
+class Basis(StrEnum):
+    OFFER = "offer"
+    COOPERATIVE = "cooperative"
+
+
 class MatchSuggestion(Event):
     suggestion_id: str
     offer_id: str
@@ -147,6 +159,11 @@ class MatchSuggestion(Event):
     rank: Annotated[int, Field(ge=1)]
     explanation: list[ExplanationComponent]
     created_at: AwareDatetime
+    # v1.1: the province the rank is within, and which part of the rule put it there
+    # ("offer": among the offer's best in the province; "cooperative": among the
+    # cooperative's best offers). Optional, so that v1 payloads still validate.
+    province_code: str | None = None
+    basis: list[Basis] | None = None
     # Optional additions for readers that show the suggestion to people.
     summary: str | None = None
 
@@ -156,6 +173,7 @@ class RetractReason(StrEnum):
     OFFER_EXPIRED = "offer_expired"
     NO_LONGER_ELIGIBLE = "no_longer_eligible"
     SUPERSEDED = "superseded"
+    CAPACITY_REACHED = "capacity_reached"  # v1.1
 
 
 class MatchRetracted(Event):
@@ -167,6 +185,7 @@ class MatchRetracted(Event):
 class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
+    REOPENED = "reopened"  # v1.1: a coordinator took an earlier decision back
 
 
 class MatchDecision(Event):

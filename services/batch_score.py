@@ -15,10 +15,9 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from matcher import Match, MatchIndex
-from schemas import CooperativeProfile, PartnerOffer
+from schemas import CooperativeProfile, PartnerOffer, suggestion_id
 from services.convert import cooperative_from_event, offer_from_event
 from services.intake import describe_validation_error
-from services.suggestions import suggestion_id
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

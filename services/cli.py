@@ -95,6 +95,7 @@ def run(
     """Run the services in the foreground until SIGINT or SIGTERM."""
     from services.app import Pipeline
     from services.embedded_nats import EmbeddedNats, is_reachable
+    from services.matching.ownership import SecondMatcherError
 
     settings = load_settings(nats_url, database_url, data_dir)
     configure_logging(verbose, settings.log_format)
@@ -111,7 +112,12 @@ def run(
             log.info("embedded nats-server listening on %s", server.url)
         try:
             pipeline = Pipeline(settings, services or None)
-            await pipeline.start()
+            try:
+                await pipeline.start()
+            except SecondMatcherError as refused:
+                await pipeline.stop()
+                err_console.print(f"[red]{refused}[/red]")
+                raise typer.Exit(2) from None
             log.info("running %s; database %s", ", ".join(pipeline.parts), settings.sqlalchemy_url)
             await stop.wait()
             log.info("stopping")

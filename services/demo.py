@@ -23,8 +23,8 @@ from sqlmodel import Session, select
 
 from schemas.regions import region_table
 from services.app import Pipeline
-from services.backlog import work_left
 from services.embedded_nats import EmbeddedNats
+from services.outbox import unsent as work_left
 from services.publishing import encode_event
 from services.review.accounts import ensure_demo_coordinators
 from services.review.service import dashboard_url
@@ -37,6 +37,7 @@ from services.storage.models import (
     SuggestionStatus,
 )
 from services.synthetic import kalbar_demo
+from services.topology import INTERNAL, consumers_backlog
 
 PUBLISH_WINDOW = 200
 
@@ -58,11 +59,11 @@ def _progress(console: Console) -> Progress:
 async def _matcher_done(js: nats.js.JetStreamContext) -> tuple[int, int]:
     """(changes matched, changes stored) on the internal stream."""
     try:
-        stream = await js.stream_info("KOPDES_INTERNAL")
-        consumer = await js.consumer_info("KOPDES_INTERNAL", "matcher")
+        stream = await js.stream_info(INTERNAL.name)
     except NotFoundError:
         return 0, 1
-    return consumer.ack_floor.stream_seq, stream.state.last_seq
+    total = stream.state.messages
+    return total - await consumers_backlog(js, (INTERNAL,)), total
 
 
 async def wait_for_pipeline(

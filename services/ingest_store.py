@@ -16,25 +16,15 @@ from sqlalchemy import Table, tuple_
 from sqlalchemy import select as select_core
 from sqlmodel import Session, select
 
-from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
+from matcher.shortlist import province_of
+from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, internal, subjects
+from schemas.internal import CooperativeChanged, OfferChanged
 from services.consuming import Delivery
 from services.convert import cooperative_values, offer_values
 from services.intake import InputEvent
 from services.outbox import enqueue, enqueue_many
 from services.storage.db import dialect_insert, lock_entities
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OfferWithdrawalRow
-
-
-class CooperativeChanged(BaseModel):
-    cooperative_id: str
-    updated_at: datetime
-
-
-class OfferChanged(BaseModel):
-    partner_id: str
-    offer_id: str
-    updated_at: datetime
-    withdrawn: bool = False
 
 
 def apply_event(session: Session, event: InputEvent) -> bool:
@@ -80,6 +70,8 @@ def _upsert_cooperatives(
         if kept is None or profile.updated_at > kept[1].updated_at:
             newest[profile.cooperative_id] = (i, profile)
     table: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
+    # Where each cooperative was: one that moved to another province leaves its old one.
+    before = _villages(session, table, sorted(newest))
     stmt = dialect_insert(session, table)
     # Atomic on PostgreSQL without a lock of ours: ON CONFLICT waits for a replica that
     # writes the same row and compares with what it committed, so the newest wins and only
@@ -99,7 +91,22 @@ def _upsert_cooperatives(
         # The publisher's updated_at (its offset too), not the stored UTC value: the id
         # stays the one a version was always announced with.
         msg_id = f"cooperative:{cooperative_id}:{profile.updated_at.isoformat()}"
-        announced.append((i, subjects.COOPERATIVE_CHANGED, changed, msg_id))
+        province = province_of(profile.village_code)
+        announced.append((i, internal.cooperative_changed(province), changed, msg_id))
+        old = before.get(cooperative_id)
+        if old is not None and province_of(old) != province:
+            moved = f"{msg_id}:left:{province_of(old)}"
+            announced.append((i, internal.cooperative_changed(province_of(old)), changed, moved))
+
+
+def _villages(session: Session, table: Table, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        query = select_core(table.c.cooperative_id, table.c.village_code).where(
+            table.c.cooperative_id.in_(ids[start : start + 500])
+        )
+        found.update((cid, village) for cid, village in session.connection().execute(query))
+    return found
 
 
 OfferKey = tuple[str, str]
@@ -128,7 +135,10 @@ def _store(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     session.connection().execute(upsert, rows)
 
 
-def _offer_changed(row: dict[str, Any], what: str, at: datetime) -> tuple[str, BaseModel, str]:
+def _offer_changed(
+    row: dict[str, Any], what: str, at: datetime, before: dict[str, Any] | None
+) -> list[tuple[str, BaseModel, str]]:
+    """The change, for every province the offer covers now or covered before."""
     updated_at: datetime = row["updated_at"]
     if what == "withdrawn":
         # As stored (in UTC), as withdrawals were always announced: the offer's row was
@@ -141,7 +151,14 @@ def _offer_changed(row: dict[str, Any], what: str, at: datetime) -> tuple[str, B
         withdrawn=row["withdrawn_at"] is not None,
     )
     key = f"{row['partner_id']}/{row['offer_id']}"
-    return subjects.OFFER_CHANGED, changed, f"offer:{key}:{what}:{at.isoformat()}"
+    msg_id = f"offer:{key}:{what}:{at.isoformat()}"
+    provinces = internal.provinces_of_regions(row["regions"])
+    if before is not None:
+        provinces |= internal.provinces_of_regions(before["regions"])
+    return [
+        (internal.offer_changed(province), changed, f"{msg_id}:{province}")
+        for province in sorted(provinces)
+    ]
 
 
 def _apply_offer_events(
@@ -178,7 +195,8 @@ def _apply_offer_events(
             offers[key] = row
             offers_changed.add(key)
             applied[i] = True
-            announced.append((i, *_offer_changed(row, "upserted", event.updated_at)))
+            for message in _offer_changed(row, "upserted", event.updated_at, stored):
+                announced.append((i, *message))
             continue
         if withdrawal is not None and withdrawal["withdrawn_at"] >= event.withdrawn_at:
             continue
@@ -197,7 +215,8 @@ def _apply_offer_events(
         row = {**stored, "withdrawn_at": event.withdrawn_at, "withdraw_reason": event.reason}
         offers[key] = row
         offers_changed.add(key)
-        announced.append((i, *_offer_changed(row, "withdrawn", event.withdrawn_at)))
+        for message in _offer_changed(row, "withdrawn", event.withdrawn_at, stored):
+            announced.append((i, *message))
     _store(session, offer_table, [offers[key] for key in sorted(offers_changed)])
     _store(session, withdrawal_table, [withdrawals[key] for key in sorted(withdrawals_changed)])
 

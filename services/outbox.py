@@ -18,9 +18,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Row, insert, update
+from sqlalchemy import Engine, Row, func, insert, update
 from sqlalchemy import select as select_core
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from services.observability import count_published
 from services.storage.db import begin_writing
@@ -55,6 +55,12 @@ def enqueue_many(session: Session, messages: Iterable[tuple[str, BaseModel, str]
     ]
     if rows:
         session.connection().execute(insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
+
+
+def unsent(session: Session) -> int:
+    """Messages committed but not published yet (0: every announcement is out)."""
+    query = select(func.count()).select_from(OutboxRow).where(col(OutboxRow.published_at).is_(None))
+    return session.exec(query).one()
 
 
 class OutboxRelay:

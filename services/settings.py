@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     )
     urgent_pull_timeout_seconds: float = Field(
         0.05,
-        description="the same for the consumers on an offer's way to its suggestions "
-        "(ingest-offers, ingest-withdrawals, matcher): shorter waits, more polling when idle",
+        description="the same for ingest's offer and withdrawal consumers, on an offer's way "
+        "to its suggestions: shorter waits, more polling when idle",
     )
     max_deliver_outage: int = Field(
         10_000, description="JetStream's own bound on deliveries, for database outages"
@@ -65,7 +65,12 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(1, description="JetStream stream replicas (3 on a cluster)")
 
     # Matching.
-    suggestions_per_offer: int = Field(20, description="cooperatives suggested per offer at most")
+    suggestions_per_province: int = Field(
+        20, ge=1, description="an offer's best cooperatives suggested in each province it covers"
+    )
+    offers_per_cooperative: int = Field(
+        3, ge=0, description="a cooperative's best offers suggested to it, whatever their reach"
+    )
     min_score: float = Field(
         SUGGESTION_THRESHOLD,
         ge=NO_OVERLAP_BOUND,  # below it the candidate index would miss pairs (docs/matcher.md)
@@ -74,16 +79,10 @@ class Settings(BaseSettings):
     material_score_change: float = Field(
         5.0, description="a suggestion is published again when its score moves this much"
     )
-    hold_backlog: int = Field(
-        1000,
-        description="changes waiting for the matcher below which it never holds placements "
-        "back (above it, it does when they would touch each offer several times)",
-    )
-    matcher_turn_seconds: float = Field(
-        0.05,
-        description="how long, about, one matcher transaction holds the turn (on SQLite the "
-        "write lock every writer waits for): a batch of profile changes is split into "
-        "transactions this long, and held-back offers are recomputed in turns this long",
+    matcher_provinces: str = Field(
+        "",
+        description="provinces this matcher process owns, comma-separated codes (e.g. "
+        "'31,32,33'); empty: share all provinces with the other matcher processes",
     )
     expiry_check_seconds: float = 60.0
     outbox_poll_seconds: float = 1.0
@@ -140,6 +139,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kopdes.db').resolve()}"
+
+    @property
+    def matcher_province_list(self) -> list[str]:
+        return [p.strip() for p in self.matcher_provinces.split(",") if p.strip()]
 
     @property
     def nats_servers(self) -> list[str]:

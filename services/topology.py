@@ -149,3 +149,18 @@ def make_broker(settings: Settings, **kwargs: object) -> NatsBroker:
         logger=logging.getLogger("services.broker"),
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+async def consumers_backlog(js: JetStreamContext, streams: tuple[StreamSpec, ...] = STREAMS) -> int:
+    """Messages the service's durable consumers have not finished with (not delivered yet,
+    or delivered and not acknowledged): 0 once the pipeline has caught up."""
+    waiting = 0
+    for spec in streams:
+        try:
+            consumers = await js.consumers_info(spec.name)
+        except NotFoundError:
+            continue
+        for info in consumers:
+            if info.config.durable_name:  # not a reader's ordered consumer
+                waiting += info.num_pending + info.num_ack_pending + info.num_redelivered
+    return waiting

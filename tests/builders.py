@@ -7,6 +7,7 @@ from typing import Any
 KUALA_DUA = "61.12.01.2004"  # a desa in Sungai Raya, Kubu Raya, Kalimantan Barat
 SUNGAI_RAYA = "61.12.01.2001"
 SAMBAS_VILLAGE = "61.01.01.2001"
+JATIM_VILLAGE = "35.01.01.2001"  # Widoro, Pacitan, Jawa Timur
 
 
 def profile(**overrides: Any) -> dict[str, Any]:

@@ -8,19 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import nats
-from nats.js.errors import NotFoundError
 from sqlmodel import Session
 
 from services.app import Pipeline
-from services.backlog import work_left
+from services.outbox import unsent as work_left
 from services.settings import Settings
+from services.topology import consumers_backlog
 from tests.conftest import eventually
-
-DURABLES = {
-    "KOPDES_INPUT": ("ingest-cooperatives", "ingest-offers", "ingest-withdrawals"),
-    "KOPDES_INTERNAL": ("matcher",),
-    "KOPDES_MATCH": ("notify",),
-}
 
 
 class Harness:
@@ -69,14 +63,8 @@ class Harness:
         await self.js.publish(subject, data, headers=headers)
 
     async def _idle(self) -> bool:
-        for stream, durables in DURABLES.items():
-            for durable in durables:
-                try:
-                    info = await self.js.consumer_info(stream, durable)
-                except NotFoundError:
-                    continue
-                if info.num_pending or info.num_ack_pending or info.num_redelivered:
-                    return False
+        if await consumers_backlog(self.js):
+            return False
         with Session(self.pipeline.runtime.engine) as session:
             return work_left(session) == 0
 

@@ -19,15 +19,16 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.backlog import work_left
 from services.embedded_nats import free_port
+from services.outbox import unsent as work_left
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, DeadLetterRow, OutboxRow, SuggestionRow
+from services.topology import consumers_backlog
 
 DURABLES = [
     ("KOPDES_INPUT", "ingest-cooperatives"),
     ("KOPDES_INPUT", "ingest-offers"),
-    ("KOPDES_INTERNAL", "matcher"),
+    ("KOPDES_INTERNAL", "matcher-61"),
 ]
 
 
@@ -87,11 +88,7 @@ async def all_messages(js, stream: str) -> list:
 
 
 async def idle(js) -> bool:
-    for stream, durable in DURABLES:
-        info = await js.consumer_info(stream, durable)
-        if info.num_pending or info.num_ack_pending:
-            return False
-    return True
+    return await consumers_backlog(js) == 0
 
 
 def unfinished_work(database_url: str) -> int:

@@ -15,9 +15,16 @@ from typing import Any
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from schemas import Decision, MatchDecision, subjects
-from services.fingerprints import cooperative_fingerprint, offer_fingerprint
-from services.outbox import enqueue
+from schemas import (
+    Decision,
+    ExplanationComponent,
+    MatchDecision,
+    MatchSuggestion,
+    internal,
+    subjects,
+)
+from schemas.internal import PairDecided
+from services.outbox import enqueue, enqueue_many
 from services.review.labels import (
     APPROVE_REASONS,
     NOTE_REQUIRED,
@@ -29,14 +36,12 @@ from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.review.scope import scope_filter
 from services.storage.db import begin_writing, session_scope
 from services.storage.models import (
-    CooperativeRow,
     OfferRow,
     RejectedPairRow,
     SuggestionRow,
     SuggestionStatus,
 )
 from services.storage.types import utcnow
-from services.suggestions import bump_suggestion_sets, suggestion_event
 
 MAX_NOTE = 1000
 
@@ -129,6 +134,19 @@ def _refusal(
     )
 
 
+def _approved(session: Session, row: SuggestionRow) -> int:
+    """The offer's approved cooperatives, nationwide."""
+    return session.exec(
+        select(func.count())
+        .select_from(SuggestionRow)
+        .where(
+            SuggestionRow.partner_id == row.partner_id,
+            SuggestionRow.offer_id == row.offer_id,
+            SuggestionRow.status == SuggestionStatus.APPROVED,
+        )
+    ).one()
+
+
 def _check_capacity(session: Session, row: SuggestionRow) -> None:
     # Locks the offer row on PostgreSQL so that two approvals for the last place take turns;
     # SQLite already holds its one write lock since the compare-and-set.
@@ -141,34 +159,63 @@ def _check_capacity(session: Session, row: SuggestionRow) -> None:
         raise Conflict("Tawaran ini sudah ditarik oleh mitra; saran tidak dapat disetujui.")
     if offer.capacity is None:
         return
-    approved = session.exec(
-        select(func.count())
-        .select_from(SuggestionRow)
-        .where(
-            SuggestionRow.partner_id == row.partner_id,
-            SuggestionRow.offer_id == row.offer_id,
-            SuggestionRow.status == SuggestionStatus.APPROVED,
-        )
-    ).one()
-    if approved > offer.capacity:  # this approval is already counted
+    if _approved(session, row) > offer.capacity:  # this approval is already counted
         raise Conflict(
             f"Kuota tawaran sudah penuh: {offer.capacity} koperasi sudah disetujui "
             f"untuk '{offer.title}'."
         )
 
 
-def _remember_rejection(session: Session, row: SuggestionRow) -> None:
-    coop = session.get(CooperativeRow, row.cooperative_id)
-    offer = session.get(OfferRow, (row.partner_id, row.offer_id))
-    if coop is None or offer is None:
-        return
-    pair = session.get(RejectedPairRow, row.suggestion_id) or RejectedPairRow(
-        suggestion_id=row.suggestion_id, cooperative_fingerprint="", offer_fingerprint=""
+def suggestion_event(row: SuggestionRow) -> MatchSuggestion:
+    return MatchSuggestion(
+        suggestion_id=row.suggestion_id,
+        offer_id=row.offer_id,
+        partner_id=row.partner_id,
+        cooperative_id=row.cooperative_id,
+        regency_code=row.regency_code,
+        province_code=row.province_code or None,
+        score=row.score,
+        rank=row.rank,
+        basis=row.basis or None,  # type: ignore[arg-type]
+        explanation=[ExplanationComponent(**c) for c in row.explanation],  # type: ignore[arg-type]
+        created_at=row.updated_at,
+        summary=row.summary or None,
     )
-    pair.cooperative_fingerprint = cooperative_fingerprint(coop)
-    pair.offer_fingerprint = offer_fingerprint(offer)
-    pair.rejected_at = utcnow()
-    session.add(pair)
+
+
+def tell_matcher(session: Session, row: SuggestionRow, decision: Decision) -> None:
+    """Tell the matcher of the cooperative's province, and when the offer's approvals
+    changed every province the offer covers (its capacity counts nationwide)."""
+    province = row.province_code or row.regency_code.split(".")[0]
+    provinces = {province}
+    if decision != Decision.REJECTED:  # an approval, or one taken back (perhaps)
+        # Locked, so that decisions on one offer count its approvals one after another.
+        offer = session.exec(
+            select(OfferRow)
+            .where(OfferRow.partner_id == row.partner_id, OfferRow.offer_id == row.offer_id)
+            .with_for_update()
+        ).first()
+        if offer is not None:
+            provinces |= internal.provinces_of_regions(offer.regions)
+    approved = _approved(session, row)
+    change = PairDecided(
+        suggestion_id=row.suggestion_id,
+        partner_id=row.partner_id,
+        offer_id=row.offer_id,
+        cooperative_id=row.cooperative_id,
+        province_code=province,
+        decision=decision,
+        score=row.score,
+        rank=row.rank,
+        approved=approved,
+    )
+    enqueue_many(
+        session,
+        [
+            (internal.pair_decided(p), change, f"{row.suggestion_id}:decision:{row.version}:{p}")
+            for p in sorted(provinces)
+        ],
+    )
 
 
 def decide_in(
@@ -209,9 +256,7 @@ def decide_in(
     ).one()
     if decision == Decision.APPROVED:
         _check_capacity(session, row)
-    else:
-        _remember_rejection(session, row)
-    bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])  # the matcher re-reads it
+    tell_matcher(session, row, decision)
     record = DecisionRow(
         suggestion_id=suggestion_id,
         decision=decision.value,
@@ -351,7 +396,7 @@ def reopen(
         pair = session.get(RejectedPairRow, suggestion_id)
         if pair is not None:
             session.delete(pair)
-        bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])
+        tell_matcher(session, row, Decision.REOPENED)
         session.add(
             AuditRow(
                 at=now,

@@ -111,6 +111,7 @@ class SuggestionRow(SQLModel, table=True):
         Index("ix_suggestion_offer_status", "partner_id", "offer_id", "status"),
         Index("ix_suggestion_cooperative_status", "cooperative_id", "status"),
         Index("ix_suggestion_regency_status", "regency_code", "status"),
+        Index("ix_suggestion_province_status", "province_code", "status"),
     )
 
     __mapper_args__ = {"version_id_col": _SUGGESTION_VERSION, "version_id_generator": False}
@@ -120,9 +121,13 @@ class SuggestionRow(SQLModel, table=True):
     offer_id: str = Field(max_length=64)
     cooperative_id: str = Field(max_length=64)
     regency_code: str = Field(max_length=5)
+    province_code: str = Field(default="", max_length=2)
     village_code: str = Field(max_length=13)
     score: float
-    rank: int
+    rank: int  # within the offer's suggestions in the province
+    # Which part of the rule put it there: "offer" (among the offer's best in the
+    # province), "cooperative" (among the cooperative's best offers), or both.
+    basis: list[str] = _json()  # type: ignore[assignment]
     explanation: list[dict[str, object]] = _json()  # type: ignore[assignment]
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: SuggestionStatus = Field(default=SuggestionStatus.PENDING, max_length=10)
@@ -133,18 +138,6 @@ class SuggestionRow(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_SUGGESTION_VERSION)
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
     updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-
-
-class SuggestionSetRow(SQLModel, table=True):
-    """How often each offer's suggestion rows were written, and in all (the row whose
-    partner and offer ids are empty): every writer bumps both in its transaction, so a
-    matcher that keeps the rows in memory finds out what others changed (services/ledger.py)."""
-
-    __tablename__ = "suggestion_set"
-
-    partner_id: str = Field(primary_key=True, max_length=64)
-    offer_id: str = Field(primary_key=True, max_length=64)
-    version: int = Field(default=0)
 
 
 class DeadLetterRow(SQLModel, table=True):
@@ -180,17 +173,17 @@ class OutboxRow(SQLModel, table=True):
 
 
 class RejectedPairRow(SQLModel, table=True):
-    """What the cooperative and the offer looked like when a coordinator rejected the pair.
-
-    The reconciler suggests a rejected pair again only once either fingerprint differs, i.e.
-    after a material change of the profile or the offer (see ``services/fingerprints.py``).
-    """
+    """What the pair looked like when a coordinator rejected it: the canonical terms of
+    each side (digests) and the score. The matcher suggests it again only after either
+    side's terms change, the pair's eligibility lapses, or its score moves by at least the
+    material change (``matcher.shortlist``)."""
 
     __tablename__ = "rejected_pair"
 
     suggestion_id: str = Field(primary_key=True, max_length=40)
     cooperative_fingerprint: str = Field(max_length=64)
     offer_fingerprint: str = Field(max_length=64)
+    score: float = 0.0
     rejected_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
 
@@ -269,16 +262,3 @@ class ReminderRow(SQLModel, table=True):
     regency_code: str = Field(max_length=5)
     notification_id: str = Field(max_length=64)
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-
-
-class StaleOfferRow(SQLModel, table=True):
-    """Offers whose suggestion sets the matcher recomputes whole once it has caught up.
-
-    While a backlog of changes waits (a bulk load), the matcher only notes the offers that
-    a changed cooperative concerns, instead of re-placing their sets once per change; the
-    note is stored in the same transaction, so a crash or another replica loses none."""
-
-    __tablename__ = "stale_offer"
-
-    partner_id: str = Field(primary_key=True, max_length=64)
-    offer_id: str = Field(primary_key=True, max_length=64)

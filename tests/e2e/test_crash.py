@@ -41,7 +41,7 @@ async def test_sigkill_mid_stream_then_restart(nats_server, tmp_path):
         async def mid_stream() -> bool:
             matched = (await js.stream_info("KOPDES_MATCH")).state.messages
             ingesting = (await js.consumer_info("KOPDES_INPUT", "ingest-cooperatives")).num_pending
-            matching = (await js.consumer_info("KOPDES_INTERNAL", "matcher")).num_pending
+            matching = (await js.consumer_info("KOPDES_INTERNAL", "matcher-61")).num_pending
             return matched >= 30 and (ingesting + matching) > 0
 
         await eventually(mid_stream, timeout=120, interval=0.01)

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from schemas import subjects
+from schemas import Decision, subjects
+from services.review.decisions import tell_matcher
 from services.storage.models import SuggestionRow, SuggestionStatus
-from services.suggestions import bump_suggestion_sets
 from tests import builders
 from tests.harness import Harness
 
@@ -53,8 +53,8 @@ async def decide(
         row.status = SuggestionStatus.APPROVED if approved else SuggestionStatus.REJECTED
         row.version += 1
         session.add(row)
-        # As services/review/decisions.py does, so that the matcher reads the offer again.
-        bump_suggestion_sets(session, [(row.partner_id, row.offer_id)])
+        # As services/review/decisions.py does, so that the matcher knows.
+        tell_matcher(session, row, Decision.APPROVED if approved else Decision.REJECTED)
         session.commit()
     payload = decision(suggestion_id, approved, **kw)
     await h.publish(subjects.MATCH_DECIDED, payload)

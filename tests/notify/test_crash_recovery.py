@@ -17,11 +17,10 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from schemas import CooperativeProfile, PartnerOffer, subjects
+from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
 from services.convert import cooperative_row, offer_row
 from services.storage.db import make_engine
 from services.storage.models import NotificationRow, OutboxRow, SuggestionRow, SuggestionStatus
-from services.suggestions import suggestion_id
 from tests import builders
 from tests.conftest import eventually
 from tests.notify.helpers import decision

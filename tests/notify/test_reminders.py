@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from schemas import CooperativeProfile, PartnerOffer, subjects
+from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
 from services.convert import cooperative_row, offer_row
 from services.notify.reminders import Sweeper
 from services.settings import Settings
@@ -20,7 +20,6 @@ from services.storage.models import (
     SuggestionRow,
     SuggestionStatus,
 )
-from services.suggestions import suggestion_id
 from tests import builders
 from tests.conftest import eventually
 from tests.harness import Harness

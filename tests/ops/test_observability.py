@@ -90,7 +90,8 @@ async def test_metrics_move_with_consumed_refused_and_published_events(settings:
 
     assert delta("kopdes_events_consumed_total", consumer="ingest-cooperatives") == 1
     assert delta("kopdes_events_consumed_total", consumer="ingest-offers") == 2  # bad one too
-    assert delta("kopdes_events_consumed_total", consumer="matcher") == 2
+    # The province's matcher consumer (Kalimantan Barat): a profile and an offer.
+    assert delta("kopdes_events_consumed_total", consumer="matcher-61") == 2
     error_type = h.dead_letters[0]["error_type"]
     assert delta("kopdes_events_refused_total", error_type=error_type) == 1
     assert delta("kopdes_messages_published_total", subject="kopdes.deadletter") == 1
@@ -99,7 +100,7 @@ async def test_metrics_move_with_consumed_refused_and_published_events(settings:
         h.suggested
     )
     assert delta("kopdes_handler_seconds_count", consumer="ingest-offers") >= 1
-    assert delta("kopdes_handler_seconds_count", consumer="matcher") >= 1
+    assert delta("kopdes_handler_seconds_count", consumer="matcher-61") >= 1
     assert (
         value(after, "kopdes_consumer_pending", stream="KOPDES_INPUT", consumer="ingest-offers")
         == 0

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from schemas import subjects
+from schemas import internal
 from services.consuming import ACK, Delivery, Retry, is_transient, process_batch
 from services.ingest import Ingest
 from services.publishing import encode_event
@@ -133,7 +133,7 @@ def test_replicas_racing_on_one_cooperative_end_with_the_newest(engine, database
         stored = session.get(CooperativeRow, profile.cooperative_id)
         announced = session.exec(
             select(OutboxRow)
-            .where(OutboxRow.subject == subjects.COOPERATIVE_CHANGED)
+            .where(OutboxRow.subject == internal.cooperative_changed("61"))
             .order_by(col(OutboxRow.id))
         ).all()
     assert stored is not None and stored.member_count == 8

@@ -1,20 +1,24 @@
-"""Two replicas of ingest+matcher as real processes sharing the durable consumers, on one
-nats-server and one database (SQLite file, and PostgreSQL where configured): every event
-applied once, no suggestion doubled, capacity never exceeded, and the result equals one
-process's; the same after SIGKILL of a replica in the middle of a batch."""
+"""Replicas as real processes on one nats-server and one database: ingest replicas share
+its durable consumers, matcher replicas share the provinces (PostgreSQL; SQLite serves one
+matcher process). Every event is applied once, no suggestion state published twice, and
+the result equals one process's; the same after SIGKILL of a matcher owning provinces."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import subprocess
+import time
 
 import nats
 import pytest
+from sqlalchemy import text
 
+from schemas import internal
+from services.matching.ownership import PROVINCE_LOCKS
+from services.storage.db import make_engine
 from tests.conftest import eventually
 from tests.replicas.cluster import (
-    BATCH_SIZE,
     Workload,
     check_invariants,
     consumers_ready,
@@ -36,30 +40,62 @@ def stop(replicas: list[subprocess.Popen[bytes]]) -> None:
             replica.kill()
 
 
-async def both_busy(js) -> bool:
-    """Both replicas hold a batch: more messages unacknowledged on one durable than one
-    replica fetches at once (KOPDES_BATCH_SIZE), and more to come."""
-    for stream, durable in (
-        ("KOPDES_INTERNAL", "matcher"),
-        ("KOPDES_INPUT", "ingest-cooperatives"),
-    ):
-        info = await js.consumer_info(stream, durable)
-        if info.num_ack_pending > BATCH_SIZE and info.num_pending > 0:
-            return True
-    return False
+def owners(database_url: str) -> dict[int, int]:
+    """Provinces owned, by PostgreSQL backend (one per matcher process)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT pid, count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND granted AND classid = :space AND objsubid = 2 GROUP BY pid"
+                ),
+                {"space": PROVINCE_LOCKS},
+            ).all()
+        return {pid: count for pid, count in rows}
+    finally:
+        engine.dispose()
 
 
-async def test_two_replicas(nats_server, database_url, tmp_path):
+async def test_matchers_share_the_provinces(nats_server, database_url, tmp_path):
+    """Two matcher processes on PostgreSQL each own part of the provinces and end with what
+    one process computes; on SQLite one matcher runs beside a second ingest, and a second
+    matcher process is refused with a clear error."""
+    sqlite = database_url.startswith("sqlite")
     work = Workload()
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
-    replicas = [
-        start_replica(nats_server.url, database_url, tmp_path / f"r{i}", f"r{i}") for i in range(2)
-    ]
+    replicas = [start_replica(nats_server.url, database_url, tmp_path / "r0", "r0")]
     try:
-        await eventually(lambda: consumers_ready(js), timeout=30)
+        await eventually(lambda: consumers_ready(js), timeout=60)
+        replicas.append(
+            start_replica(
+                nats_server.url,
+                database_url,
+                tmp_path / "r1",
+                "r1",
+                services=("ingest",) if sqlite else ("ingest", "matcher"),
+            )
+        )
+        if sqlite:
+            second = start_replica(
+                nats_server.url, database_url, tmp_path / "r2", "r2", services=("matcher",)
+            )
+            assert second.wait(timeout=60) != 0
+            log = " ".join((tmp_path / "r2" / "r2.log").read_text().split())
+            assert "SQLite serves one matcher process" in log
+            assert "Traceback" not in log
+        else:
+            total = len(internal.provinces())
+
+            async def shared() -> bool:
+                held = owners(database_url)
+                return len(held) == 2 and sum(held.values()) == total
+
+            await eventually(shared, timeout=30)
+            assert sorted(owners(database_url).values()) == [total // 2, total - total // 2]
         await work.publish(js)
-        await eventually(lambda: idle(js, database_url), timeout=90, interval=0.2)
+        await eventually(lambda: idle(js, database_url), timeout=120, interval=0.2)
         await asyncio.sleep(1.0)  # anything still moving would show now
         assert await idle(js, database_url)
         assert all(r.poll() is None for r in replicas), "a replica died"
@@ -69,31 +105,39 @@ async def test_two_replicas(nats_server, database_url, tmp_path):
         await nc.close()
 
 
-async def test_sigkill_a_replica_mid_batch(nats_server, database_url, tmp_path):
+@pytest.mark.postgres
+async def test_sigkill_a_matcher_owning_provinces(nats_server, database_url, tmp_path):
+    """The survivor takes the killed matcher's provinces over within 30 s; the suggestions
+    end as a clean run's, every Nats-Msg-Id unique."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("several matcher processes need PostgreSQL")
     work = Workload(seed=11)
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
     replicas = [
         start_replica(nats_server.url, database_url, tmp_path / f"r{i}", f"r{i}") for i in range(2)
     ]
+    total = len(internal.provinces())
     try:
-        await eventually(lambda: consumers_ready(js), timeout=30)
+        await eventually(lambda: consumers_ready(js), timeout=60)
+        await eventually(lambda: len(owners(database_url)) == 2, timeout=30)
         await work.publish(js)
 
-        async def mid_batch() -> bool:
-            matched = (await js.stream_info("KOPDES_MATCH")).state.messages
-            return matched >= 20 and await both_busy(js)
+        async def mid_run() -> bool:
+            return (await js.stream_info("KOPDES_MATCH")).state.messages >= 50
 
-        await eventually(mid_batch, timeout=60, interval=0.01)
+        await eventually(mid_run, timeout=60, interval=0.01)
         replicas[0].send_signal(signal.SIGKILL)
         assert replicas[0].wait(timeout=10) == -signal.SIGKILL
-        # What it held comes back to the survivor after the ack wait, or to itself again.
-        replicas[0] = start_replica(nats_server.url, database_url, tmp_path / "r0", "r0")
+        killed_at = time.monotonic()
+        await eventually(lambda: list(owners(database_url).values()) == [total], timeout=30)
+        took = time.monotonic() - killed_at
+        assert took < 30
 
-        await eventually(lambda: idle(js, database_url), timeout=90, interval=0.2)
+        await eventually(lambda: idle(js, database_url), timeout=120, interval=0.2)
         await asyncio.sleep(1.0)
         assert await idle(js, database_url)
-        assert all(r.poll() is None for r in replicas), "a replica died"
+        assert replicas[1].poll() is None, "the survivor died"
         await check_invariants(js, database_url, work)
     finally:
         stop(replicas)

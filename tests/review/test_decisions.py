@@ -7,10 +7,11 @@ import threading
 
 from sqlmodel import Session, col, select
 
-from schemas import MatchDecision, MatchSuggestion
+from schemas import MatchDecision, MatchSuggestion, internal
+from schemas.internal import PairDecided
 from services.review import decisions
 from services.review.models import AuditRow, Coordinator, DecisionRow
-from services.storage.models import OutboxRow, RejectedPairRow
+from services.storage.models import OutboxRow
 from tests.review.conftest import (
     KUALA_MANDOR,
     SAMBAS,
@@ -247,7 +248,8 @@ def test_only_a_pmo_or_admin_reopens_and_reopening_is_audited(app, client, engin
         decide(client, tokens["pu.sungairaya"], sid, "rejected", "sudah_ada_mitra").status_code
         == 201
     )
-    assert rows(engine, RejectedPairRow), "the rejection keeps the pair's fingerprints"
+    [told] = outbox(engine, internal.pair_decided("61"))  # the matcher of the province
+    assert json.loads(told.payload)["decision"] == "rejected"
     refused = client.post(
         f"/api/v1/suggestions/{sid}/reopen",
         headers=bearer(tokens["pu.sungairaya"]),
@@ -264,7 +266,6 @@ def test_only_a_pmo_or_admin_reopens_and_reopening_is_audited(app, client, engin
     )
     assert reopened.status_code == 200, reopened.text
     assert reopened.json()["status"] == "pending" and reopened.json()["version"] == 3
-    assert not rows(engine, RejectedPairRow)
     # Pending again, announced again with its own message id.
     [suggested] = outbox(engine, "kopdes.match.suggested")
     assert suggested.msg_id == f"{sid}:suggested:3"
@@ -311,34 +312,55 @@ def test_reopen_through_the_page(app, client, seeded, tokens):
     assert seeded.row(sid_b).status == "approved"
 
 
-def test_rejection_stores_fingerprints_of_profile_and_offer(client, engine, seeded, tokens):
+def test_decisions_tell_the_matcher_of_the_province_and_approvals_every_province(
+    client, engine, seeded, tokens
+):
     sid = seeded.sid(SAMBAS)
     assert decide(client, tokens["admin"], sid, "rejected", "data_tidak_valid").status_code == 201
-    [pair] = rows(engine, RejectedPairRow)
-    assert pair.suggestion_id == sid
-    assert len(pair.cooperative_fingerprint) == len(pair.offer_fingerprint) == 64
+    [told] = outbox(engine, internal.pair_decided("61"))
+    change = PairDecided.model_validate_json(told.payload)
+    assert (change.suggestion_id, change.decision, change.province_code) == (sid, "rejected", "61")
+    assert change.approved == 0 and change.score == seeded.row(sid).score
     event = json.loads(outbox(engine)[0].payload)
     assert event["decision"] == "rejected" and event["reason_code"] == "data_tidak_valid"
+    # An approval changes the offer's count of approvals, which every province it covers
+    # needs (its capacity is national); this offer covers Kalimantan Barat only.
+    other = seeded.sid(SUNGAI_RAYA_A)
+    assert decide(client, tokens["admin"], other).status_code == 201
+    approvals = [
+        PairDecided.model_validate_json(m.payload)
+        for m in outbox(engine, internal.pair_decided("61"))
+    ]
+    assert [(c.decision, c.approved) for c in approvals] == [("rejected", 0), ("approved", 1)]
 
 
-def test_the_matcher_cannot_overwrite_a_decision_made_meanwhile(engine, seeded, review_settings):
-    import pytest
-    from sqlalchemy.orm.exc import StaleDataError
+def test_the_matcher_cannot_overwrite_a_decision_made_meanwhile(engine, seeded):
+    """The matcher writes with the status in the statement: a row a coordinator decided
+    meanwhile is neither retracted nor re-ranked, and nothing is announced for it."""
+    from datetime import date
 
-    from schemas import RetractReason
-    from services.suggestions import SuggestionBook
+    from matcher.shortlist import Retracted, Rule, Shortlist, Suggested
+    from services.matching import repository
     from tests.review.conftest import coop_id
 
     with Session(engine) as session:
         admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
     sid = seeded.sid(SAMBAS)
+    rank = seeded.row(sid).rank
+    decisions.decide(engine, admin, sid, decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1)
+    shortlist = Shortlist("61", Rule(), date.today())
+    key, cid = "bri/kur-kalbar", coop_id(SAMBAS)
+    changes = repository.Changes(
+        [
+            (shortlist, Retracted(key, cid, "superseded")),
+            (shortlist, Suggested(key, cid, 70.0, rank + 5, ("offer",), announce=False)),
+        ],
+        [],
+        [],
+    )
     with Session(engine) as matcher:
-        book = SuggestionBook(matcher, review_settings, "bri", "kur-kalbar")
-        row = book.rows[coop_id(SAMBAS)]
-        # A coordinator approves while the matcher holds the row it read before.
-        decisions.decide(engine, admin, sid, decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1)
-        book.retract(row, RetractReason.SUPERSEDED)
-        with pytest.raises(StaleDataError):
-            matcher.commit()
-    assert seeded.row(sid).status == "approved"
-    assert [m.subject for m in outbox(engine, "kopdes.match.retracted")] == []
+        assert repository.write(matcher, changes, date.today()) == 0
+        matcher.commit()
+    row = seeded.row(sid)
+    assert (row.status, row.version, row.rank) == ("approved", 2, rank)
+    assert outbox(engine, "kopdes.match.retracted") == []

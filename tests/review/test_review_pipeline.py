@@ -129,13 +129,13 @@ async def test_a_rejected_pair_returns_only_after_a_material_change(settings):
         row = suggestion(h, "KDMP-6112012004")
         assert row.status == "pending" and row.version == 3
 
-        # Rejected again; then the offer's amounts change: suggested once more.
+        # Rejected again; then the offer names produce it buys: suggested once more.
         decisions.decide(
             engine, coordinator, sid, decisions.Decision.REJECTED, "koperasi_belum_siap", "", 3
         )
         await h.publish(
             BRI_OFFERS,
-            builders.offer(max_amount_idr=5_000_000_000, updated_at="2026-11-07T08:00:00+07:00"),
+            builders.offer(commodities=["padi"], updated_at="2026-11-07T08:00:00+07:00"),
         )
         await h.settle()
         assert len(h.suggested) == 3

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from schemas import subjects
+from schemas import internal, subjects
 from services.consuming import ACK, Delivery
 from services.ingest import Ingest
 from services.settings import Settings
@@ -81,7 +81,7 @@ def test_a_batch_stores_the_newest_version_and_announces_it_once(engine, databas
     assert stored["a"].updated_at == datetime(2026, 11, 1, 2, tzinfo=UTC)
     assert stored["b"].member_count == 10
     assert stored["a"].regency_code == "61.12"
-    changed = subjects.COOPERATIVE_CHANGED
+    changed = internal.cooperative_changed("61")
     assert announced(engine) == [
         (changed, "cooperative:a:2026-11-01T08:00:00+07:00"),
         (changed, "cooperative:a:2026-11-01T09:00:00+07:00"),
@@ -125,8 +125,8 @@ def test_a_bad_message_in_a_batch_is_dead_lettered_and_the_others_applied(engine
     assert sorted(announced(engine)) == [
         (subjects.DEADLETTER, "deadletter:S:2"),
         (subjects.DEADLETTER, "deadletter:S:3"),
-        (subjects.COOPERATIVE_CHANGED, "cooperative:a:2026-11-01T08:00:00+07:00"),
-        (subjects.COOPERATIVE_CHANGED, "cooperative:b:2026-11-01T08:00:00+07:00"),
+        (internal.cooperative_changed("61"), "cooperative:a:2026-11-01T08:00:00+07:00"),
+        (internal.cooperative_changed("61"), "cooperative:b:2026-11-01T08:00:00+07:00"),
     ]
 
 
@@ -162,13 +162,13 @@ def test_offer_and_withdrawal_rules_hold_within_one_batch(engine, database_url):
     assert y is not None and y.withdrawn_at is None and y.withdraw_reason == ""
     assert y.updated_at == datetime(2026, 11, 3, 1, tzinfo=UTC)
     assert [(row.msg_id, json.loads(row.payload)["withdrawn"]) for row in rows] == [
-        ("offer:bri/x:upserted:2026-11-01T08:00:00+07:00", True),
-        ("offer:bri/y:upserted:2026-11-01T08:00:00+07:00", False),
-        ("offer:bri/y:withdrawn:2026-11-02T08:00:00+07:00", True),
-        ("offer:bri/y:upserted:2026-11-03T08:00:00+07:00", False),
-        ("offer:bri/z:upserted:2026-11-01T08:00:00+07:00", True),
-        ("offer:bri/w:upserted:2026-11-01T08:00:00+07:00", False),
-        ("offer:bri/w:withdrawn:2026-11-01T01:00:00+00:00", True),
+        ("offer:bri/x:upserted:2026-11-01T08:00:00+07:00:61", True),
+        ("offer:bri/y:upserted:2026-11-01T08:00:00+07:00:61", False),
+        ("offer:bri/y:withdrawn:2026-11-02T08:00:00+07:00:61", True),
+        ("offer:bri/y:upserted:2026-11-03T08:00:00+07:00:61", False),
+        ("offer:bri/z:upserted:2026-11-01T08:00:00+07:00:61", True),
+        ("offer:bri/w:upserted:2026-11-01T08:00:00+07:00:61", False),
+        ("offer:bri/w:withdrawn:2026-11-01T01:00:00+00:00:61", True),
     ]
     # The withdrawal announces the offer's updated_at as stored (UTC).
     assert json.loads(rows[2].payload)["updated_at"] == "2026-11-01T01:00:00Z"
@@ -273,10 +273,10 @@ def test_batches_end_as_one_message_at_a_time_does(engine, database_url):
             assert together[table] == one_by_one[table], (seed, table)
 
         def offers(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-            return [row for row in rows if row[0] == subjects.OFFER_CHANGED]
+            return [row for row in rows if row[0] == internal.offer_changed("61")]
 
         def cooperatives(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-            return [row for row in rows if row[0] == subjects.COOPERATIVE_CHANGED]
+            return [row for row in rows if row[0] == internal.cooperative_changed("61")]
 
         assert offers(together["outbox"]) == offers(one_by_one["outbox"])
         remaining = iter(cooperatives(one_by_one["outbox"]))
@@ -391,3 +391,36 @@ def test_replicas_applying_offers_and_withdrawals_at_once_end_as_one_process(eng
     together = snapshot(engine)
     assert together["offer"] == expected["offer"]
     assert together["offer_withdrawal"] == expected["offer_withdrawal"]
+
+
+LATER = "2026-12-01T08:00:00+07:00"
+
+
+def test_changes_are_announced_to_every_province_concerned(engine, database_url):
+    """A national offer reaches every province, a regional one its own; an offer that moves
+    and a cooperative that moves tell the province they left too."""
+    ingest = ingest_for(engine, database_url)
+    messages = Messages()
+    batch = messages(
+        (OFFERS, builders.offer(offer_id="national", regions=[])),
+        (OFFERS, builders.offer(offer_id="moving", regions=["61.12"])),
+        (subjects.COOPERATIVE_UPSERTED, builders.profile(cooperative_id="k")),
+    )
+    assert ingest.process(batch) == [ACK] * len(batch)
+    later = messages(
+        (OFFERS, builders.offer(offer_id="moving", regions=["35"], updated_at=LATER)),
+        (
+            subjects.COOPERATIVE_UPSERTED,
+            builders.profile(
+                cooperative_id="k", village_code=builders.JATIM_VILLAGE, updated_at=LATER
+            ),
+        ),
+    )
+    assert ingest.process(later) == [ACK] * len(later)
+    subjects_of = [subject for subject, _ in announced(engine)]
+    national = [s for s in subjects_of if s.endswith(".offer.changed")]
+    assert len(set(national)) == len(internal.provinces())
+    assert subjects_of.count(internal.offer_changed("35")) == 2  # national, and moved there
+    assert subjects_of.count(internal.offer_changed("61")) == 3  # national, moving twice
+    assert subjects_of.count(internal.cooperative_changed("61")) == 2  # arrived, then left
+    assert subjects_of.count(internal.cooperative_changed("35")) == 1

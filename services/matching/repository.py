@@ -1,0 +1,378 @@
+"""The matcher's reads and writes: provinces loaded whole, changes written set-based.
+
+Reads build the matcher's plain values straight from the rows (no ORM objects). Writes
+happen in the caller's transaction: per batch one multi-row upsert of the suggestions
+announced, one UPDATE of those retracted per reason, the quiet rank and basis updates,
+and one multi-row INSERT of their outbox messages. Every write of a suggestion row checks
+its status in the same statement, so a coordinator's decision committed meanwhile is
+never overwritten: what the statement did not write is not announced either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, or_, select, tuple_, update
+from sqlmodel import Session
+
+from matcher import Cooperative, Offer
+from matcher.shortlist import Published, Rejection, Retracted, Shortlist, Suggested
+from schemas import (
+    ExplanationComponent,
+    MatchRetracted,
+    MatchSuggestion,
+    RetractReason,
+    subjects,
+    suggestion_id,
+)
+from schemas.regions import Level, region_table
+from services.outbox import enqueue_many
+from services.storage.db import dialect_insert
+from services.storage.models import (
+    CooperativeRow,
+    OfferRow,
+    RejectedPairRow,
+    SuggestionRow,
+    SuggestionStatus,
+)
+from services.storage.types import utcnow
+
+SUGGESTION: Table = SuggestionRow.__table__  # type: ignore[attr-defined]
+COOPERATIVE: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
+OFFER: Table = OfferRow.__table__  # type: ignore[attr-defined]
+REJECTED: Table = RejectedPairRow.__table__  # type: ignore[attr-defined]
+CHUNK = 500
+# Rows a matcher may write over: never a coordinator's decision.
+OPEN = (SuggestionStatus.PENDING, SuggestionStatus.RETRACTED)
+
+_COOP_COLUMNS = (
+    COOPERATIVE.c.cooperative_id,
+    COOPERATIVE.c.village_code,
+    COOPERATIVE.c.member_count,
+    COOPERATIVE.c.business_units,
+    COOPERATIVE.c.commodities,
+    COOPERATIVE.c.needs,
+    COOPERATIVE.c.financing_need_idr,
+    COOPERATIVE.c.name,
+)
+
+
+def cooperative_of(row: Any) -> Cooperative:
+    return Cooperative(
+        cooperative_id=row.cooperative_id,
+        village_code=row.village_code,
+        member_count=row.member_count,
+        business_units=tuple(row.business_units),
+        commodities=tuple(row.commodities),
+        needs=row.needs,
+        financing_need_idr=row.financing_need_idr,
+        name=row.name,
+    )
+
+
+def offer_of(row: Any) -> Offer:
+    return Offer(
+        offer_id=row.offer_id,
+        partner_id=row.partner_id,
+        offer_type=str(row.offer_type),
+        title=row.title,
+        description=row.description,
+        business_units=tuple(row.business_units),
+        commodities=tuple(row.commodities),
+        regions=tuple(row.regions),
+        min_members=row.min_members,
+        min_amount_idr=row.min_amount_idr,
+        max_amount_idr=row.max_amount_idr,
+        capacity=row.capacity,
+        valid_until=row.valid_until,
+        withdrawn=row.withdrawn_at is not None,
+        partner_name=row.partner_name,
+        partner_type=str(row.partner_type),
+    )
+
+
+def split_key(key: str) -> tuple[str, str]:
+    partner_id, _, offer_id = key.partition("/")
+    return partner_id, offer_id
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+def cooperatives(session: Session, ids: Iterable[str]) -> dict[str, Cooperative]:
+    found: dict[str, Cooperative] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        query = select(*_COOP_COLUMNS).where(COOPERATIVE.c.cooperative_id.in_(chunk))
+        for row in session.connection().execute(query):
+            found[row.cooperative_id] = cooperative_of(row)
+    return found
+
+
+def offers(session: Session, keys: Iterable[tuple[str, str]] | None = None) -> dict[str, Offer]:
+    """Offers by key: these, or every offer not withdrawn."""
+    query = select(OFFER)
+    found: dict[str, Offer] = {}
+    if keys is None:
+        for row in session.connection().execute(query.where(OFFER.c.withdrawn_at.is_(None))):
+            offer = offer_of(row)
+            found[offer.key] = offer
+        return found
+    for chunk in _chunks(sorted(set(keys))):
+        where = tuple_(OFFER.c.partner_id, OFFER.c.offer_id).in_(chunk)
+        for row in session.connection().execute(query.where(where)):
+            offer = offer_of(row)
+            found[offer.key] = offer
+    return found
+
+
+def approvals(session: Session) -> dict[str, int]:
+    """Approved cooperatives per offer, nationwide."""
+    query = (
+        select(SUGGESTION.c.partner_id, SUGGESTION.c.offer_id, func.count())
+        .where(SUGGESTION.c.status == SuggestionStatus.APPROVED)
+        .group_by(SUGGESTION.c.partner_id, SUGGESTION.c.offer_id)
+    )
+    return {f"{p}/{o}": n for p, o, n in session.connection().execute(query)}
+
+
+def load(session: Session, shortlists: Sequence[Shortlist]) -> None:
+    """Fill fresh shortlists from the store: cooperatives, offers, decisions, and the
+    suggestions announced before. The caller settles them (a whole recomputation)."""
+    every_offer = offers(session)
+    counts = approvals(session)
+    regions = region_table()
+    for shortlist in shortlists:
+        province = shortlist.province
+        regencies = [r.code for r in regions.of_level(Level.REGENCY, province)]
+        for chunk in _chunks(regencies):
+            query = select(*_COOP_COLUMNS).where(COOPERATIVE.c.regency_code.in_(chunk))
+            for row in session.connection().execute(query):
+                shortlist.upsert_cooperative(cooperative_of(row))
+        for offer in every_offer.values():
+            shortlist.upsert_offer(offer)
+        for key, count in counts.items():
+            shortlist.set_approvals(key, count)
+        query = (
+            select(
+                SUGGESTION.c.partner_id,
+                SUGGESTION.c.offer_id,
+                SUGGESTION.c.cooperative_id,
+                SUGGESTION.c.status,
+                SUGGESTION.c.score,
+                SUGGESTION.c.rank,
+                SUGGESTION.c.basis,
+                REJECTED.c.offer_fingerprint,
+                REJECTED.c.cooperative_fingerprint,
+                REJECTED.c.score.label("rejected_score"),
+            )
+            .outerjoin(REJECTED, REJECTED.c.suggestion_id == SUGGESTION.c.suggestion_id)
+            .where(
+                SUGGESTION.c.province_code == province,
+                SUGGESTION.c.status != SuggestionStatus.RETRACTED,
+            )
+        )
+        for row in session.connection().execute(query):
+            key = f"{row.partner_id}/{row.offer_id}"
+            if row.status == SuggestionStatus.PENDING:
+                published = Published(row.score, row.rank, tuple(row.basis or ()))
+                shortlist.load(key, row.cooperative_id, published)
+            elif row.status == SuggestionStatus.APPROVED or row.offer_fingerprint is None:
+                shortlist.approved(key, row.cooperative_id)
+            else:
+                rejection = Rejection(
+                    row.offer_fingerprint, row.cooperative_fingerprint, row.rejected_score
+                )
+                shortlist.load_rejection(key, row.cooperative_id, rejection)
+        shortlist.everything_changed()
+
+
+# -- writes ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    """What one transaction writes: the events of the provinces it settled."""
+
+    events: list[tuple[Shortlist, Suggested | Retracted]]
+    rejections: list[tuple[str, Rejection]]  # suggestion id -> what it remembers
+    lapsed: list[str]  # suggestion ids whose rejection no longer stands
+
+
+def write(session: Session, changes: Changes, as_of: date) -> int:
+    """Write the changes and their announcements; returns how many were announced."""
+    now = utcnow()
+    announced: list[tuple[str, Any, str]] = []
+    suggested: list[dict[str, Any]] = []
+    revived: list[dict[str, Any]] = []
+    quiet: list[dict[str, Any]] = []
+    retracted: dict[str, list[str]] = {}
+    lapsed = set(changes.lapsed)
+    for shortlist, event in changes.events:
+        partner_id, offer_id = split_key(event.offer_key)
+        sid = suggestion_id(partner_id, offer_id, event.cooperative_id)
+        if isinstance(event, Retracted):
+            retracted.setdefault(event.reason, []).append(sid)
+        elif not event.announce:
+            quiet.append({"q_sid": sid, "q_rank": event.rank, "q_basis": list(event.basis)})
+        else:
+            row = _suggestion_row(shortlist, event, sid, now, as_of)
+            (revived if sid in lapsed else suggested).append(row)
+    if changes.lapsed:
+        _forget_rejections(session, changes.lapsed)
+    if changes.rejections:
+        _remember_rejections(session, changes.rejections, now)
+    for rows, statuses in ((suggested, OPEN), (revived, (*OPEN, SuggestionStatus.REJECTED))):
+        if rows:
+            by_id = {row["suggestion_id"]: row for row in rows}
+            for sid, version in _upsert(session, rows, statuses):
+                row = by_id[sid]
+                announced.append(
+                    (subjects.MATCH_SUGGESTED, _event(row), f"{sid}:suggested:{version}")
+                )
+    for reason, ids in sorted(retracted.items()):
+        for sid, version in _retract(session, ids, reason, now):
+            payload = MatchRetracted(
+                suggestion_id=sid, reason=RetractReason(reason), retracted_at=now
+            )
+            announced.append((subjects.MATCH_RETRACTED, payload, f"{sid}:retracted:{version}"))
+    if quiet:
+        session.connection().execute(
+            update(SUGGESTION)
+            .where(
+                SUGGESTION.c.suggestion_id == bindparam("q_sid"),
+                SUGGESTION.c.status == SuggestionStatus.PENDING,
+            )
+            .values(
+                rank=bindparam("q_rank"),
+                basis=bindparam("q_basis", type_=SUGGESTION.c.basis.type),
+            ),
+            quiet,
+        )
+    enqueue_many(session, announced)
+    return len(announced)
+
+
+def _suggestion_row(
+    shortlist: Shortlist, event: Suggested, sid: str, now: datetime, as_of: date
+) -> dict[str, Any]:
+    partner_id, offer_id = split_key(event.offer_key)
+    coop = shortlist.index.cooperative(event.cooperative_id)
+    match = shortlist.index.score(event.offer_key, event.cooperative_id, as_of)
+    assert coop is not None and match is not None, "announcing a pair the index scores"
+    village = coop.village_code
+    return {
+        "suggestion_id": sid,
+        "partner_id": partner_id,
+        "offer_id": offer_id,
+        "cooperative_id": event.cooperative_id,
+        "regency_code": ".".join(village.split(".")[:2]),
+        "province_code": shortlist.province,
+        "village_code": village,
+        # As announced (the true score now): the same number on every page.
+        "score": event.score,
+        "rank": event.rank,
+        "basis": list(event.basis),
+        "explanation": [c.as_dict() for c in match.components],
+        "summary": match.summary,
+        "status": SuggestionStatus.PENDING,
+        "retract_reason": None,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def _event(row: dict[str, Any]) -> MatchSuggestion:
+    return MatchSuggestion(
+        suggestion_id=row["suggestion_id"],
+        offer_id=row["offer_id"],
+        partner_id=row["partner_id"],
+        cooperative_id=row["cooperative_id"],
+        regency_code=row["regency_code"],
+        province_code=row["province_code"],
+        score=row["score"],
+        rank=row["rank"],
+        basis=row["basis"],
+        explanation=[ExplanationComponent(**c) for c in row["explanation"]],
+        created_at=row["updated_at"],
+        summary=row["summary"] or None,
+    )
+
+
+def _upsert(
+    session: Session, rows: list[dict[str, Any]], statuses: Sequence[str]
+) -> list[tuple[str, int]]:
+    """Insert or revive the rows whose status allows it; (id, new version) of those written."""
+    stmt = dialect_insert(session, SUGGESTION)
+    kept = {"suggestion_id", "partner_id", "offer_id", "cooperative_id", "created_at"}
+    values: dict[str, Any] = {
+        c.name: stmt.excluded[c.name] for c in SUGGESTION.c if c.name not in kept | {"version"}
+    }
+    values["version"] = SUGGESTION.c.version + 1
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[SUGGESTION.c.suggestion_id],
+        set_=values,
+        # Not IN: an executemany takes no expanding parameter.
+        where=or_(*(SUGGESTION.c.status == status for status in statuses)),
+    ).returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
+    written: list[tuple[str, int]] = []
+    for chunk in _chunks(sorted(rows, key=lambda r: r["suggestion_id"])):
+        written.extend(
+            (sid, version) for sid, version in session.connection().execute(upsert, list(chunk))
+        )
+    return written
+
+
+def _retract(session: Session, ids: list[str], reason: str, now: datetime) -> list[tuple[str, int]]:
+    written: list[tuple[str, int]] = []
+    for chunk in _chunks(sorted(ids)):
+        statement = (
+            update(SUGGESTION)
+            .where(
+                SUGGESTION.c.suggestion_id.in_(chunk),
+                SUGGESTION.c.status == SuggestionStatus.PENDING,
+            )
+            .values(
+                status=SuggestionStatus.RETRACTED,
+                retract_reason=reason,
+                version=SUGGESTION.c.version + 1,
+                updated_at=now,
+            )
+            .returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
+        )
+        written.extend((sid, version) for sid, version in session.connection().execute(statement))
+    return written
+
+
+def _remember_rejections(
+    session: Session, rejections: list[tuple[str, Rejection]], now: datetime
+) -> None:
+    stmt = dialect_insert(session, REJECTED)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[REJECTED.c.suggestion_id],
+        set_={c.name: stmt.excluded[c.name] for c in REJECTED.c if not c.primary_key},
+    )
+    rows = [
+        {
+            "suggestion_id": sid,
+            "offer_fingerprint": rejection.offer_terms,
+            "cooperative_fingerprint": rejection.cooperative_terms,
+            "score": rejection.score,
+            "rejected_at": now,
+        }
+        for sid, rejection in sorted(rejections, key=lambda item: item[0])
+    ]
+    session.connection().execute(upsert, rows)
+
+
+def _forget_rejections(session: Session, ids: list[str]) -> None:
+    for chunk in _chunks(sorted(ids)):
+        session.connection().execute(REJECTED.delete().where(REJECTED.c.suggestion_id.in_(chunk)))

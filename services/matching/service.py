@@ -1,0 +1,332 @@
+"""The matcher service: the provinces this process owns, each a ``Shortlist`` in memory.
+
+Per owned province, a durable consumer ``matcher-<province>`` delivers the changes on
+``kopdes.internal.<province>.>`` as they are stored. A batch is applied to the provinces'
+shortlists and what they announce is written, with its outbox messages, in one
+transaction; then the batch is acknowledged. Nothing is kept across transactions but the
+shortlists, which a failed transaction drops (the province is loaded again from the
+store: the database stays the truth).
+
+Ownership (``ownership.py``) decides which provinces; taking one over loads it whole and
+recomputes it, so whatever its previous owner left half done is completed, and changes
+it had not acknowledged are delivered again (a replay changes nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from matcher.shortlist import Rejection, Rule, Shortlist
+from schemas import internal, suggestion_id
+from schemas.internal import PairDecided
+from services.consuming import Delivery, process_batch, settle
+from services.ingest_store import record_handler_failure
+from services.matching import repository
+from services.matching.ownership import LOOK_SECONDS, Ownership
+from services.runtime import Runtime
+from services.service import ServiceParts
+from services.storage.db import begin_writing
+from services.topology import INTERNAL
+
+log = logging.getLogger(__name__)
+
+
+class Matcher:
+    def __init__(self, runtime: Runtime, today: Callable[[], date] = date.today) -> None:
+        self.runtime = runtime
+        self.settings = settings = runtime.settings
+        self.today = today
+        self.rule = Rule(
+            per_province=settings.suggestions_per_province,
+            per_cooperative=settings.offers_per_cooperative,
+            min_score=settings.min_score,
+            material_change=settings.material_score_change,
+        )
+        self.ownership = Ownership(
+            runtime.engine, internal.provinces(), settings.matcher_province_list
+        )
+        self.shortlists: dict[str, Shortlist] = {}
+        self._subscriptions: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[Msg] = asyncio.Queue()
+        self._reload: set[str] = set()  # provinces whose shortlist a failure left unsure
+        self._writing: set[str] = set()  # provinces the open transaction changed
+        # Every use of the ownership connection (transactions, locks) takes turns.
+        self._db = threading.Lock()
+        self._lost = False
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.runtime.broker.config.connection_state.stream
+
+    # -- ownership ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.runtime.broker.connect()
+        with contextlib.suppress(NotFoundError):  # the one durable of the earlier shape
+            await self.js.delete_consumer(INTERNAL.name, "matcher")
+        await self.rebalance()
+
+    async def rebalance(self) -> None:
+        """Take the provinces due to this process, give up those due to others."""
+        if self._lost:
+            await self._drop(sorted(self.shortlists), release=False)
+            self._lost = False
+        gained, surplus = await asyncio.to_thread(self._locked, self.ownership.rebalance)
+        if surplus:
+            await self._drop(surplus, release=True)
+        if gained:
+            await asyncio.to_thread(self._locked, self._load, gained)
+            for province in gained:
+                await self._subscribe(province)
+            log.info("matcher owns %d provinces (took %s)", len(self.shortlists), gained)
+            self.runtime.relay.wake()
+
+    async def _drop(self, provinces: list[str], *, release: bool) -> None:
+        for province in provinces:
+            subscription = self._subscriptions.pop(province, None)
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+            self.shortlists.pop(province, None)
+            self._reload.discard(province)
+        if release:
+            await asyncio.to_thread(self._locked, self.ownership.release, provinces)
+        log.info("matcher gave up provinces %s", provinces)
+
+    def _locked(self, work: Callable[..., Any], *args: Any) -> Any:
+        with self._db:
+            try:
+                return work(*args)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    self._connection_lost()
+                raise
+
+    def _connection_lost(self) -> None:
+        log.error("matcher lost its database connection, and with it its provinces")
+        self.ownership.lost()
+        self._lost = True
+
+    def load(self, provinces: list[str]) -> None:
+        """Own these provinces in-process, without consuming (benchmarks, tools)."""
+        self.ownership.owned.update(provinces)
+        self._locked(self._load, provinces)
+
+    def _load(self, provinces: list[str]) -> None:
+        shortlists = [Shortlist(p, self.rule, self.today()) for p in provinces]
+        with self._transaction() as session:
+            begin_writing(session)
+            repository.load(session, shortlists)
+            self._settle(session, shortlists)
+        self.shortlists.update((s.province, s) for s in shortlists)
+
+    async def _subscribe(self, province: str) -> None:
+        config = ConsumerConfig(
+            durable_name=f"matcher-{province}",
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.settings.ack_wait_seconds,
+            max_deliver=self.settings.max_deliver_outage,
+            max_ack_pending=max(1000, self.settings.batch_size * 5),
+            filter_subject=internal.province_filter(province),
+        )
+        self._subscriptions[province] = await self.js.subscribe(
+            internal.province_filter(province),
+            stream=INTERNAL.name,
+            durable=f"matcher-{province}",
+            cb=self._inbox.put,
+            manual_ack=True,
+            config=config,
+            pending_msgs_limit=-1,
+        )
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Take what the consumers delivered, in batches, one at a time."""
+        try:
+            while True:
+                msgs = [await self._inbox.get()]
+                while len(msgs) < self.settings.batch_size and not self._inbox.empty():
+                    msgs.append(self._inbox.get_nowait())
+                mine = [
+                    m for m in msgs if internal.province_of_subject(m.subject) in self.shortlists
+                ]
+                for msg in msgs:
+                    if msg not in mine:  # given up meanwhile: for its next owner
+                        with contextlib.suppress(Exception):
+                            await msg.nak()
+                if mine:
+                    outcomes = await asyncio.to_thread(self._locked, self._process, mine)
+                    await settle(mine, outcomes)
+                    self.runtime.relay.wake()
+        finally:
+            await self._drop(sorted(self.shortlists), release=False)
+            await asyncio.to_thread(self._locked, self.ownership.close)
+
+    async def run_ownership(self) -> None:
+        while True:
+            await asyncio.sleep(LOOK_SECONDS)
+            try:
+                await self.rebalance()
+            except Exception:
+                log.exception("matcher could not look for provinces to own; will retry")
+
+    async def run_expiry(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_check_seconds)
+            try:
+                await asyncio.to_thread(self._locked, self._new_day)
+                self.runtime.relay.wake()
+            except Exception:
+                log.exception("expiry sweep failed; will retry")
+
+    def _new_day(self) -> None:
+        with self._transaction() as session:
+            begin_writing(session)
+            self._settle(session, list(self.shortlists.values()))
+
+    def _process(self, msgs: list[Msg]) -> list[Any]:
+        return self.process([Delivery.of(m) for m in msgs])
+
+    def process(self, deliveries: list[Delivery]) -> list[Any]:
+        """Apply a batch of changes in one transaction: per message ACK (None) or Retry."""
+        return process_batch(
+            self.runtime.engine,
+            deliveries,
+            lambda session, delivery: self._apply(session, [delivery]),
+            lambda session, delivery, exc: record_handler_failure(
+                session, delivery, exc, "matching"
+            ),
+            max_deliver=self.settings.max_deliver,
+            base_delay=self.settings.retry_delay_seconds,
+            open_session=self._transaction,
+            apply_batch=self._apply,
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A transaction on the ownership connection; on failure the provinces it changed
+        are loaded again before their next use."""
+        session = Session(bind=self.ownership.connect(), expire_on_commit=False)
+        self._writing = set()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            self._reload |= self._writing
+            with contextlib.suppress(Exception):
+                session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _apply(self, session: Session, deliveries: list[Delivery]) -> None:
+        by_province: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            by_province.setdefault(internal.province_of_subject(delivery.subject), []).append(
+                delivery
+            )
+        reload = sorted(self._reload & by_province.keys())
+        if reload:
+            self._writing.update(reload)
+            fresh = [Shortlist(p, self.rule, self.today()) for p in reload]
+            repository.load(session, fresh)
+            self.shortlists.update((s.province, s) for s in fresh)
+            self._reload.difference_update(reload)
+        parsed = [
+            (
+                internal.province_of_subject(d.subject),
+                d.subject.rsplit(".", 2)[-2],  # cooperative, offer or decision
+                json.loads(d.data),
+            )
+            for d in deliveries
+        ]
+        cooperatives = repository.cooperatives(
+            session, (c["cooperative_id"] for _, kind, c in parsed if kind == "cooperative")
+        )
+        offers = repository.offers(
+            session, ((c["partner_id"], c["offer_id"]) for _, kind, c in parsed if kind == "offer")
+        )
+        touched: dict[str, Shortlist] = {}
+        rejections: list[tuple[str, Rejection]] = []
+        for province, kind, change in parsed:
+            shortlist = touched[province] = self.shortlists[province]
+            self._writing.add(province)
+            if kind == "cooperative":
+                cid = change["cooperative_id"]
+                if cid in cooperatives:
+                    shortlist.upsert_cooperative(cooperatives[cid])
+                else:
+                    shortlist.remove_cooperative(cid)
+            elif kind == "offer":
+                key = f"{change['partner_id']}/{change['offer_id']}"
+                if key in offers:
+                    shortlist.upsert_offer(offers[key])
+                else:
+                    shortlist.remove_offer(key)
+            elif kind == "decision":
+                rejection = self._decide(shortlist, PairDecided.model_validate(change))
+                if rejection is not None:
+                    rejections.append(rejection)
+            else:
+                raise ValueError(f"unexpected change on {province}: {kind!r}")
+        self._settle(session, list(touched.values()), rejections)
+
+    def _decide(self, shortlist: Shortlist, decided: PairDecided) -> tuple[str, Rejection] | None:
+        key = f"{decided.partner_id}/{decided.offer_id}"
+        shortlist.set_approvals(key, decided.approved)
+        if decided.province_code != shortlist.province:
+            return None  # only the offer's approvals concern this province
+        cid = decided.cooperative_id
+        if decided.decision == "approved":
+            shortlist.approved(key, cid)
+        elif decided.decision == "rejected":
+            rejection = shortlist.rejected(key, cid, decided.score)
+            if rejection is not None:
+                return decided.suggestion_id, rejection
+        else:
+            shortlist.reopened(key, cid, decided.score, decided.rank)
+        return None
+
+    def _settle(
+        self,
+        session: Session,
+        shortlists: list[Shortlist],
+        rejections: list[tuple[str, Rejection]] | None = None,
+    ) -> None:
+        today = self.today()
+        changes = repository.Changes([], list(rejections or ()), [])
+        for shortlist in shortlists:
+            self._writing.add(shortlist.province)
+            shortlist.set_date(today)
+            changes.events.extend((shortlist, event) for event in shortlist.settle())
+            changes.lapsed.extend(
+                suggestion_id(*repository.split_key(key), cid)
+                for key, cid in shortlist.lapsed_rejections()
+            )
+        repository.write(session, changes, today)
+
+
+def matcher_service(runtime: Runtime) -> ServiceParts:
+    matcher = Matcher(runtime)
+    return ServiceParts(
+        "matcher",
+        on_start=[matcher.start],
+        background=[matcher.run, matcher.run_ownership, matcher.run_expiry],
+        handle=matcher,
+    )
