@@ -49,10 +49,6 @@ def cooperative_from_row(row: CooperativeRow) -> Cooperative:
     )
 
 
-def cooperative_from_event(profile: CooperativeProfile) -> Cooperative:
-    return cooperative_from_row(cooperative_row(profile))
-
-
 def offer_from_row(row: OfferRow) -> Offer:
     return Offer(
         offer_id=row.offer_id,
@@ -72,7 +68,3 @@ def offer_from_row(row: OfferRow) -> Offer:
         partner_name=row.partner_name,
         partner_type=str(row.partner_type),
     )
-
-
-def offer_from_event(offer: PartnerOffer) -> Offer:
-    return offer_from_row(offer_row(offer, None, ""))
