@@ -56,6 +56,8 @@ from matcher.scoring import (
 # term part is this far below the k-th best term part cannot reach the top k (see
 # CooperativeColumns._near); twice the 0.1 needed, so float error in the sums never counts.
 ROUNDING_SLACK = 0.2
+# Runs of at least this many cooperatives have their texts compared on every core.
+PARALLEL_RUN = 2_000
 
 
 class _TermSets:
@@ -271,12 +273,17 @@ class CooperativeColumns:
         k: int,
         min_score: float,
     ) -> list[int]:
-        """The positions of the k best scores. Runs of equal term parts are taken best
-        first, the text component computed for a whole run in one call, until a run
-        cannot enter the top k any more (the index's bound, summed in its order)."""
+        """The positions of the k best scores.
+
+        Runs of equal term parts are taken best first, the text component computed for a
+        whole run in one call, until a run cannot enter the top k any more (the index's
+        bound, summed in its order). Within a run, only sums that may round to a score in
+        the top k are rounded (``total``), one by one: a sum more than 0.1 below another's
+        rounds lower.
+        """
         if not len(parts):
             return []
-        text_most = text_ceiling(weights)
+        text_most, text_weight = text_ceiling(weights), weights["text"]
         order = np.argsort(-parts, kind="stable")
         positions, parts = positions[order], parts[order]
         runs = np.flatnonzero(np.diff(parts)) + 1  # where the next run starts
@@ -285,8 +292,15 @@ class CooperativeColumns:
             part = float(parts[start])
             if len(best) == k and part + text_most + 0.05 < -best[-1][0]:
                 break
-            run = positions[start:end].tolist()
-            for position, text in zip(run, self._similarities(ot.text, run), strict=True):
+            run = positions[start:end]
+            texts = self._similarities(ot.text, run.tolist())
+            sums = part + text_weight * texts
+            floor = min_score if len(best) < k else -best[-1][0]
+            may = sums >= floor - ROUNDING_SLACK
+            if np.count_nonzero(may) > k:
+                kth = np.partition(sums[may], -k)[-k]
+                may &= sums >= kth - ROUNDING_SLACK
+            for position, text in zip(run[may].tolist(), texts[may].tolist(), strict=True):
                 score = total(weights, part, text)
                 if score >= min_score:
                     best.append((-score, self._coops[position].cooperative_id, position))
@@ -294,15 +308,18 @@ class CooperativeColumns:
             del best[k:]
         return [position for _, _, position in best]
 
-    def _similarities(self, offer_text: str, positions: list[int]) -> list[float]:
-        """text_similarity of the offer's text and each cooperative's, in one call."""
+    def _similarities(self, offer_text: str, positions: list[int]) -> NDArray[np.float64]:
+        """text_similarity of the offer's text and each cooperative's, in one call (on
+        every core for a long run)."""
         if not offer_text:
-            return [0.0] * len(positions)
+            return np.zeros(len(positions))
         texts = [self._text(p) for p in positions]
-        scores = process.cdist([offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64)[
-            0
-        ].tolist()
-        return [score if text else 0.0 for score, text in zip(scores, texts, strict=True)]
+        workers = -1 if len(texts) >= PARALLEL_RUN else 1
+        scores = process.cdist(
+            [offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=workers
+        )[0]
+        scores[[not text for text in texts]] = 0.0  # text_similarity: nothing to compare
+        return scores
 
     def _text(self, position: int) -> str:
         """The cooperative's free text, made on first use: most are never needed."""

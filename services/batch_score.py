@@ -8,6 +8,7 @@ cooperatives at once, and ranking per cooperative through a ``MatchIndex``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from matcher import Cooperative, Match, MatchIndex, Offer
 from matcher.batch import CooperativeColumns
 from schemas import CooperativeProfile, PartnerOffer
 from services.intake import describe_validation_error
-from services.suggestions import suggestion_id
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ValueT = TypeVar("ValueT")
@@ -168,6 +168,13 @@ def rank_pairs(
         matches = index.best_offers(coop_id, index.offer_count, as_of, min_score=min_score)
         kept = [m for m in matches if m.offer_key not in holders or coop_id in holders[m.offer_key]]
         yield from enumerate(kept[:top_k], start=1)
+
+
+def suggestion_id(partner_id: str, offer_id: str, cooperative_id: str) -> str:
+    """``services.suggestions.suggestion_id``, the live pipeline's (a test keeps them equal):
+    importing that module loads SQLAlchemy, a second and more of this command's run."""
+    digest = hashlib.sha256(f"{partner_id}/{offer_id}|{cooperative_id}".encode()).hexdigest()
+    return f"sg-{digest[:24]}"
 
 
 def suggestion_line(rank: int, match: Match) -> str:
