@@ -86,7 +86,6 @@ class _TermSets:
         for row, terms in enumerate(sets):
             self.matrix[row, : len(terms)] = [self._terms[t] for t in terms]
         self.empty = np.array([not s for s in sets], dtype=bool)
-        self.sets = sets
 
     def best(self, values: dict[str, float]) -> NDArray[np.float64]:
         """Each set's best value among its terms' ``values`` (0.0 when none has one)."""
@@ -137,9 +136,6 @@ class CooperativeColumns:
         self._has_need = np.array([c.financing_need_idr is not None for c in coops], dtype=bool)
         # Rupiah amounts are at most 10**15 (the contract): they fit in 64 bits.
         self._need = np.array([c.financing_need_idr or 0 for c in coops], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self._coops)
 
     def best_cooperatives(
         self,
