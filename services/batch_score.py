@@ -22,6 +22,7 @@ from matcher import Cooperative, Match, MatchIndex, Offer
 from matcher.batch import CooperativeColumns
 from schemas import CooperativeProfile, PartnerOffer
 from services.intake import describe_validation_error
+from services.matcher_values import cooperative_value, offer_value
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ValueT = TypeVar("ValueT")
@@ -54,39 +55,6 @@ def read_jsonl(path: Path, model: type[ModelT]) -> Iterator[ModelT | InvalidLine
                     yield InvalidLine(path, number, reason)
         except UnicodeDecodeError as exc:
             yield InvalidLine(path, number + 1, f"not UTF-8: {exc.reason}")
-
-
-def cooperative_value(profile: CooperativeProfile) -> Cooperative:
-    return Cooperative(
-        cooperative_id=profile.cooperative_id,
-        village_code=profile.village_code,
-        member_count=profile.member_count,
-        business_units=tuple(profile.business_units),
-        commodities=tuple(profile.commodities),
-        needs=profile.needs,
-        financing_need_idr=profile.financing_need_idr,
-        name=profile.name,
-    )
-
-
-def offer_value(offer: PartnerOffer) -> Offer:
-    return Offer(
-        offer_id=offer.offer_id,
-        partner_id=offer.partner_id,
-        offer_type=str(offer.offer_type),
-        title=offer.title,
-        description=offer.description,
-        business_units=tuple(offer.business_units),
-        commodities=tuple(offer.commodities),
-        regions=tuple(offer.regions),
-        min_members=offer.min_members,
-        min_amount_idr=offer.min_amount_idr,
-        max_amount_idr=offer.max_amount_idr,
-        capacity=offer.capacity,
-        valid_until=offer.valid_until,
-        partner_name=offer.partner_name,
-        partner_type=str(offer.partner_type),
-    )
 
 
 def newest(
