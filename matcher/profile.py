@@ -93,6 +93,36 @@ def _coop_terms(
     seeks_financing: bool,
 ) -> CoopTerms:
     """Shared by every cooperative typed the same way: saves time and memory nationally."""
+    units, commodities, intents, objects = _coop_hits(
+        business_units, commodity_texts, needs, seeks_financing
+    )
+    parts = (frozenset(units), frozenset(commodities), frozenset(intents), frozenset(objects))
+    text = _coop_text(business_units, commodity_texts, needs)
+    return CoopTerms(units, commodities, intents, objects, text, *parts, _signature(*parts))
+
+
+def coop_term_sets(coop: Cooperative) -> tuple[frozenset[str], ...]:
+    """The cooperative's units, commodities, need intents and need objects, as
+    ``coop_terms`` has them, without the free text or a signature: for batch ranking, which
+    needs the free text of only the few cooperatives that come near an offer's top k."""
+    hits = _coop_hits(
+        coop.business_units, coop.commodities, coop.needs, bool(coop.financing_need_idr)
+    )
+    return tuple(frozenset(kind) for kind in hits)
+
+
+def coop_text(coop: Cooperative) -> str:
+    """The cooperative's text for the free-text component (``CoopTerms.text``)."""
+    return _coop_text(coop.business_units, coop.commodities, coop.needs)
+
+
+def _coop_hits(
+    business_units: tuple[str, ...],
+    commodity_texts: tuple[str, ...],
+    needs: str,
+    seeks_financing: bool,
+) -> tuple[dict[str, Hit], dict[str, Hit], dict[str, Hit], dict[str, Hit]]:
+    """Units, commodities, need intents and need objects, each by term."""
     unit_hits = resolve_all(business_units)
     units = _of_kind(unit_hits, "unit")
     commodities = _of_kind(resolve_all(commodity_texts), "commodity")
@@ -105,9 +135,13 @@ def _coop_terms(
         # A stated financing need is the plainest statement of intent there is.
         intents.setdefault(FINANCING, Hit(FINANCING, "financing_need_idr", 100.0))
     objects = {h.term: h for h in need_hits if not h.term.startswith("intent:")}
-    parts = (frozenset(units), frozenset(commodities), frozenset(intents), frozenset(objects))
-    text = _match_text(" ".join((*business_units, *commodity_texts, needs)))
-    return CoopTerms(units, commodities, intents, objects, text, *parts, _signature(*parts))
+    return units, commodities, intents, objects
+
+
+def _coop_text(
+    business_units: tuple[str, ...], commodity_texts: tuple[str, ...], needs: str
+) -> str:
+    return _match_text(" ".join((*business_units, *commodity_texts, needs)))
 
 
 @dataclass(frozen=True, slots=True)

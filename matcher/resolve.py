@@ -107,7 +107,8 @@ def resolve(text: str) -> tuple[Hit, ...]:
     hits: list[Hit] = []
     i = 0
     while i < len(toks):
-        step, found = _resolve_at(toks, i, max_words)
+        # What starts at token i depends on the next max_words + 1 tokens only.
+        step, found = _resolve_at(toks[i : i + max_words + 1], max_words)
         hits.extend(found)
         i += step
     best: dict[str, Hit] = {}
@@ -117,35 +118,39 @@ def resolve(text: str) -> tuple[Hit, ...]:
     return tuple(best.values())
 
 
-def _resolve_at(toks: tuple[str, ...], i: int, max_words: int) -> tuple[int, list[Hit]]:
-    """Resolve the window starting at token ``i``: (tokens consumed, hits)."""
-    for n in range(min(max_words, len(toks) - i), 0, -1):
-        phrase = " ".join(toks[i : i + n])
+@lru_cache(maxsize=1 << 17)
+def _resolve_at(window: tuple[str, ...], max_words: int) -> tuple[int, tuple[Hit, ...]]:
+    """Resolve what starts at the window's first token: (tokens consumed, hits).
+
+    Cached: texts are made of the same few phrases, so most windows recur.
+    """
+    for n in range(min(max_words, len(window)), 0, -1):
+        phrase = " ".join(window[:n])
         terms = _exact(phrase)
         if terms:
             # A typo in the word after an exact match may make a longer variant
             # ("kelapa sawet" is oil palm, not coconut): try the longer window fuzzily.
-            if i + n < len(toks) and toks[i + n] not in STOPWORDS:
-                longer = " ".join(toks[i : i + n + 1])
+            if n < len(window) and window[n] not in STOPWORDS:
+                longer = " ".join(window[: n + 1])
                 fuzzy = _fuzzy(longer, n + 1)
                 if fuzzy is not None and fuzzy[1].startswith(phrase + " "):
-                    return n + 1, [Hit(t, longer, fuzzy[2]) for t in fuzzy[0]]
-            return n, [Hit(t, phrase, 100.0) for t in terms]
-    word = toks[i]
+                    return n + 1, tuple(Hit(t, longer, fuzzy[2]) for t in fuzzy[0])
+            return n, tuple(Hit(t, phrase, 100.0) for t in terms)
+    word = window[0]
     if word in STOPWORDS or word.isdigit():
-        return 1, []
+        return 1, ()
     stemmed = _stem(word)
     if stemmed:
-        return 1, [Hit(t, word, 100.0) for t in stemmed]
-    if i + 1 < len(toks) and toks[i + 1] not in STOPWORDS:
-        pair = f"{word} {toks[i + 1]}"
+        return 1, tuple(Hit(t, word, 100.0) for t in stemmed)
+    if len(window) > 1 and window[1] not in STOPWORDS:
+        pair = f"{word} {window[1]}"
         fuzzy = _fuzzy(pair, 2)
         if fuzzy is not None:
-            return 2, [Hit(t, pair, fuzzy[2]) for t in fuzzy[0]]
+            return 2, tuple(Hit(t, pair, fuzzy[2]) for t in fuzzy[0])
     fuzzy = _fuzzy(word, 1)
     if fuzzy is not None:
-        return 1, [Hit(t, word, fuzzy[2]) for t in fuzzy[0]]
-    return 1, []
+        return 1, tuple(Hit(t, word, fuzzy[2]) for t in fuzzy[0])
+    return 1, ()
 
 
 def resolve_all(texts: tuple[str, ...] | list[str]) -> tuple[Hit, ...]:

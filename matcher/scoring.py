@@ -221,9 +221,14 @@ def weak_bound(ot: OfferTerms, weights: dict[str, float]) -> float:
 
 
 def text_score(ot: OfferTerms, ct: CoopTerms) -> float:
-    if not ot.text or not ct.text:
+    return text_similarity(ot.text, ct.text)
+
+
+def text_similarity(offer_text: str, coop_text: str) -> float:
+    """The free-text component of two ``_match_text`` texts."""
+    if not offer_text or not coop_text:
         return 0.0
-    return float(fuzz.token_set_ratio(ot.text, ct.text))
+    return float(fuzz.token_set_ratio(offer_text, coop_text))
 
 
 def weighted_terms(weights: dict[str, float], scores: tuple[float, ...]) -> float:

@@ -1,25 +1,30 @@
 """The ``score`` command's logic: rank pairs from exported JSON Lines files, offline.
 
 Uses the same validation (the contract's models) and the same matcher as the live pipeline.
+Lines are validated one at a time and kept only as the matcher's plain values; ranking per
+offer goes through ``matcher.batch.CooperativeColumns``, which scores a whole region's
+cooperatives at once, and ranking per cooperative through a ``MatchIndex``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from matcher import Match, MatchIndex
+from matcher import Cooperative, Match, MatchIndex, Offer
+from matcher.batch import CooperativeColumns
 from schemas import CooperativeProfile, PartnerOffer, suggestion_id
-from services.convert import cooperative_from_event, offer_from_event
 from services.intake import describe_validation_error
+from services.matcher_values import cooperative_value, offer_value
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ValueT = TypeVar("ValueT")
 
 
 @dataclass(frozen=True)
@@ -32,47 +37,68 @@ class InvalidLine:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-def read_jsonl(path: Path, model: type[ModelT]) -> tuple[list[ModelT], list[InvalidLine]]:
-    """Every valid object of a JSON Lines file, and a ``FILE:LINE: reason`` for each bad line."""
-    items: list[ModelT] = []
-    invalid: list[InvalidLine] = []
+def read_jsonl(path: Path, model: type[ModelT]) -> Iterator[ModelT | InvalidLine]:
+    """Each object of a JSON Lines file, validated, or a ``FILE:LINE: reason`` for a bad line."""
+    number = 0
     with path.open(encoding="utf-8", errors="strict") as handle:
         try:
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
                 try:
-                    items.append(model.model_validate_json(text))
+                    yield model.model_validate_json(text)
                 except ValidationError as exc:
                     reason = describe_validation_error(exc)
                     if any(e["type"] == "json_invalid" for e in exc.errors()):
                         reason = "not a JSON object: " + exc.errors()[0]["msg"]
-                    invalid.append(InvalidLine(path, number, reason))
+                    yield InvalidLine(path, number, reason)
         except UnicodeDecodeError as exc:
-            invalid.append(InvalidLine(path, number + 1, f"not UTF-8: {exc.reason}"))
-    return items, invalid
+            yield InvalidLine(path, number + 1, f"not UTF-8: {exc.reason}")
 
 
-def build_index(cooperatives: list[CooperativeProfile], offers: list[PartnerOffer]) -> MatchIndex:
-    """The newest version of each cooperative and offer wins, as in the live pipeline."""
-    index = MatchIndex()
-    for profile in sorted(cooperatives, key=lambda p: p.updated_at):
-        index.upsert_cooperative(cooperative_from_event(profile))
-    for offer in sorted(offers, key=lambda o: o.updated_at):
-        index.upsert_offer(offer_from_event(offer))
-    return index
+def newest(
+    path: Path,
+    model: type[ModelT],
+    key: Callable[[ModelT], str],
+    value: Callable[[ModelT], ValueT],
+    invalid: list[InvalidLine],
+) -> dict[str, ValueT]:
+    """The newest version of each entity of the file (by ``updated_at``; on a tie the later
+    line, as in the live pipeline), keyed in the order each first appears. Bad lines go to
+    ``invalid``."""
+    found: dict[str, tuple[datetime, ValueT]] = {}
+    for item in read_jsonl(path, model):
+        if isinstance(item, InvalidLine):
+            invalid.append(item)
+            continue
+        seen = found.get(key(item))
+        stamp: datetime = item.updated_at  # type: ignore[attr-defined]
+        if seen is None or not stamp < seen[0]:
+            found[key(item)] = (stamp, value(item))
+    return {k: v for k, (_, v) in found.items()}
 
 
-def _offer_limit(index: MatchIndex, key: str, top_k: int) -> int:
-    offer = index.offer(key)
-    capacity = offer.capacity if offer is not None else None
-    return top_k if capacity is None else min(top_k, capacity)
+def read_inputs(
+    cooperatives: Path, offers: Path
+) -> tuple[dict[str, Cooperative], dict[str, Offer], list[InvalidLine]]:
+    """Cooperatives by id and offers by key (newest versions), and every invalid line."""
+    invalid: list[InvalidLine] = []
+    coops = newest(
+        cooperatives, CooperativeProfile, lambda p: p.cooperative_id, cooperative_value, invalid
+    )
+    offer_values = newest(
+        offers, PartnerOffer, lambda o: f"{o.partner_id}/{o.offer_id}", offer_value, invalid
+    )
+    return coops, offer_values, invalid
+
+
+def _limit(offer: Offer, top_k: int) -> int:
+    return top_k if offer.capacity is None else min(top_k, offer.capacity)
 
 
 def rank_pairs(
-    index: MatchIndex,
-    offer_keys: list[str],
-    cooperative_ids: list[str],
+    cooperatives: dict[str, Cooperative],
+    offers: dict[str, Offer],
     *,
     per: Literal["offer", "cooperative"],
     top_k: int,
@@ -85,28 +111,30 @@ def rank_pairs(
     ``capacity`` cooperatives it is among.
     """
     if per == "offer":
-        for key in offer_keys:
-            limit = _offer_limit(index, key, top_k)
-            for rank, match in enumerate(
-                index.best_cooperatives(key, limit, as_of, min_score=min_score), start=1
-            ):
-                yield rank, match
+        columns = CooperativeColumns(cooperatives.values())
+        for offer in offers.values():
+            best = columns.best_cooperatives(
+                offer, _limit(offer, top_k), as_of, min_score=min_score
+            )
+            yield from enumerate(best, start=1)
         return
-    full = {key for key in offer_keys if (o := index.offer(key)) and o.capacity is not None}
+    index = MatchIndex()
+    index.upsert_cooperatives(cooperatives.values())
+    index.upsert_offers(offers.values())
     holders = {
         key: {
             m.cooperative_id
             for m in index.best_cooperatives(
-                key, _offer_limit(index, key, index.cooperative_count), as_of, min_score=min_score
+                key, _limit(offer, index.cooperative_count), as_of, min_score=min_score
             )
         }
-        for key in full
+        for key, offer in offers.items()
+        if offer.capacity is not None
     }
-    for coop_id in cooperative_ids:
+    for coop_id in cooperatives:
         matches = index.best_offers(coop_id, index.offer_count, as_of, min_score=min_score)
         kept = [m for m in matches if m.offer_key not in holders or coop_id in holders[m.offer_key]]
-        for rank, match in enumerate(kept[:top_k], start=1):
-            yield rank, match
+        yield from enumerate(kept[:top_k], start=1)
 
 
 def suggestion_line(rank: int, match: Match) -> str:

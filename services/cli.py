@@ -197,8 +197,7 @@ def score(
     ] = SUGGESTION_THRESHOLD,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
-    from schemas import CooperativeProfile, PartnerOffer
-    from services.batch_score import build_index, rank_pairs, read_jsonl, suggestion_line
+    from services.batch_score import rank_pairs, read_inputs, suggestion_line
 
     if per not in ("offer", "cooperative"):
         err_console.print(f"--per must be 'offer' or 'cooperative', not {per!r}")
@@ -208,19 +207,15 @@ def score(
     except ValueError:
         err_console.print(f"--as-of must be a date YYYY-MM-DD, not {as_of!r}")
         raise typer.Exit(2) from None
-    coops, bad_coops = read_jsonl(cooperatives, CooperativeProfile)
-    offer_events, bad_offers = read_jsonl(offers, PartnerOffer)
-    for problem in bad_coops + bad_offers:
+    coops, offer_values, invalid = read_inputs(cooperatives, offers)
+    for problem in invalid:
         print(problem, file=sys.stderr)
-    if (bad_coops or bad_offers) and not skip_invalid:
+    if invalid and not skip_invalid:
         raise typer.Exit(2)
-    index = build_index(coops, offer_events)
-    offer_keys = list(dict.fromkeys(f"{o.partner_id}/{o.offer_id}" for o in offer_events))
-    coop_ids = list(dict.fromkeys(c.cooperative_id for c in coops))
     mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
     out = sys.stdout
     for rank, match in rank_pairs(
-        index, offer_keys, coop_ids, per=mode, top_k=top_k, as_of=day, min_score=min_score
+        coops, offer_values, per=mode, top_k=top_k, as_of=day, min_score=min_score
     ):
         out.write(suggestion_line(rank, match) + "\n")
 

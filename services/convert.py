@@ -8,6 +8,7 @@ from typing import Any
 from matcher import Cooperative, Offer
 from schemas import CooperativeProfile, PartnerOffer
 from schemas.regions import regency_code
+from services.matcher_values import cooperative_value, offer_value
 from services.storage.models import CooperativeRow, OfferRow
 
 
@@ -37,42 +38,8 @@ def offer_row(offer: PartnerOffer, withdrawn_at: datetime | None, reason: str) -
 
 
 def cooperative_from_row(row: CooperativeRow) -> Cooperative:
-    return Cooperative(
-        cooperative_id=row.cooperative_id,
-        village_code=row.village_code,
-        member_count=row.member_count,
-        business_units=tuple(row.business_units),
-        commodities=tuple(row.commodities),
-        needs=row.needs,
-        financing_need_idr=row.financing_need_idr,
-        name=row.name,
-    )
-
-
-def cooperative_from_event(profile: CooperativeProfile) -> Cooperative:
-    return cooperative_from_row(cooperative_row(profile))
+    return cooperative_value(row)
 
 
 def offer_from_row(row: OfferRow) -> Offer:
-    return Offer(
-        offer_id=row.offer_id,
-        partner_id=row.partner_id,
-        offer_type=str(row.offer_type),
-        title=row.title,
-        description=row.description,
-        business_units=tuple(row.business_units),
-        commodities=tuple(row.commodities),
-        regions=tuple(row.regions),
-        min_members=row.min_members,
-        min_amount_idr=row.min_amount_idr,
-        max_amount_idr=row.max_amount_idr,
-        capacity=row.capacity,
-        valid_until=row.valid_until,
-        withdrawn=row.withdrawn_at is not None,
-        partner_name=row.partner_name,
-        partner_type=str(row.partner_type),
-    )
-
-
-def offer_from_event(offer: PartnerOffer) -> Offer:
-    return offer_from_row(offer_row(offer, None, ""))
+    return offer_value(row, withdrawn=row.withdrawn_at is not None)

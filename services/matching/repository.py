@@ -29,6 +29,7 @@ from schemas import (
     suggestion_id,
 )
 from schemas.regions import Level, region_table
+from services.matcher_values import cooperative_value, offer_value
 from services.outbox import enqueue_many
 from services.storage.db import dialect_insert
 from services.storage.models import (
@@ -61,37 +62,11 @@ _COOP_COLUMNS = (
 
 
 def cooperative_of(row: Any) -> Cooperative:
-    return Cooperative(
-        cooperative_id=row.cooperative_id,
-        village_code=row.village_code,
-        member_count=row.member_count,
-        business_units=tuple(row.business_units),
-        commodities=tuple(row.commodities),
-        needs=row.needs,
-        financing_need_idr=row.financing_need_idr,
-        name=row.name,
-    )
+    return cooperative_value(row)
 
 
 def offer_of(row: Any) -> Offer:
-    return Offer(
-        offer_id=row.offer_id,
-        partner_id=row.partner_id,
-        offer_type=str(row.offer_type),
-        title=row.title,
-        description=row.description,
-        business_units=tuple(row.business_units),
-        commodities=tuple(row.commodities),
-        regions=tuple(row.regions),
-        min_members=row.min_members,
-        min_amount_idr=row.min_amount_idr,
-        max_amount_idr=row.max_amount_idr,
-        capacity=row.capacity,
-        valid_until=row.valid_until,
-        withdrawn=row.withdrawn_at is not None,
-        partner_name=row.partner_name,
-        partner_type=str(row.partner_type),
-    )
+    return offer_value(row, withdrawn=row.withdrawn_at is not None)
 
 
 def split_key(key: str) -> tuple[str, str]:

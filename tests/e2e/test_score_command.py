@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from schemas import suggestion_id
 from services.cli import app
 from tests import builders
 
@@ -183,3 +184,35 @@ def test_bad_options_exit_2(tmp_path):
         ).exit_code
         == 2
     )
+
+
+def test_suggestion_ids_are_the_live_pipelines(tmp_path):
+    result = score("--cooperatives", str(coops(tmp_path)), "--offers", str(offers(tmp_path)))
+    out = lines(result.stdout)
+    assert out
+    for s in out:
+        assert s["suggestion_id"] == suggestion_id(
+            s["partner_id"], s["offer_id"], s["cooperative_id"]
+        )
+
+
+def test_newest_version_of_each_line_wins(tmp_path):
+    """As in the live pipeline: the newest ``updated_at``, on a tie the later line."""
+    older = builders.profile(cooperative_id="fit", member_count=3)
+    newer = builders.profile(cooperative_id="fit", updated_at="2026-11-02T08:00:00+07:00")
+    tie = builders.profile(
+        cooperative_id="fit", updated_at="2026-11-02T08:00:00+07:00", member_count=4
+    )
+    args = ["--offers", str(offers(tmp_path)), "--as-of", "2026-11-27"]
+    both = write_jsonl(tmp_path / "a.jsonl", [older, newer])
+    assert "fit" in {
+        s["cooperative_id"] for s in lines(score("--cooperatives", str(both), *args).stdout)
+    }
+    swapped = write_jsonl(tmp_path / "b.jsonl", [newer, older])
+    assert "fit" in {
+        s["cooperative_id"] for s in lines(score("--cooperatives", str(swapped), *args).stdout)
+    }
+    tied = write_jsonl(tmp_path / "c.jsonl", [newer, tie])
+    assert "fit" not in {
+        s["cooperative_id"] for s in lines(score("--cooperatives", str(tied), *args).stdout)
+    }

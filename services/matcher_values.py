@@ -1,0 +1,76 @@
+"""The matcher's value objects from contract events or table rows.
+
+Both have the events' field names, so one translation serves the live pipeline (rows, via
+``convert.py``) and the batch command (events). Kept apart from ``convert.py`` so that the
+batch command does not load SQLAlchemy with the table models.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from matcher import Cooperative, Offer
+
+
+class CooperativeFields(Protocol):
+    cooperative_id: str
+    name: str
+    village_code: str
+    member_count: int
+    business_units: list[str]
+    commodities: list[str]
+    needs: str
+    financing_need_idr: int | None
+
+
+class OfferFields(Protocol):
+    offer_id: str
+    partner_id: str
+    partner_name: str
+    partner_type: str
+    offer_type: str
+    title: str
+    description: str
+    business_units: list[str]
+    commodities: list[str]
+    regions: list[str]
+    min_members: int | None
+    min_amount_idr: int | None
+    max_amount_idr: int | None
+    capacity: int | None
+    valid_until: date | None
+
+
+def cooperative_value(source: CooperativeFields) -> Cooperative:
+    return Cooperative(
+        cooperative_id=source.cooperative_id,
+        village_code=source.village_code,
+        member_count=source.member_count,
+        business_units=tuple(source.business_units),
+        commodities=tuple(source.commodities),
+        needs=source.needs,
+        financing_need_idr=source.financing_need_idr,
+        name=source.name,
+    )
+
+
+def offer_value(source: OfferFields, *, withdrawn: bool = False) -> Offer:
+    return Offer(
+        offer_id=source.offer_id,
+        partner_id=source.partner_id,
+        offer_type=str(source.offer_type),
+        title=source.title,
+        description=source.description,
+        business_units=tuple(source.business_units),
+        commodities=tuple(source.commodities),
+        regions=tuple(source.regions),
+        min_members=source.min_members,
+        min_amount_idr=source.min_amount_idr,
+        max_amount_idr=source.max_amount_idr,
+        capacity=source.capacity,
+        valid_until=source.valid_until,
+        withdrawn=withdrawn,
+        partner_name=source.partner_name,
+        partner_type=str(source.partner_type),
+    )
