@@ -360,6 +360,38 @@ def nats_config(
     console.print(f"passwords in {result.credentials_path} (mode 0600): hand out, then keep safe")
 
 
+@app.command("partner-consumers")
+def partner_consumers(
+    partners: Annotated[
+        str, typer.Option(help="partner ids: the file or list given to nats-config")
+    ],
+    nats_url: NatsUrl = None,
+) -> None:
+    """Create each partner's notification consumer `partner-<id>` (partners may not)."""
+    import nats
+
+    from services.natsconfig import NatsConfigError, ensure_partner_consumers, read_partners
+    from services.topology import ensure_streams
+
+    settings = load_settings(nats_url, None, None)
+    try:
+        ids = read_partners(partners)
+    except NatsConfigError as exc:
+        err_console.print(f"partner-consumers: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+    async def main() -> None:
+        nc = await nats.connect(settings.nats_servers, name="kopdes-match-setup")
+        try:
+            await ensure_streams(nc.jetstream(), settings)
+            await ensure_partner_consumers(nc.jetstream(), ids)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+    console.print(f"notification consumers ready for {len(ids)} partner(s) on KOPDES_NOTIFY")
+
+
 @app.command()
 def migrate(
     revision: Annotated[
