@@ -25,6 +25,7 @@ from schemas.regions import region_table
 from services.app import Pipeline
 from services.backlog import work_left
 from services.embedded_nats import EmbeddedNats
+from services.notify.loopback import LOOPBACK
 from services.publishing import encode_event
 from services.review.accounts import ensure_demo_coordinators
 from services.review.service import dashboard_url
@@ -173,7 +174,9 @@ async def run_demo(
         f"{len(offers)} penawaran mitra; data in {data_dir}"
     )
     async with EmbeddedNats(data_dir / "nats", log_file=data_dir / "nats-server.log") as server:
-        settings = Settings(nats_url=server.url, data_dir=data_dir)
+        # The demo's webhook receiver listens on loopback, which webhooks may not reach
+        # unless allowed.
+        settings = Settings(nats_url=server.url, data_dir=data_dir, webhook_allowed_hosts=LOOPBACK)
         pipeline = Pipeline(settings)
         await pipeline.start()
         try:

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, description="a receiver answers within this")
     webhook_poll_seconds: float = Field(1.0, description="how often the worker looks for work")
     webhook_concurrency: int = Field(16, description="webhook requests in flight at once")
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="comma-separated hosts webhooks may reach although they are (or resolve "
+        "to) loopback or private addresses; every other internal address is refused",
+    )
     reminder_after_days: float = Field(
         3.0,
         description="a suggestion pending this long reminds its coordinators once a period; 0: off",
@@ -140,6 +145,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kopdes.db').resolve()}"
+
+    @property
+    def webhook_hosts_allowed(self) -> frozenset[str]:
+        return frozenset(h.strip() for h in self.webhook_allowed_hosts.split(",") if h.strip())
 
     @property
     def nats_servers(self) -> list[str]:
