@@ -15,7 +15,13 @@ from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
 from services.ingest import ingest_service
 from services.matching import matcher_service
 from services.notify.service import notify_service
-from services.observability import OpsServer, database_check, lag_loop, nats_check
+from services.observability import (
+    OpsServer,
+    StallWatch,
+    database_check,
+    lag_loop,
+    nats_check,
+)
 from services.review.service import review_service
 from services.runtime import Runtime
 from services.service import ServiceParts
@@ -80,6 +86,12 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.ops: OpsServer | None = None
+        durables = {
+            name
+            for subscriber in self.runtime.broker.subscribers
+            if (name := getattr(getattr(subscriber, "config", None), "durable_name", None))
+        }
+        self.stalls = StallWatch(settings.stall_seconds, durables)
 
     def handle(self, name: str) -> object:
         return self.parts[name].handle
@@ -98,6 +110,7 @@ class Pipeline:
                 "started": started,
                 "nats": nats_check(lambda: broker.connection.is_connected),
                 "database": database_check(self.runtime.engine),
+                "consumers": self.stalls.check,
             },
             host=self.settings.metrics_host,
             port=self.settings.metrics_port,
@@ -127,6 +140,7 @@ class Pipeline:
                 lambda: broker.config.connection_state.stream,
                 streams,
                 self.settings.lag_refresh_seconds,
+                self.stalls,
             )
             self._tasks.append(asyncio.create_task(lag))
         self._started = True

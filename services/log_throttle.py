@@ -5,8 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Hashable
 from typing import Any
+
+_INSTANCES: weakref.WeakSet[ThrottledLog] = weakref.WeakSet()
+
+
+def reset_all() -> None:
+    """Forget what every throttle has written (tests start each from a clean log)."""
+    for throttle in list(_INSTANCES):
+        with throttle._lock:
+            throttle._last.clear()
+            throttle._skipped.clear()
 
 
 class ThrottledLog:
@@ -22,6 +33,7 @@ class ThrottledLog:
         self._lock = threading.Lock()
         self._last: dict[Hashable, float] = {}
         self._skipped: dict[Hashable, int] = {}
+        _INSTANCES.add(self)
 
     def log(self, level: int, key: Hashable, msg: str, *args: Any, **kwargs: Any) -> bool:
         """Log unless ``key`` was logged less than ``interval`` ago; True when written."""

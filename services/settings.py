@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     lag_refresh_seconds: float = Field(
         15.0, description="how often the consumer lag gauges are read from JetStream"
     )
+    stall_seconds: float = Field(
+        120.0,
+        description="a consumer that delivers nothing this long while messages wait makes "
+        "/readyz unready (longer than the longest retry delay, 60 s)",
+    )
     embedded_fallback: bool = Field(
         True,
         description="`run` starts an embedded nats-server when none is reachable; "
