@@ -30,8 +30,11 @@ from services.topology import STREAMS, ensure_streams
 
 log = logging.getLogger(__name__)
 
-# How long each stage of a shutdown may take before the process stops without it.
+# How long each stage of a shutdown may take before the process stops without it: the
+# consumers 2x, the last outbox flush 1x, the handlers' threads 1x (``run``): 40 s in all,
+# the stop_grace_period of docker-compose.yml.
 STOP_TIMEOUT_SECONDS = 10.0
+CONSUMERS_STOP_SECONDS = 2 * STOP_TIMEOUT_SECONDS
 
 # Every service by name, in start order; `kopdes-match run NAME` runs one of them alone.
 SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
@@ -162,14 +165,16 @@ class Pipeline:
 
     async def stop(self) -> None:
         try:
-            await asyncio.wait_for(self.app.stop(), timeout=3 * STOP_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self.app.stop(), timeout=CONSUMERS_STOP_SECONDS)
         except TimeoutError:
             log.error(
                 "the consumers did not stop within %.0f s; stopping anyway",
-                3 * STOP_TIMEOUT_SECONDS,
+                CONSUMERS_STOP_SECONDS,
             )
+        # What is left is published at the next start; a broker that is away must not hold
+        # the stop up.
         with contextlib.suppress(Exception):
-            await self.runtime.relay.flush()
+            await asyncio.wait_for(self.runtime.relay.flush(), timeout=STOP_TIMEOUT_SECONDS)
         if self.ops is not None:
             await self.ops.stop()
             self.ops = None

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -102,6 +106,7 @@ def run(
 
     async def main() -> None:
         stop = _stop_on_signals()
+        executor = _own_executor()
         server: EmbeddedNats | None = None
         fallback = settings.embedded_fallback and not is_reachable(settings.nats_url)
         if embedded or fallback:
@@ -119,8 +124,43 @@ def run(
         finally:
             if server is not None:
                 await server.__aexit__()
+        executor.shutdown(wait=False, cancel_futures=True)
+        await _threads_stopped(log)
 
     asyncio.run(main())
+
+
+HANDLER_THREADS = "kopdes-handler"
+
+
+def _own_executor() -> ThreadPoolExecutor:
+    """Handlers run their batches with asyncio.to_thread: in threads named so that the stop
+    can tell whether one is still busy (asyncio.run itself would wait for them forever)."""
+    executor = ThreadPoolExecutor(thread_name_prefix=HANDLER_THREADS)
+    asyncio.get_running_loop().set_default_executor(executor)
+    return executor
+
+
+async def _threads_stopped(log: logging.Logger) -> None:
+    """Wait a bounded time for the handlers' threads (a batch in its database call).
+
+    A handler stuck on a database lock would otherwise keep a stopping process alive until
+    the orchestrator kills it. Its transaction was not committed, so its messages were not
+    acknowledged and are redelivered after a restart.
+    """
+    from services.app import STOP_TIMEOUT_SECONDS
+
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        busy = [t for t in threading.enumerate() if t.name.startswith(HANDLER_THREADS)]
+        if not any(t.is_alive() for t in busy):
+            return
+        await asyncio.sleep(0.1)
+    log.error(
+        "a handler is still busy %.0f s after the stop; exiting without it", STOP_TIMEOUT_SECONDS
+    )
+    logging.shutdown()
+    os._exit(1)
 
 
 @app.command()
