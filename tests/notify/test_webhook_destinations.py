@@ -7,6 +7,7 @@ checked on addresses alone, and registration only resolves IP literals and ``loc
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -104,25 +105,26 @@ def _rows(h: Harness) -> list[WebhookDeliveryRow]:
         return list(session.exec(select(WebhookDeliveryRow)).all())
 
 
+async def _approved_and_failed(h: Harness, url: str, allowed: frozenset[str]) -> Any:
+    """Register ``url`` for the cooperative (allowing ``allowed``), approve its suggestion,
+    and wait until the delivery has failed."""
+    with session_scope(h.pipeline.runtime.engine) as session:
+        register_endpoint(session, "cooperative", COOP_ID, url, allowed_hosts=allowed)
+    row = await suggested(h)
+    await decide(h, row.suggestion_id)
+    await h.settle()
+    [failed] = await eventually(
+        lambda: [r for r in _rows(h) if r.status == WebhookDeliveryStatus.FAILED]
+    )
+    return failed
+
+
 async def test_a_failure_stores_the_status_only_never_the_body(settings) -> None:
     secret_body = b"INTERNAL-ONLY: db_password=hunter2"
     config = fast(settings, webhook_max_attempts=2)
     with Receiver(then=500, body=secret_body) as receiver:
         async with Harness(config, SERVICES) as h:
-            with session_scope(h.pipeline.runtime.engine) as session:
-                register_endpoint(
-                    session,
-                    "cooperative",
-                    COOP_ID,
-                    receiver.url,
-                    allowed_hosts=config.webhook_hosts_allowed,
-                )
-            row = await suggested(h)
-            await decide(h, row.suggestion_id)
-            await h.settle()
-            [failed] = await eventually(
-                lambda: [r for r in _rows(h) if r.status == WebhookDeliveryStatus.FAILED]
-            )
+            failed = await _approved_and_failed(h, receiver.url, config.webhook_hosts_allowed)
     assert len(receiver.received) == 2
     assert failed.last_error == "HTTP 500"
 
@@ -133,19 +135,6 @@ async def test_delivery_checks_the_address_again(settings) -> None:
     config = fast(settings, webhook_max_attempts=2)
     with Receiver() as receiver:
         async with Harness(config.model_copy(update={"webhook_allowed_hosts": ""}), SERVICES) as h:
-            with session_scope(h.pipeline.runtime.engine) as session:
-                register_endpoint(
-                    session,
-                    "cooperative",
-                    COOP_ID,
-                    receiver.url,
-                    allowed_hosts=config.webhook_hosts_allowed,
-                )
-            row = await suggested(h)
-            await decide(h, row.suggestion_id)
-            await h.settle()
-            [failed] = await eventually(
-                lambda: [r for r in _rows(h) if r.status == WebhookDeliveryStatus.FAILED]
-            )
+            failed = await _approved_and_failed(h, receiver.url, config.webhook_hosts_allowed)
     assert receiver.received == []
     assert failed.last_error == "alamat tujuan internal ditolak"

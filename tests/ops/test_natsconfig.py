@@ -95,6 +95,8 @@ def test_credentials_are_private_and_the_config_holds_only_hashes(tmp_path: Path
     assert config.count('password: "$2a$04$') == 4
     doc = json.loads(result.credentials_path.read_text())
     assert doc["users"]["partner-bri"]["inbox_prefix"] == "_INBOX_partner-bri"
+    assert doc["users"]["partner-bri"]["jetstream_api_prefix"] == PARTNER_API_PREFIX
+    assert "jetstream_api_prefix" not in doc["users"]["simkopdes"]
     check = subprocess.run(
         [nats_server_binary(), "-c", str(out), "-t"], capture_output=True, text=True
     )
