@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from services.notify.destinations import internal_kind
+from services.notify.destinations import InternalAddress, internal_kind, resolve_target
 from services.notify.webhooks import WebhookError, register_endpoint, sign, verify
 from services.storage.db import session_scope
 from services.storage.models import WebhookDeliveryRow, WebhookDeliveryStatus
@@ -138,3 +138,16 @@ async def test_delivery_checks_the_address_again(settings) -> None:
             failed = await _approved_and_failed(h, receiver.url, config.webhook_hosts_allowed)
     assert receiver.received == []
     assert failed.last_error == "alamat tujuan internal ditolak"
+
+
+async def test_delivery_goes_to_the_address_it_checked() -> None:
+    """The request is pinned: to the resolved address, with the URL's host as Host header
+    and as TLS server name (resolving an IP literal sends no traffic)."""
+    target = await resolve_target("https://36.86.63.182:8443/kopdes?x=1", ())
+    assert str(target.url) == "https://36.86.63.182:8443/kopdes?x=1"
+    assert target.headers == {"Host": "36.86.63.182:8443"}
+    assert target.extensions == {"sni_hostname": "36.86.63.182"}
+    with pytest.raises(InternalAddress):
+        await resolve_target("http://[::ffff:10.0.0.5]/", ())
+    allowed = await resolve_target("http://127.0.0.1:9/h", {"127.0.0.1"})
+    assert (str(allowed.url), allowed.headers) == ("http://127.0.0.1:9/h", {})
