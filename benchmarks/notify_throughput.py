@@ -74,7 +74,9 @@ def seed(url: str, n: int, hook: str | None) -> tuple[list[str], str]:
                 )
             )
             if hook:
-                _, secret = register_endpoint(session, "cooperative", coop, hook)
+                _, secret = register_endpoint(
+                    session, "cooperative", coop, hook, allowed_hosts={"127.0.0.1"}
+                )
         # One receiver stands for every cooperative's system: one secret for all.
         session.exec(update(WebhookEndpointRow).values(secret=secret))  # type: ignore[call-overload]
     engine.dispose()
@@ -91,6 +93,7 @@ async def main(n: int, webhook: bool) -> None:
                 database_url=url,
                 outbox_poll_seconds=0.2,
                 webhook_poll_seconds=0.2,
+                webhook_allowed_hosts="127.0.0.1",  # the loopback receiver
             )
             pipeline = Pipeline(settings, ["notify"])
             await pipeline.start()

@@ -7,7 +7,7 @@ beyond the contract are optional, so that every v1 payload stays valid.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -26,11 +26,43 @@ from schemas.regions import region_table
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
+# The limits of "Every input" in CONTRACT.md: what both databases can hold, refused at
+# once with the field and the rule instead of failing (and being retried) at the insert.
+MAX_COUNT = 2**31 - 1  # PostgreSQL's INTEGER; SQLite would store more, PostgreSQL refuses it
+MAX_FUTURE = timedelta(hours=24)
+# Before the Unix epoch an updated_at is a broken clock; it also keeps year-1 times with a
+# positive offset from overflowing when converted to UTC.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL's text types cannot hold U+0000 ("text fields cannot contain NUL").
+    if "\x00" in text:
+        raise ValueError("text must not contain the NUL character U+0000")
+    return text
+
+
+def _not_in_the_future(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of the representable range of times") from None
+    if utc < EARLIEST:
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    if utc > datetime.now(UTC) + MAX_FUTURE:
+        raise ValueError(
+            "is more than 24 hours ahead of the service's clock; an event from the future "
+            "would hide every real update after it"
+        )
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-FreeTerm = Annotated[str, StringConstraints(max_length=200)]
-FreeText = Annotated[str, StringConstraints(max_length=5000)]
-Count = Annotated[int, Field(strict=True, ge=0)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+FreeTerm = Annotated[str, StringConstraints(max_length=200), NoNul]
+FreeText = Annotated[str, StringConstraints(max_length=5000), NoNul]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
 # Bounded so that every amount fits a 64-bit column; Rp1 quadrillion is far past any offer.
 Rupiah = Annotated[int, Field(strict=True, ge=0, le=10**15)]
 TermList = Annotated[list[FreeTerm], Field(max_length=50)]
@@ -56,7 +88,7 @@ def _iso_text(value: object) -> object:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_not_in_the_future)]
 Day = Annotated[date, BeforeValidator(_iso_text)]
 
 VillageCode = Annotated[str, StringConstraints(max_length=13), AfterValidator(_existing_village)]

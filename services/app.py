@@ -15,7 +15,13 @@ from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
 from services.ingest import ingest_service
 from services.matching import matcher_service
 from services.notify.service import notify_service
-from services.observability import OpsServer, database_check, lag_loop, nats_check
+from services.observability import (
+    OpsServer,
+    StallWatch,
+    database_check,
+    lag_loop,
+    nats_check,
+)
 from services.review.service import review_service
 from services.runtime import Runtime
 from services.service import ServiceParts
@@ -24,8 +30,11 @@ from services.topology import STREAMS, ensure_streams
 
 log = logging.getLogger(__name__)
 
-# How long each stage of a shutdown may take before the process stops without it.
+# How long each stage of a shutdown may take before the process stops without it: the
+# consumers 2x, the last outbox flush 1x, the handlers' threads 1x (``run``): 40 s in all,
+# the stop_grace_period of docker-compose.yml.
 STOP_TIMEOUT_SECONDS = 10.0
+CONSUMERS_STOP_SECONDS = 2 * STOP_TIMEOUT_SECONDS
 
 # Every service by name, in start order; `kopdes-match run NAME` runs one of them alone.
 SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
@@ -80,6 +89,12 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.ops: OpsServer | None = None
+        durables = {
+            name
+            for subscriber in self.runtime.broker.subscribers
+            if (name := getattr(getattr(subscriber, "config", None), "durable_name", None))
+        }
+        self.stalls = StallWatch(settings.stall_seconds, durables)
 
     def handle(self, name: str) -> object:
         return self.parts[name].handle
@@ -98,6 +113,7 @@ class Pipeline:
                 "started": started,
                 "nats": nats_check(lambda: broker.connection.is_connected),
                 "database": database_check(self.runtime.engine),
+                "consumers": self.stalls.check,
             },
             host=self.settings.metrics_host,
             port=self.settings.metrics_port,
@@ -127,6 +143,7 @@ class Pipeline:
                 lambda: broker.config.connection_state.stream,
                 streams,
                 self.settings.lag_refresh_seconds,
+                self.stalls,
             )
             self._tasks.append(asyncio.create_task(lag))
         self._started = True
@@ -148,14 +165,16 @@ class Pipeline:
 
     async def stop(self) -> None:
         try:
-            await asyncio.wait_for(self.app.stop(), timeout=3 * STOP_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self.app.stop(), timeout=CONSUMERS_STOP_SECONDS)
         except TimeoutError:
             log.error(
                 "the consumers did not stop within %.0f s; stopping anyway",
-                3 * STOP_TIMEOUT_SECONDS,
+                CONSUMERS_STOP_SECONDS,
             )
+        # What is left is published at the next start; a broker that is away must not hold
+        # the stop up.
         with contextlib.suppress(Exception):
-            await self.runtime.relay.flush()
+            await asyncio.wait_for(self.runtime.relay.flush(), timeout=STOP_TIMEOUT_SECONDS)
         if self.ops is not None:
             await self.ops.stop()
             self.ops = None

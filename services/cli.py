@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -103,6 +107,7 @@ def run(
 
     async def main() -> None:
         stop = _stop_on_signals()
+        executor = _own_executor()
         server: EmbeddedNats | None = None
         fallback = settings.embedded_fallback and not is_reachable(settings.nats_url)
         if embedded or fallback:
@@ -125,8 +130,43 @@ def run(
         finally:
             if server is not None:
                 await server.__aexit__()
+        executor.shutdown(wait=False, cancel_futures=True)
+        await _threads_stopped(log)
 
     asyncio.run(main())
+
+
+HANDLER_THREADS = "kopdes-handler"
+
+
+def _own_executor() -> ThreadPoolExecutor:
+    """Handlers run their batches with asyncio.to_thread: in threads named so that the stop
+    can tell whether one is still busy (asyncio.run itself would wait for them forever)."""
+    executor = ThreadPoolExecutor(thread_name_prefix=HANDLER_THREADS)
+    asyncio.get_running_loop().set_default_executor(executor)
+    return executor
+
+
+async def _threads_stopped(log: logging.Logger) -> None:
+    """Wait a bounded time for the handlers' threads (a batch in its database call).
+
+    A handler stuck on a database lock would otherwise keep a stopping process alive until
+    the orchestrator kills it. Its transaction was not committed, so its messages were not
+    acknowledged and are redelivered after a restart.
+    """
+    from services.app import STOP_TIMEOUT_SECONDS
+
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        busy = [t for t in threading.enumerate() if t.name.startswith(HANDLER_THREADS)]
+        if not any(t.is_alive() for t in busy):
+            return
+        await asyncio.sleep(0.1)
+    log.error(
+        "a handler is still busy %.0f s after the stop; exiting without it", STOP_TIMEOUT_SECONDS
+    )
+    logging.shutdown()
+    os._exit(1)
 
 
 @app.command()
@@ -359,6 +399,38 @@ def nats_config(
         table.add_row(user.name, user.role, state)
     console.print(table)
     console.print(f"passwords in {result.credentials_path} (mode 0600): hand out, then keep safe")
+
+
+@app.command("partner-consumers")
+def partner_consumers(
+    partners: Annotated[
+        str, typer.Option(help="partner ids: the file or list given to nats-config")
+    ],
+    nats_url: NatsUrl = None,
+) -> None:
+    """Create each partner's notification consumer `partner-<id>` (partners may not)."""
+    import nats
+
+    from services.natsconfig import NatsConfigError, ensure_partner_consumers, read_partners
+    from services.topology import ensure_streams
+
+    settings = load_settings(nats_url, None, None)
+    try:
+        ids = read_partners(partners)
+    except NatsConfigError as exc:
+        err_console.print(f"partner-consumers: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+    async def main() -> None:
+        nc = await nats.connect(settings.nats_servers, name="kopdes-match-setup")
+        try:
+            await ensure_streams(nc.jetstream(), settings)
+            await ensure_partner_consumers(nc.jetstream(), ids)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+    console.print(f"notification consumers ready for {len(ids)} partner(s) on KOPDES_NOTIFY")
 
 
 @app.command()

@@ -26,10 +26,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from services import observability
+from services.log_throttle import ThrottledLog
 from services.storage.db import begin_writing, session_scope
 from services.storage.types import utcnow
 
 log = logging.getLogger(__name__)
+# A poison message is redelivered with its failure each time, and a flood of them would
+# write the same line thousands of times: each kind of failure is logged once a minute.
+THROTTLED = ThrottledLog(log)
 
 MAX_RETRY_DELAY = 60.0
 
@@ -82,8 +86,17 @@ class Retry:
     transient: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Terminate:
+    """Stop redelivering: the message failed and even its dead letter could not be stored.
+
+    It stays in its stream (for the stream's max age) and in the error log; retrying a
+    message whose refusal cannot be written would only redeliver it forever.
+    """
+
+
 ACK = None
-Outcome = Retry | None
+Outcome = Retry | Terminate | None
 
 Apply = Callable[[Session, Delivery], None]
 ApplyBatch = Callable[[Session, list[Delivery]], None]
@@ -180,13 +193,23 @@ def _process_batch(
         return [ACK] * len(deliveries)
     except Exception as exc:
         if is_transient(exc):
-            log.warning(
-                "database unavailable, batch of %d will be retried: %s", len(deliveries), exc
+            THROTTLED.log(
+                logging.WARNING,
+                (deliveries[0].consumer, "transient", type(exc).__name__),
+                "database unavailable, batch of %d will be retried: %s",
+                len(deliveries),
+                exc,
             )
             return [Retry(retry_delay(base_delay, d.num_delivered), True) for d in deliveries]
         if len(deliveries) == 1:  # its own failure: no need to apply it again alone
             return [_failed(engine, deliveries[0], exc, give_up, max_deliver, base_delay)]
-        log.warning("batch failed (%s); applying its %d messages one by one", exc, len(deliveries))
+        THROTTLED.log(
+            logging.WARNING,
+            (deliveries[0].consumer, "batch failed", type(exc).__name__),
+            "batch failed (%s); applying its %d messages one by one",
+            exc,
+            len(deliveries),
+        )
     outcomes: list[Outcome] = []
     for delivery in deliveries:
         try:
@@ -209,7 +232,9 @@ def _failed(
 ) -> Outcome:
     """Retry later, or give the message up when it has used its deliveries."""
     if is_transient(exc) or delivery.num_delivered < max_deliver:
-        log.warning(
+        THROTTLED.log(
+            logging.WARNING,
+            (delivery.consumer, "failed", type(exc).__name__),
             "message %s failed on delivery %d: %r",
             delivery.source,
             delivery.num_delivered,
@@ -217,7 +242,9 @@ def _failed(
             extra=delivery.log_fields(),
         )
         return Retry(retry_delay(base_delay, delivery.num_delivered), is_transient(exc))
-    log.error(
+    THROTTLED.log(
+        logging.ERROR,
+        (delivery.consumer, "given up", type(exc).__name__),
         "message %s given up after %d deliveries: %r",
         delivery.source,
         delivery.num_delivered,
@@ -227,13 +254,15 @@ def _failed(
     try:
         with session_scope(engine) as session:
             give_up(session, delivery, exc)
-    except Exception:
+    except Exception as failure:
+        if is_transient(failure):
+            return Retry(retry_delay(base_delay, delivery.num_delivered), True)
         log.exception(
-            "could not record message %s as given up",
+            "could not record message %s as given up; it is not redelivered",
             delivery.source,
             extra=delivery.log_fields(),
         )
-        return Retry(retry_delay(base_delay, delivery.num_delivered))
+        return Terminate()
     return ACK
 
 
@@ -241,10 +270,12 @@ async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
     for msg, outcome in zip(msgs, outcomes, strict=True):
         if outcome is None:
             await msg.ack()
+        elif isinstance(outcome, Terminate):
+            await msg.term()
         else:
             await msg.nak(delay=outcome.delay)
     if msgs:
-        retried = sum(outcome is not None for outcome in outcomes)
+        retried = sum(isinstance(outcome, Retry) for outcome in outcomes)
         consumer = msgs[0].metadata.consumer or ""
         observability.count_settled(consumer, len(msgs) - retried, retried)
 

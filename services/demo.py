@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from schemas.regions import region_table
 from services.app import Pipeline
 from services.embedded_nats import EmbeddedNats
+from services.notify.loopback import LOOPBACK
 from services.outbox import unsent as work_left
 from services.publishing import encode_event
 from services.review.accounts import ensure_demo_coordinators
@@ -174,7 +175,9 @@ async def run_demo(
         f"{len(offers)} penawaran mitra; data in {data_dir}"
     )
     async with EmbeddedNats(data_dir / "nats", log_file=data_dir / "nats-server.log") as server:
-        settings = Settings(nats_url=server.url, data_dir=data_dir)
+        # The demo's webhook receiver listens on loopback, which webhooks may not reach
+        # unless allowed.
+        settings = Settings(nats_url=server.url, data_dir=data_dir, webhook_allowed_hosts=LOOPBACK)
         pipeline = Pipeline(settings)
         await pipeline.start()
         try:

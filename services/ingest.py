@@ -20,13 +20,16 @@ from sqlmodel import Session
 
 from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
 from services.consuming import Delivery, Outcome, defer_decoding, process_batch, settle
-from services.ingest_store import apply_event, apply_events, record_dead_letter
+from services.ingest_store import Refusal, apply_event, apply_events, record_dead_letters
 from services.intake import InputEvent, Refused, parse_input, raw_text
+from services.log_throttle import ThrottledLog
 from services.runtime import Runtime
 from services.service import ServiceParts
 from services.topology import INPUT, consumer_config, jstream
 
 log = logging.getLogger(__name__)
+# A partner's flood of one mistake is one line a minute; each refusal is a dead letter.
+REFUSALS_LOG = ThrottledLog(log)
 
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
@@ -57,14 +60,24 @@ class Ingest:
             apply_event(session, event)
 
     def apply_batch(self, session: Session, deliveries: list[Delivery]) -> None:
-        """A whole batch: refusals dead-lettered one by one, the events applied together."""
-        events = [event for d in deliveries if (event := self.accept(session, d)) is not None]
+        """A whole batch: the refusals dead-lettered together, the events applied together."""
+        events: list[InputEvent] = []
+        refusals: list[Refusal] = []
+        for delivery in deliveries:
+            try:
+                events.append(self.parse(delivery))
+            except Refused as refused:
+                refusals.append(self.refusal(delivery, refused.error_type, refused.reason))
+        record_dead_letters(session, refusals)
         apply_events(session, events)
+
+    def parse(self, delivery: Delivery) -> InputEvent:
+        return parse_input(delivery.subject, delivery.data, self.settings.max_payload_bytes)
 
     def accept(self, session: Session, delivery: Delivery) -> InputEvent | None:
         """The message's event, or None when it is refused (and dead-lettered)."""
         try:
-            return parse_input(delivery.subject, delivery.data, self.settings.max_payload_bytes)
+            return self.parse(delivery)
         except Refused as refused:
             self.refuse(session, delivery, refused.error_type, refused.reason)
             return None
@@ -74,16 +87,21 @@ class Ingest:
         self.refuse(session, delivery, "handler_error", reason)
 
     def refuse(self, session: Session, delivery: Delivery, error_type: str, reason: str) -> None:
+        record_dead_letters(session, [self.refusal(delivery, error_type, reason)])
+
+    def refusal(self, delivery: Delivery, error_type: str, reason: str) -> Refusal:
         letter = dead_letter_for(delivery, error_type, reason, self.settings.max_payload_bytes)
         # Counted when the dead letter is published (observability.count_published): this
         # transaction may still roll back and be applied again.
-        log.info(
+        REFUSALS_LOG.log(
+            logging.INFO,
+            (delivery.consumer, error_type),
             "refused %s: %s",
             delivery.event_id,
             error_type,
             extra={**delivery.log_fields(), "error_type": error_type},
         )
-        record_dead_letter(session, letter, delivery.source, delivery.msg_id)
+        return letter, delivery.source, delivery.msg_id
 
     def process(self, deliveries: list[Delivery]) -> list[Outcome]:
         return process_batch(

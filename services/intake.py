@@ -63,13 +63,7 @@ def parse_input(subject: str, data: bytes, max_bytes: int) -> InputEvent:
         raise Refused(
             "invalid_encoding", f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
         ) from exc
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Refused(
-            "invalid_json",
-            f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-        ) from exc
+    payload = _load_json(text)
     if not isinstance(payload, dict):
         raise Refused(
             "invalid_json", f"payload must be a JSON object, not {type(payload).__name__}"
@@ -87,6 +81,43 @@ def parse_input(subject: str, data: bytes, max_bytes: int) -> InputEvent:
     return event  # type: ignore[return-value]
 
 
+MAX_JSON_DEPTH = 32  # a contract payload nests 3 deep; more is an attack or a bug
+
+
+def _load_json(text: str) -> object:
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Refused(
+            "invalid_json",
+            f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from exc
+    except RecursionError:
+        raise Refused(
+            "invalid_json", f"payload is nested deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise Refused("invalid_json", f"payload is not usable JSON: {exc}") from None
+    if _depth(payload) > MAX_JSON_DEPTH:
+        raise Refused("invalid_json", f"payload is nested deeper than {MAX_JSON_DEPTH} levels")
+    return payload
+
+
+def _depth(value: object) -> int:
+    """How deep lists and objects nest (iterative: the payload may be deeper than the stack)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def raw_text(data: bytes, limit: int) -> tuple[str, str, bool]:
     """The input as text for a dead letter: UTF-8 when it is, else base64; cut at ``limit``."""
     truncated = len(data) > limit
@@ -95,3 +126,17 @@ def raw_text(data: bytes, limit: int) -> tuple[str, str, bool]:
         return data.decode("utf-8"), "utf-8", truncated
     except UnicodeDecodeError:
         return base64.b64encode(data).decode("ascii"), "base64", truncated
+
+
+def storable(text: str, limit: int | None = None) -> str:
+    """Text any database column holds: NUL escaped, cut to ``limit`` characters with a mark.
+
+    A dead letter must always be storable, whatever the input: PostgreSQL refuses U+0000 in
+    text and longer values than a VARCHAR's length, and a refusal that cannot be stored
+    would be redelivered forever.
+    """
+    text = text.replace("\x00", "\\u0000")
+    if limit is not None and len(text) > limit:
+        mark = f"…[cut from {len(text)} chars]"
+        text = text[: limit - len(mark)] + mark
+    return text

@@ -5,17 +5,28 @@ Who may do what on the bus (CONTRACT.md):
 - ``partner-<id>``: publish its own offers and withdrawals only
   (``kopdes.offer.upserted.<id>``, ``kopdes.offer.withdrawn.<id>``) and read its own
   notifications (``kopdes.notify.partner.<id>``): live with a core NATS subscription, or
-  including those sent while it was away through one durable JetStream consumer named
-  ``partner-<id>`` on KOPDES_NOTIFY, filtered to its own subject.
+  including those sent while it was away through the durable JetStream consumer
+  ``partner-<id>`` on KOPDES_NOTIFY, filtered to its own subject, which the operator
+  creates (``kopdes-match partner-consumers``): a partner cannot create consumers.
 - ``simkopdes``: publish cooperative profiles (``kopdes.cooperative.upserted``).
 - ``kopdes`` (the services): everything, since they manage streams and consumers.
 
+**Every publisher is in an account of its own.** The services and their streams live in
+the account ``KOPDES``; each partner and Simkopdes has its own account that imports only
+its own subjects from it (service imports for what it publishes, a stream import for its
+notifications). Permissions alone cannot stop a client from naming any subject as the
+reply of an allowed request, and nats-server publishes the answer there: a JetStream
+acknowledgement sent to ``kopdes.offer.upserted.<other>`` or ``kopdes.match.decided`` would
+be stored in another partner's input or in KOPDES_MATCH. Across accounts the server sends
+answers to a private ``_R_`` subject in ``KOPDES`` and hands them back in the requester's
+account, where no stream listens. A consumer's ``deliver_subject`` is the same kind of
+route, so partners get no consumer-creating API at all, only the information, next-message
+and acknowledgement subjects of their one durable pull consumer.
+
 JetStream publish acknowledgements come back on the publisher's reply inbox, so publishers
-must be allowed to subscribe to an inbox. Allowing ``_INBOX.>`` would let a partner read
-every other client's replies, including the messages JetStream delivers to the services'
-pull consumers (all cooperatives and all offers). So each publisher gets an inbox prefix of
-its own (``_INBOX_<user>``) and must connect with it: ``nats.connect(...,
-inbox_prefix="_INBOX_partner-bri")``.
+must be allowed to subscribe to an inbox. Each publisher keeps an inbox prefix of its own
+(``_INBOX_<user>``) and must connect with it: ``nats.connect(...,
+inbox_prefix="_INBOX_partner-bri")``; this keeps clients of one account apart too.
 
 Passwords: generated with ``secrets.token_urlsafe`` (or given for the services user), kept
 in plain text only in a separate credentials file written with mode 0600 for the operator
@@ -37,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from schemas import subjects
 from services.topology import NOTIFY
@@ -58,6 +71,17 @@ class NatsConfigError(ValueError):
 class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    # What the user's account imports from the services' account: the subjects it may
+    # publish to (service imports; MSG.NEXT answers with a stream of messages) and those it
+    # may read that the services publish (stream imports). Its inbox is its own.
+    responses: tuple[str, ...] = ()  # service imports answered by several messages
+
+    def service_imports(self) -> tuple[tuple[str, str], ...]:
+        """(subject in the user's account, subject in the services' account)."""
+        return tuple((s, _services_side(s)) for s in self.publish)
+
+    def stream_imports(self) -> tuple[str, ...]:
+        return tuple(s for s in self.subscribe if not s.startswith("_INBOX"))
 
 
 @dataclass(frozen=True)
@@ -95,28 +119,57 @@ def check_partner_id(partner_id: str) -> str:
 
 
 def notification_consumer(partner_id: str) -> str:
-    """The one durable consumer a partner may create on KOPDES_NOTIFY to catch up."""
+    """The durable consumer on KOPDES_NOTIFY through which a partner catches up."""
     return partner_user(partner_id)
+
+
+def notification_consumer_config(partner_id: str) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=notification_consumer(partner_id),
+        filter_subject=subjects.notify_partner(partner_id),
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30,
+        max_ack_pending=1000,
+    )
+
+
+async def ensure_partner_consumers(js: JetStreamContext, partner_ids: Iterable[str]) -> None:
+    """Create (or keep) each partner's notification consumer, as the services' user.
+
+    Partners may not create consumers: a consumer's ``deliver_subject`` would let one make
+    the server publish anywhere in the services' account (see the module doc).
+    """
+    for partner_id in partner_ids:
+        await js.add_consumer(NOTIFY.name, notification_consumer_config(partner_id))
+
+
+# A JetStream API request in an account without JetStream is answered by the server in
+# that account ("JetStream not enabled"), so partners reach the services' API under this
+# prefix: ``nc.jetstream(prefix=PARTNER_API_PREFIX)``.
+PARTNER_API_PREFIX = "JS.KOPDES.API"
+
+
+def _services_side(subject: str) -> str:
+    if subject.startswith(PARTNER_API_PREFIX + "."):
+        return "$JS.API" + subject.removeprefix(PARTNER_API_PREFIX)
+    return subject
 
 
 def partner_permissions(partner_id: str) -> Permissions:
     user = partner_user(partner_id)
     own = subjects.notify_partner(partner_id)
-    durable = notification_consumer(partner_id)
-    # The filter is part of the create subject (nats-server >= 2.9), and the server refuses
-    # a request whose configured filter differs from it: the partner's consumer can only
-    # ever see its own notifications.
-    api = f"$JS.API.CONSUMER.%s.{NOTIFY.name}.{durable}"
+    api = f"{PARTNER_API_PREFIX}.CONSUMER.%s.{NOTIFY.name}.{notification_consumer(partner_id)}"
     return Permissions(
         publish=(
             subjects.offer_upserted(partner_id),
             subjects.offer_withdrawn(partner_id),
             api % "INFO",
-            (api % "CREATE") + f".{own}",
             api % "MSG.NEXT",
-            f"$JS.ACK.{NOTIFY.name}.{durable}.>",
+            f"$JS.ACK.{NOTIFY.name}.{notification_consumer(partner_id)}.>",
         ),
         subscribe=(own, inbox_prefix(user) + ".>"),
+        responses=(api % "MSG.NEXT",),
     )
 
 
@@ -222,6 +275,11 @@ def credentials_document(users: Sequence[User], passwords: Mapping[str, str]) ->
                 "password": passwords[u.name],
                 "role": u.role,
                 **({"inbox_prefix": inbox_prefix(u.name)} if u.permissions else {}),
+                **(
+                    {"jetstream_api_prefix": PARTNER_API_PREFIX}
+                    if u.name.startswith(PARTNER_USER_PREFIX)
+                    else {}
+                ),
             }
             for u in users
         },
@@ -239,6 +297,52 @@ def _list(values: Sequence[str]) -> str:
     return "[" + ", ".join(_quote(v) for v in values) + "]"
 
 
+SERVICES_ACCOUNT = "KOPDES"
+
+
+def account_of(user: User) -> str:
+    return SERVICES_ACCOUNT if user.permissions is None else user.name
+
+
+def _user_entry(user: User, password_hash: str) -> list[str]:
+    entry = f"      {{user: {_quote(user.name)}, password: {_quote(password_hash)}"
+    if user.permissions is None:
+        return [entry + "}"]
+    return [
+        entry + ", permissions: {",
+        f"        publish: {{allow: {_list(user.permissions.publish)}}}",
+        f"        subscribe: {{allow: {_list(user.permissions.subscribe)}}}",
+        "      }}",
+    ]
+
+
+def _exports(users: Sequence[User]) -> list[str]:
+    lines: list[str] = []
+    for user in users:
+        if user.permissions is None:
+            continue
+        to = f"accounts: [{_quote(account_of(user))}]"
+        for local, subject in user.permissions.service_imports():
+            stream = ", response_type: stream" if local in user.permissions.responses else ""
+            lines.append(f"      {{service: {_quote(subject)}{stream}, {to}}}")
+        for subject in user.permissions.stream_imports():
+            lines.append(f"      {{stream: {_quote(subject)}, {to}}}")
+    return lines
+
+
+def _imports(permissions: Permissions) -> list[str]:
+    source = f"account: {_quote(SERVICES_ACCOUNT)}"
+    return [
+        f"      {{service: {{{source}, subject: {_quote(remote)}}}"
+        + ("" if local == remote else f", to: {_quote(local)}")
+        + "}"
+        for local, remote in permissions.service_imports()
+    ] + [
+        f"      {{stream: {{{source}, subject: {_quote(s)}}}}}"
+        for s in permissions.stream_imports()
+    ]
+
+
 def render_config(
     users: Sequence[User],
     hashes: Mapping[str, str],
@@ -250,6 +354,9 @@ def render_config(
         "# nats-server configuration generated by `kopdes-match nats-config`.",
         "# Passwords are bcrypt hashes; the plain passwords are in the credentials file.",
         "# Cluster routes, ports and the monitoring port may be given as command-line flags.",
+        "# Each publisher has an account of its own that imports only its own subjects from",
+        "# the services' account KOPDES, so that no reply or delivery subject it names can",
+        "# make the server publish into another partner's lane.",
     ]
     if server_name:
         lines.append(f"server_name: {_quote(server_name)}")
@@ -259,22 +366,30 @@ def render_config(
         f"  store_dir: {_quote(store_dir)}",
         "}",
         "",
-        "authorization {",
-        "  users = [",
+        "accounts {",
+        f"  {_quote(SERVICES_ACCOUNT)}: {{",
+        "    jetstream: enabled",
+        "    users: [",
     ]
     for user in users:
-        lines.append(f"    # {user.role}")
-        entry = f"    {{user: {_quote(user.name)}, password: {_quote(hashes[user.name])}"
         if user.permissions is None:
-            lines.append(entry + "}")
+            lines += [f"      # {user.role}", *_user_entry(user, hashes[user.name])]
+    lines += ["    ]", "    exports: [", *_exports(users), "    ]", "  }"]
+    for user in users:
+        if user.permissions is None:
             continue
         lines += [
-            entry + ", permissions: {",
-            f"      publish: {{allow: {_list(user.permissions.publish)}}}",
-            f"      subscribe: {{allow: {_list(user.permissions.subscribe)}}}",
-            "    }}",
+            f"  # {user.role}",
+            f"  {_quote(account_of(user))}: {{",
+            "    users: [",
+            *_user_entry(user, hashes[user.name]),
+            "    ]",
+            "    imports: [",
+            *_imports(user.permissions),
+            "    ]",
+            "  }",
         ]
-    lines += ["  ]", "}", ""]
+    lines += ["}", ""]
     return "\n".join(lines)
 
 

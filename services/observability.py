@@ -3,8 +3,10 @@
 Every ``kopdes-match run`` process serves, on ``settings.metrics_port`` (0 disables):
 
 - ``GET /healthz``: liveness, 200 while the process's event loop answers;
-- ``GET /readyz``: readiness, 200 when NATS is connected and the database answers
-  ``SELECT 1``, else 503 with the failing check in a JSON body;
+- ``GET /readyz``: readiness, 200 when NATS is connected, the database answers
+  ``SELECT 1`` and none of the process's durable consumers is stalled (messages wait and
+  nothing was delivered for ``stall_seconds``), else 503 with the failing check in a JSON
+  body;
 - ``GET /metrics``: Prometheus text format.
 
 The server is a few lines of asyncio rather than a web framework: it has three fixed
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +82,13 @@ CONSUMER_ACK_PENDING = Gauge(
     ["stream", "consumer"],
 )
 
+CONSUMER_STALLED = Gauge(
+    "kopdes_consumer_stalled",
+    "1 while messages wait for the durable consumer and it has delivered nothing for the "
+    "stall period (KOPDES_STALL_SECONDS), else 0",
+    ["stream", "consumer"],
+)
+
 _NOTIFY_PREFIX = "kopdes.notify."
 _OFFER_PREFIXES = ("kopdes.offer.upserted.", "kopdes.offer.withdrawn.")
 
@@ -128,7 +138,62 @@ def count_settled(consumer: str, acked: int, retried: int) -> None:
         EVENTS_RETRIED.labels(consumer=consumer).inc(retried)
 
 
-async def refresh_consumer_lag(js: Any, streams: Iterable[str]) -> None:
+class StallWatch:
+    """Which durable consumers make no progress while messages wait for them.
+
+    Progress is a delivery: JetStream's consumer sequence counts every delivery, a
+    redelivery too, so a consumer retrying a poison message with backoff is not stalled
+    for longer than its longest retry delay (60 s), while one that stopped fetching, or
+    whose every pending acknowledgement hangs, is. Only the consumers this process runs
+    (``watched``) make it unready: another process's stall is that process's readiness.
+    """
+
+    def __init__(
+        self,
+        after: float,
+        watched: Iterable[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.after = after
+        self.watched = frozenset(watched)
+        self.clock = clock
+        self._seen: dict[tuple[str, str], tuple[int, float]] = {}  # (sequence, since)
+        self._stalled: set[str] = set()
+
+    def observe(self, stream: str, durable: str, delivered: int, waiting: int) -> bool:
+        """Record one reading of a consumer; True when it is stalled."""
+        now = self.clock()
+        key = (stream, durable)
+        last = self._seen.get(key)
+        if waiting == 0 or last is None or last[0] != delivered:
+            self._seen[key] = (delivered, now)
+            stalled = False
+        else:
+            stalled = now - last[1] >= self.after
+        CONSUMER_STALLED.labels(stream=stream, consumer=durable).set(int(stalled))
+        if stalled and durable in self.watched:
+            if durable not in self._stalled:
+                log.error(
+                    "consumer %s on %s has delivered nothing for %.0f s while %d messages wait",
+                    durable,
+                    stream,
+                    now - last[1],  # type: ignore[index]
+                    waiting,
+                )
+            self._stalled.add(durable)
+        else:
+            self._stalled.discard(durable)
+        return stalled
+
+    async def check(self) -> str | None:
+        if not self._stalled:
+            return None
+        return f"stalled: {', '.join(sorted(self._stalled))}"
+
+
+async def refresh_consumer_lag(
+    js: Any, streams: Iterable[str], watch: StallWatch | None = None
+) -> None:
     """Set the lag gauges from JetStream's view of every durable consumer of the streams."""
     for stream in streams:
         for info in await js.consumers_info(stream):
@@ -137,13 +202,22 @@ async def refresh_consumer_lag(js: Any, streams: Iterable[str]) -> None:
                 continue
             CONSUMER_PENDING.labels(stream=stream, consumer=durable).set(info.num_pending)
             CONSUMER_ACK_PENDING.labels(stream=stream, consumer=durable).set(info.num_ack_pending)
+            if watch is not None:
+                delivered = info.delivered.consumer_seq if info.delivered else 0
+                waiting = (info.num_pending or 0) + (info.num_ack_pending or 0)
+                watch.observe(stream, durable, delivered or 0, waiting)
 
 
-async def lag_loop(js: Callable[[], Any], streams: Iterable[str], interval: float) -> None:
+async def lag_loop(
+    js: Callable[[], Any],
+    streams: Iterable[str],
+    interval: float,
+    watch: StallWatch | None = None,
+) -> None:
     names = list(streams)
     while True:
         try:
-            await refresh_consumer_lag(js(), names)
+            await refresh_consumer_lag(js(), names, watch)
         except Exception as exc:  # NATS away: keep the last values, try again
             log.warning("could not refresh consumer lag: %r", exc)
         await asyncio.sleep(interval)

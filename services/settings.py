@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     lag_refresh_seconds: float = Field(
         15.0, description="how often the consumer lag gauges are read from JetStream"
     )
+    stall_seconds: float = Field(
+        120.0,
+        description="a consumer that delivers nothing this long while messages wait makes "
+        "/readyz unready (longer than the longest retry delay, 60 s)",
+    )
     embedded_fallback: bool = Field(
         True,
         description="`run` starts an embedded nats-server when none is reachable; "
@@ -126,6 +131,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, description="a receiver answers within this")
     webhook_poll_seconds: float = Field(1.0, description="how often the worker looks for work")
     webhook_concurrency: int = Field(16, description="webhook requests in flight at once")
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="comma-separated hosts webhooks may reach although they are (or resolve "
+        "to) loopback or private addresses; every other internal address is refused",
+    )
     reminder_after_days: float = Field(
         3.0,
         description="a suggestion pending this long reminds its coordinators once a period; 0: off",
@@ -143,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def matcher_province_list(self) -> list[str]:
         return [p.strip() for p in self.matcher_provinces.split(",") if p.strip()]
+
+    @property
+    def webhook_hosts_allowed(self) -> frozenset[str]:
+        return frozenset(h.strip() for h in self.webhook_allowed_hosts.split(",") if h.strip())
 
     @property
     def nats_servers(self) -> list[str]:

@@ -13,6 +13,8 @@ import pytest
 from sqlmodel import SQLModel
 
 from services.embedded_nats import EmbeddedNats, free_port
+from services.log_throttle import reset_all
+from services.notify.loopback import LOOPBACK
 from services.settings import Settings
 from services.storage.db import make_engine, reset_schema
 
@@ -58,6 +60,7 @@ def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Se
         expiry_check_seconds=3600,
         web_port=free_port(),  # the review dashboard, when a test runs it
         metrics_port=0,  # tests that want the endpoint ask for a free port
+        webhook_allowed_hosts=LOOPBACK,  # the tests' webhook receivers
     )
 
 
@@ -103,6 +106,12 @@ async def nats_client(nats_server: EmbeddedNats) -> AsyncIterator[Any]:
     nc = await nats.connect(nats_server.url)
     yield nc
     await nc.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_throttles() -> None:
+    """A failure logged once a minute by one test must be logged again by the next."""
+    reset_all()
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,13 @@ class Registered:
 
 def add_webhook(settings: Settings, recipient_type: str, recipient_id: str, url: str) -> Registered:
     with session_scope(engine_for(settings)) as session:
-        row, secret = webhooks.register_endpoint(session, recipient_type, recipient_id, url)
+        row, secret = webhooks.register_endpoint(
+            session,
+            recipient_type,
+            recipient_id,
+            url,
+            allowed_hosts=settings.webhook_hosts_allowed,
+        )
         return Registered(row, secret)
 
 

@@ -201,12 +201,17 @@ def notify_api(principal: Callable[..., Any]) -> APIRouter:
 
     @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
     def add_webhook(
-        body: WebhookIn, session: SessionDep, who: Any = Depends(principal)
+        body: WebhookIn, request: Request, session: SessionDep, who: Any = Depends(principal)
     ) -> dict[str, Any]:
         require_admin(who)
+        settings = getattr(request.app.state, "settings", None)
         try:
             row, secret = webhooks.register_endpoint(
-                session, body.recipient_type, body.recipient_id, body.url
+                session,
+                body.recipient_type,
+                body.recipient_id,
+                body.url,
+                allowed_hosts=settings.webhook_hosts_allowed if settings else (),
             )
         except webhooks.WebhookError as exc:
             raise _webhook_error(exc) from None

@@ -76,7 +76,11 @@ async def show_notification(
     with LoopbackReceiver() as receiver:
         with session_scope(engine) as session:
             _, receiver.secret = register_endpoint(
-                session, "cooperative", best.cooperative_id, receiver.url
+                session,
+                "cooperative",
+                best.cooperative_id,
+                receiver.url,
+                allowed_hosts=pipeline.settings.webhook_hosts_allowed,
             )
         console.rule("[bold]Keputusan koordinator dan notifikasi[/bold]", align="left")
         console.print(
@@ -147,7 +151,11 @@ def webhooks_while_serving(
             ).all()
             for cooperative_id in cooperatives:
                 _, receiver.secrets[cooperative_id] = register_endpoint(
-                    session, "cooperative", cooperative_id, receiver.url
+                    session,
+                    "cooperative",
+                    cooperative_id,
+                    receiver.url,
+                    allowed_hosts=pipeline.settings.webhook_hosts_allowed,
                 )
         console.print(
             f"  webhook loopback {receiver.url} terdaftar untuk {len(cooperatives)} koperasi; "

@@ -28,6 +28,11 @@ class Delivered:
     signature_valid: bool
 
 
+# The receiver's host: webhooks reach it only because the demo allows it
+# (KOPDES_WEBHOOK_ALLOWED_HOSTS); every other loopback address stays refused.
+LOOPBACK = "127.0.0.1"
+
+
 @dataclass
 class LoopbackReceiver:
     # The secret of each recipient's endpoint (by recipient_id), else ``secret``.
@@ -47,8 +52,8 @@ class LoopbackReceiver:
                 except (ValueError, AttributeError):
                     recipient = ""
                 secret = receiver.secrets.get(recipient, receiver.secret)
-                valid = verify(secret, body, self.headers.get(SIGNATURE_HEADER, ""))
                 delivery_id = self.headers.get(DELIVERY_HEADER, "")
+                valid = verify(secret, body, self.headers.get(SIGNATURE_HEADER, ""), delivery_id)
                 with receiver._lock:
                     new = delivery_id not in {d.delivery_id for d in receiver.received}
                     if new:
@@ -63,13 +68,13 @@ class LoopbackReceiver:
                 pass
 
         self._lock = threading.Lock()
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server((LOOPBACK, 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/kopdes/notifikasi"
+        return f"http://{LOOPBACK}:{self.server.server_address[1]}/kopdes/notifikasi"
 
     def __enter__(self) -> LoopbackReceiver:
         self._thread.start()

@@ -7,9 +7,15 @@ up to ``webhook_max_attempts`` tries; then the delivery is ``failed`` until an a
 retries it.
 
 Signature (like Stripe's): ``X-Kopdes-Signature: t=<unix seconds>,v1=<hex>`` where
-``hex = HMAC-SHA256(secret, f"{t}.{body}")`` over the exact bytes of the body. Receivers
-check the HMAC and that ``t`` is recent, and de-duplicate by ``X-Kopdes-Delivery-Id``
-(the notification id): a delivery whose answer was lost is sent again.
+``hex = HMAC-SHA256(secret, f"{t}.{delivery_id}.{body}")`` over the exact bytes of the
+body, ``delivery_id`` being ``X-Kopdes-Delivery-Id`` (the notification id). Receivers check
+the HMAC and that ``t`` is recent, and refuse a delivery id they have already accepted:
+a captured delivery replayed within the tolerance is then refused, and a delivery whose
+answer was lost, sent again, is recognised.
+
+URLs reach only the outside world (``destinations``): checked at registration and again,
+pinned to the checked address, at every delivery. A failure is stored as its status code
+or a fixed description, never the receiver's answer, which may echo internal data.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -31,6 +37,7 @@ import httpx
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from services.notify.destinations import InternalAddress, check_url, resolve_target
 from services.notify.events import notification_event
 from services.settings import Settings
 from services.storage.db import session_scope
@@ -65,8 +72,9 @@ class WebhookConflict(WebhookError):
 # Signing -------------------------------------------------------------------------------
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+def sign(secret: str, body: bytes, timestamp: int, delivery_id: str) -> str:
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    mac = hmac.new(secret.encode(), signed, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
@@ -74,6 +82,7 @@ def verify(
     secret: str,
     body: bytes,
     header: str,
+    delivery_id: str,
     *,
     tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
     now: float | None = None,
@@ -87,34 +96,46 @@ def verify(
         return False
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         return False
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    expected = sign(secret, body, timestamp, delivery_id).split("v1=", 1)[1]
     return hmac.compare_digest(expected, given)
 
 
 # Registration --------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, allowed_hosts: Collection[str]) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError(f"URL webhook harus http:// atau https:// dengan nama host: {url!r}")
     if len(url) > 2000:
         raise WebhookError("URL webhook terlalu panjang (maksimal 2000 karakter)")
+    try:
+        check_url(url, allowed_hosts)
+    except InternalAddress as exc:
+        raise WebhookError(str(exc)) from None
     return url
 
 
 def register_endpoint(
-    session: Session, recipient_type: str, recipient_id: str, url: str
+    session: Session,
+    recipient_type: str,
+    recipient_id: str,
+    url: str,
+    *,
+    allowed_hosts: Collection[str] = (),
 ) -> tuple[WebhookEndpointRow, str]:
-    """Register (or re-activate with a new secret) a URL; returns the row and its secret."""
+    """Register (or re-activate with a new secret) a URL; returns the row and its secret.
+
+    ``allowed_hosts``: hosts allowed even at an internal address (the operator's setting).
+    """
     if recipient_type not in RECIPIENT_TYPES:
         raise WebhookError(
             f"recipient_type harus 'cooperative' atau 'partner', bukan {recipient_type!r}"
         )
     if not recipient_id or len(recipient_id) > 64:
         raise WebhookError("recipient_id wajib diisi (1–64 karakter)")
-    url = _check_url(url)
+    url = _check_url(url, allowed_hosts)
     secret = "whsec_" + secrets.token_urlsafe(32)
     row = session.exec(
         select(WebhookEndpointRow).where(
@@ -306,7 +327,7 @@ class WebhookWorker:
                     "",
                 )
                 return
-            row.last_error = error[:2000]
+            row.last_error = error
             if row.attempts >= self.settings.webhook_max_attempts:
                 row.status = WebhookDeliveryStatus.FAILED
                 log.warning(
@@ -326,22 +347,37 @@ class WebhookWorker:
                 row.next_attempt_at = now + timedelta(seconds=delay)
 
     async def _send(self, client: httpx.AsyncClient, job: Job) -> str | None:
-        """Post one delivery; None on a 2xx answer, else what went wrong."""
+        """Post one delivery; None on a 2xx answer, else a fixed description of the failure.
+
+        Never the receiver's body or the exception's text: they may carry what the
+        receiver's network holds, and the admin page shows this.
+        """
+        try:
+            target = await resolve_target(job.url, self.settings.webhook_hosts_allowed)
+        except InternalAddress:
+            return "alamat tujuan internal ditolak"
+        except (OSError, UnicodeError):
+            return "nama host tidak ditemukan"
         headers = {
+            **target.headers,
             "Content-Type": "application/json",
             "User-Agent": "kopdes-match-webhook/1",
-            SIGNATURE_HEADER: sign(job.secret, job.body, int(time.time())),
+            SIGNATURE_HEADER: sign(job.secret, job.body, int(time.time()), job.notification_id),
             DELIVERY_HEADER: job.notification_id,
         }
         try:
-            response = await client.post(job.url, content=job.body, headers=headers)
+            response = await client.post(
+                target.url, content=job.body, headers=headers, extensions=target.extensions
+            )
         except httpx.TimeoutException:
             return f"tidak ada jawaban dalam {self.settings.webhook_timeout_seconds:g} detik"
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"
+        except httpx.ConnectError:
+            return "tidak dapat terhubung ke penerima"
+        except httpx.HTTPError:
+            return "kesalahan jaringan atau protokol"
         if 200 <= response.status_code < 300:
             return None
-        return f"HTTP {response.status_code}: {response.text[:200]}"
+        return f"HTTP {response.status_code}"
 
     async def deliver_due(self) -> int:
         """One pass: send every due delivery; returns how many were tried."""

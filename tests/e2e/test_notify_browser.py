@@ -63,8 +63,13 @@ async def test_approval_in_the_dashboard_reaches_inbox_page_and_webhooks(setting
                 ),
             )
             with session_scope(engine) as session:
-                _, coop_secret = register_endpoint(session, "cooperative", COOP, coop_hook.url)
-                register_endpoint(session, "partner", "bri", partner_hook.url)
+                allowed = config.webhook_hosts_allowed  # the loopback receivers
+                _, coop_secret = register_endpoint(
+                    session, "cooperative", COOP, coop_hook.url, allowed_hosts=allowed
+                )
+                register_endpoint(
+                    session, "partner", "bri", partner_hook.url, allowed_hosts=allowed
+                )
             base = f"http://127.0.0.1:{config.web_port}"
 
             async with playwright_api.async_playwright() as p:
@@ -124,5 +129,10 @@ async def test_approval_in_the_dashboard_reaches_inbox_page_and_webhooks(setting
     [got] = coop_hook.accepted()
     from services.notify.webhooks import verify
 
-    assert verify(coop_secret, got.body, got.headers["x-kopdes-signature"])
+    assert verify(
+        coop_secret,
+        got.body,
+        got.headers["x-kopdes-signature"],
+        got.headers["x-kopdes-delivery-id"],
+    )
     assert [r.answered for r in partner_hook.received] == [500, 200]

@@ -29,6 +29,7 @@ class Receiver:
     script: list[int | str] = field(default_factory=list)
     then: int | str = 200
     hang_seconds: float = 5.0
+    body: bytes = b"ok"  # what every answer carries
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -47,9 +48,9 @@ class Receiver:
                 status = int(action)
                 receiver.received.append(Received(headers, body, status))
                 self.send_response(status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.body)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -92,7 +92,7 @@ def test_webhook_api_is_for_admins_and_retries_failed_deliveries(client, engine,
     body = {
         "recipient_type": "cooperative",
         "recipient_id": "KDMP-a",
-        "url": "http://127.0.0.1:9/h",
+        "url": "https://koperasi.example/h",
     }
     assert client.post("/api/v1/webhooks", json=body, headers=KUBU_RAYA).status_code == 403
     assert client.get("/api/v1/webhooks", headers=KUBU_RAYA).status_code == 403
@@ -102,6 +102,10 @@ def test_webhook_api_is_for_admins_and_retries_failed_deliveries(client, engine,
     assert [w["url"] for w in listed] == [body["url"]] and "secret" not in listed[0]
     bad = client.post("/api/v1/webhooks", json={**body, "url": "javascript:x"}, headers=ADMIN)
     assert bad.status_code == 422 and "http" in bad.json()["detail"]
+    internal = client.post(
+        "/api/v1/webhooks", json={**body, "url": "http://127.0.0.1:9/h"}, headers=ADMIN
+    )
+    assert internal.status_code == 422 and "alamat internal" in internal.json()["detail"]
 
     with session_scope(engine) as session:
         a = seed(session, "KDMP-c", builders.KUALA_DUA, SuggestionStatus.APPROVED)

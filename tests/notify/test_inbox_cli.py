@@ -78,20 +78,21 @@ def test_inbox_lists_newest_first_marks_read_and_respects_scope(engine):
 
 def test_webhook_and_inbox_commands(engine, database_url):
     db = ["--database-url", database_url]
-    added = runner.invoke(
-        app,
-        [
-            "webhook",
-            "add",
-            "--recipient-type",
-            "cooperative",
-            "--recipient-id",
-            "KDMP-a",
-            "--url",
-            "http://127.0.0.1:9/hook",
-            *db,
-        ],
-    )
+    add = [
+        "webhook",
+        "add",
+        "--recipient-type",
+        "cooperative",
+        "--recipient-id",
+        "KDMP-a",
+        "--url",
+        "http://127.0.0.1:9/hook",
+        *db,
+    ]
+    refused = runner.invoke(app, add)
+    assert refused.exit_code == 2 and "alamat internal" in refused.output
+    # The operator's setting allows the loopback host.
+    added = runner.invoke(app, add, env={"KOPDES_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"})
     assert added.exit_code == 0, added.output
     secret = added.output.strip().splitlines()[-1]
     assert secret.startswith("whsec_")

@@ -47,7 +47,13 @@ def fast(settings: Settings, **kw: object) -> Settings:
 def register(h: Harness, url: str, recipient_type: str = "cooperative") -> str:
     recipient_id = COOP_ID if recipient_type == "cooperative" else "bri"
     with session_scope(h.pipeline.runtime.engine) as session:
-        _, secret = register_endpoint(session, recipient_type, recipient_id, url)
+        _, secret = register_endpoint(
+            session,
+            recipient_type,
+            recipient_id,
+            url,
+            allowed_hosts=h.settings.webhook_hosts_allowed,
+        )
     return secret
 
 
@@ -56,13 +62,15 @@ def delivery_rows(h: Harness) -> list[WebhookDeliveryRow]:
         return list(session.exec(select(WebhookDeliveryRow)).all())
 
 
-def readme_verify(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
+def readme_verify(
+    secret: str, body: bytes, header: str, delivery_id: str, tolerance: int = 300
+) -> bool:
     """The receiver's check exactly as the README shows it (stdlib only)."""
     parts = dict(item.split("=", 1) for item in header.split(","))
     timestamp = int(parts["t"])
     if abs(time.time() - timestamp) > tolerance:
         return False
-    signed = f"{timestamp}.".encode() + body
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, parts["v1"])
 
@@ -85,13 +93,17 @@ async def test_signature_verifies_and_body_is_the_notification(settings):
         assert got.headers["x-kopdes-delivery-id"] == note.notification_id
     note, got = by_recipient["cooperative"]
     header = got.headers["x-kopdes-signature"]
-    assert readme_verify(secret, got.body, header)
-    assert verify(secret, got.body, header)
-    # Each endpoint has its own secret; a changed body or an old timestamp fails.
-    assert not verify(partner_secret, got.body, header)
-    assert not verify(secret, got.body.replace(b"Kuala", b"Kuala!"), header)
-    old = sign(secret, got.body, int(time.time()) - 3600)
-    assert not verify(secret, got.body, old)
+    delivery_id = got.headers["x-kopdes-delivery-id"]
+    assert readme_verify(secret, got.body, header, delivery_id)
+    assert verify(secret, got.body, header, delivery_id)
+    # Each endpoint has its own secret; a changed body, another delivery id (a captured
+    # delivery's signature replayed with a fresh id) or an old timestamp fails.
+    assert not verify(partner_secret, got.body, header, delivery_id)
+    assert not verify(secret, got.body.replace(b"Kuala", b"Kuala!"), header, delivery_id)
+    assert not verify(secret, got.body, header, delivery_id + "-again")
+    assert not readme_verify(secret, got.body, header, "nt-other")
+    old = sign(secret, got.body, int(time.time()) - 3600, delivery_id)
+    assert not verify(secret, got.body, old, delivery_id)
     # What the webhook carries is what NATS carries.
     published = h.of(subjects.notify_cooperative(COOP_ID))
     assert json.loads(got.body) == published[0]

@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.embedded_nats import EmbeddedNats, nats_server_binary
 from services.natsconfig import (
+    PARTNER_API_PREFIX,
     NatsConfigError,
+    ensure_partner_consumers,
     generate,
     inbox_prefix,
     load_credentials,
@@ -93,6 +95,8 @@ def test_credentials_are_private_and_the_config_holds_only_hashes(tmp_path: Path
     assert config.count('password: "$2a$04$') == 4
     doc = json.loads(result.credentials_path.read_text())
     assert doc["users"]["partner-bri"]["inbox_prefix"] == "_INBOX_partner-bri"
+    assert doc["users"]["partner-bri"]["jetstream_api_prefix"] == PARTNER_API_PREFIX
+    assert "jetstream_api_prefix" not in doc["users"]["simkopdes"]
     check = subprocess.run(
         [nats_server_binary(), "-c", str(out), "-t"], capture_output=True, text=True
     )
@@ -265,45 +269,34 @@ async def test_unknown_users_and_wrong_passwords_are_refused(
             )
 
 
-async def test_partner_catches_up_on_its_own_notifications_only(connect: Any) -> None:
+async def test_partner_catches_up_on_its_own_notifications_only(
+    connect: Any, secured: tuple[EmbeddedNats, dict[str, str]]
+) -> None:
+    server, passwords = secured
     services = await connect("kopdes", own_inbox=False)
     # Sent while the partner was away.
     for n in (1, 2):
         await services.js.publish("kopdes.notify.partner.bri", f'{{"n": {n}}}'.encode())
     await services.js.publish("kopdes.notify.partner.bni", b'{"n": "bni"}')
-    bri = await connect("partner-bri")
-
-    # A consumer on another partner's subject, or under any other name, is refused.
-    with pytest.raises(NatsError):
-        await bri.js.pull_subscribe(
-            "kopdes.notify.partner.bni", durable="partner-bri", stream="KOPDES_NOTIFY"
-        )
-    with pytest.raises(NatsError):
-        await bri.js.pull_subscribe(
-            "kopdes.notify.partner.bri", durable="sneaky", stream="KOPDES_NOTIFY"
-        )
-    # Even through its own create subject, a request filtering bni's subject is refused
-    # by the server itself.
-    request = {
-        "stream_name": "KOPDES_NOTIFY",
-        "config": {
-            "name": "partner-bri",
-            "durable_name": "partner-bri",
-            "filter_subject": "kopdes.notify.partner.bni",
-            "ack_policy": "explicit",
-        },
-    }
-    reply = await bri.nc.request(
-        "$JS.API.CONSUMER.CREATE.KOPDES_NOTIFY.partner-bri.kopdes.notify.partner.bri",
-        json.dumps(request).encode(),
-        timeout=5,
+    # The operator creates the partners' consumers, as the services' user.
+    url = server.url.replace("nats://", f"nats://kopdes:{passwords['kopdes']}@")
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["partner-consumers", "--partners", "bri,bni", "--nats-url", url]
     )
-    assert "error" in json.loads(reply.data)
-    names = [c.name for c in await services.js.consumers_info("KOPDES_NOTIFY")]
-    assert names == []
+    assert result.exit_code == 0, result.output
+    bri = await connect("partner-bri")
+    api = bri.nc.jetstream(prefix=PARTNER_API_PREFIX)
+
+    # Another partner's consumer, or the services' API, is out of reach.
+    with pytest.raises(NatsError):
+        await api.pull_subscribe(
+            "kopdes.notify.partner.bni", durable="partner-bni", stream="KOPDES_NOTIFY"
+        )
+    with pytest.raises(NatsError):
+        await bri.js.consumer_info("KOPDES_NOTIFY", "partner-bri")
 
     # Its own durable consumer delivers exactly its own notifications, missed ones included.
-    sub = await bri.js.pull_subscribe(
+    sub = await api.pull_subscribe(
         "kopdes.notify.partner.bri", durable="partner-bri", stream="KOPDES_NOTIFY"
     )
     msgs = await sub.fetch(10, timeout=2)
@@ -315,3 +308,77 @@ async def test_partner_catches_up_on_its_own_notifications_only(connect: Any) ->
     info = await services.js.consumer_info("KOPDES_NOTIFY", "partner-bri")
     assert info.config.filter_subject == "kopdes.notify.partner.bri"
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def _stored(services: Client) -> dict[str, dict[str, int]]:
+    """Subjects and message counts of every stream, as the services' user sees them."""
+    counts: dict[str, dict[str, int]] = {}
+    for name in ("KOPDES_INPUT", "KOPDES_MATCH", "KOPDES_NOTIFY", "KOPDES_INTERNAL"):
+        info = await services.js.stream_info(name, subjects_filter=">")
+        counts[name] = dict(info.state.subjects or {})
+    return counts
+
+
+async def test_no_reply_or_deliver_subject_reaches_outside_the_partners_lane(
+    connect: Any,
+) -> None:
+    services = await connect("kopdes", own_inbox=False)
+    await ensure_partner_consumers(services.js, ["bri", "bni"])
+    bri = await connect("partner-bri")
+    api = f"{PARTNER_API_PREFIX}.CONSUMER.%s.KOPDES_NOTIFY.partner-bri"
+    elsewhere = (
+        "kopdes.offer.upserted.bni",
+        "kopdes.offer.withdrawn.bni",
+        "kopdes.match.decided",
+        "kopdes.cooperative.upserted",
+        "kopdes.internal.offer.changed",
+        "kopdes.notify.partner.bni",
+    )
+    # The server answers each allowed request on the reply subject the partner names:
+    # a JetStream acknowledgement, consumer information, a pull request's messages.
+    await services.js.publish("kopdes.notify.partner.bri", b'{"n": 1}')
+    for reply in elsewhere:
+        await bri.nc.publish("kopdes.offer.upserted.bri", b"{}", reply=reply)
+        await bri.nc.publish("kopdes.offer.withdrawn.bri", b"{}", reply=reply)
+        await bri.nc.publish(api % "INFO", b"", reply=reply)
+        await bri.nc.publish(api % "MSG.NEXT", b'{"batch": 1, "no_wait": true}', reply=reply)
+    # A push consumer delivering into the services' subjects cannot even be asked for.
+    for deliver in elsewhere[:3]:
+        request = {
+            "stream_name": "KOPDES_NOTIFY",
+            "config": {
+                "durable_name": "partner-bri",
+                "deliver_subject": deliver,
+                "filter_subject": "kopdes.notify.partner.bri",
+                "ack_policy": "none",
+            },
+        }
+        for subject in (
+            f"{PARTNER_API_PREFIX}.CONSUMER.CREATE.KOPDES_NOTIFY.partner-bri",
+            "$JS.API.CONSUMER.CREATE.KOPDES_NOTIFY.partner-bri.kopdes.notify.partner.bri",
+            "$JS.API.CONSUMER.DURABLE.CREATE.KOPDES_NOTIFY.sneaky",
+        ):
+            await bri.nc.publish(subject, json.dumps(request).encode(), reply=deliver)
+    await bri.nc.flush()
+    await asyncio.sleep(1)  # what the server would send, it has sent by now
+
+    stored = await _stored(services)
+    # Only its own offer subjects hold anything it caused: nothing in another lane.
+    assert set(stored["KOPDES_INPUT"]) <= {
+        "kopdes.offer.upserted.bri",
+        "kopdes.offer.withdrawn.bri",
+    }
+    assert stored["KOPDES_MATCH"] == {} and stored["KOPDES_INTERNAL"] == {}
+    assert stored["KOPDES_NOTIFY"] == {"kopdes.notify.partner.bri": 1}
+    names = {c.name for c in await services.js.consumers_info("KOPDES_NOTIFY")}
+    assert names == {"partner-bri", "partner-bni"}
+    assert any("consumer.create" in v for v in bri.violations())
+
+    # And its normal work still goes through.
+    ack = await bri.js.publish("kopdes.offer.upserted.bri", b"{}", timeout=5)
+    assert ack.stream == "KOPDES_INPUT"
+    simkopdes = await connect("simkopdes")
+    await simkopdes.nc.publish("kopdes.cooperative.upserted", b"{}", reply="kopdes.match.decided")
+    await simkopdes.nc.flush()
+    await asyncio.sleep(0.5)
+    assert (await _stored(services))["KOPDES_MATCH"] == {}

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -14,9 +15,11 @@ import nats
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.embedded_nats import EmbeddedNats, free_port
+from services.ingest import Ingest
 from services.observability import (
     JsonFormatter,
     OpsServer,
+    StallWatch,
     database_check,
     nats_check,
     subject_family,
@@ -120,7 +123,12 @@ async def test_health_and_readiness_follow_nats(
         assert await get(port, "/healthz") == (200, "text/plain; charset=utf-8", "ok\n")
         status, ctype, body = await get(port, "/readyz")
         assert (status, ctype) == (200, "application/json")
-        assert json.loads(body) == {"started": "ok", "nats": "ok", "database": "ok"}
+        assert json.loads(body) == {
+            "started": "ok",
+            "nats": "ok",
+            "database": "ok",
+            "consumers": "ok",
+        }
         assert (await get(port, "/nowhere"))[0] == 404
 
         # NATS goes away: still alive, no longer ready; back again: ready again.
@@ -259,3 +267,66 @@ def test_migrate_creates_the_tables(database_url: str) -> None:
     finally:
         engine.dispose()
     assert set(SQLModel.metadata.tables) <= tables  # every table of the models
+
+
+def test_a_consumer_is_stalled_only_while_messages_wait_without_deliveries() -> None:
+    now = [0.0]
+    watch = StallWatch(after=60, watched={"ingest-offers"}, clock=lambda: now[0])
+    assert not watch.observe("KOPDES_INPUT", "ingest-offers", delivered=5, waiting=3)
+    now[0] = 59
+    assert not watch.observe("KOPDES_INPUT", "ingest-offers", delivered=5, waiting=3)
+    now[0] = 61
+    assert watch.observe("KOPDES_INPUT", "ingest-offers", delivered=5, waiting=3)
+    assert asyncio.run(watch.check()) == "stalled: ingest-offers"
+    # Another process's consumer shows in the metric but not in this process's readiness.
+    assert not watch.observe("KOPDES_MATCH", "notify", delivered=1, waiting=1)
+    now[0] = 200
+    assert watch.observe("KOPDES_MATCH", "notify", delivered=1, waiting=1)
+    assert asyncio.run(watch.check()) == "stalled: ingest-offers"
+    # A redelivery is progress; so is having nothing to do.
+    assert not watch.observe("KOPDES_INPUT", "ingest-offers", delivered=6, waiting=3)
+    assert asyncio.run(watch.check()) is None
+    now[0] = 400
+    assert not watch.observe("KOPDES_INPUT", "ingest-offers", delivered=6, waiting=0)
+
+
+async def test_readiness_turns_503_while_a_consumer_is_stuck(
+    settings: Settings, monkeypatch: Any
+) -> None:
+    release = threading.Event()
+    process = Ingest.process
+
+    def stuck_on_offers(self: Ingest, deliveries: list[Any]) -> Any:
+        if deliveries[0].subject == BRI_OFFERS:
+            release.wait(30)  # a handler that hangs (a lock, a dead socket, ...)
+        return process(self, deliveries)
+
+    monkeypatch.setattr(Ingest, "process", stuck_on_offers)
+    settings = with_ops(settings).model_copy(update={"stall_seconds": 1.0})
+    async with Harness(settings) as h:
+        port = settings.metrics_port
+        try:
+            await h.publish(BRI_OFFERS, builders.offer())
+            await h.publish(BRI_OFFERS, builders.offer(offer_id="second"))
+
+            async def unready() -> dict[str, str] | None:
+                status, _, body = await get(port, "/readyz")
+                return json.loads(body) if status == 503 else None
+
+            report = await eventually(unready, timeout=15)
+            assert report["consumers"] == "stalled: ingest-offers"
+            assert report["database"] == "ok" and report["nats"] == "ok"
+            metrics = samples((await get(port, "/metrics"))[2])
+            stalled = "kopdes_consumer_stalled"
+            assert value(metrics, stalled, stream="KOPDES_INPUT", consumer="ingest-offers") == 1
+            assert (
+                value(metrics, stalled, stream="KOPDES_INPUT", consumer="ingest-cooperatives") == 0
+            )
+        finally:
+            release.set()
+
+        async def ready() -> bool:
+            return (await get(port, "/readyz"))[0] == 200
+
+        await eventually(ready, timeout=15)
+        await h.settle()

@@ -424,3 +424,22 @@ def test_changes_are_announced_to_every_province_concerned(engine, database_url)
     assert subjects_of.count(internal.offer_changed("61")) == 3  # national, moving twice
     assert subjects_of.count(internal.cooperative_changed("61")) == 2  # arrived, then left
     assert subjects_of.count(internal.cooperative_changed("35")) == 1
+
+
+def test_a_message_whose_refusal_cannot_be_stored_is_terminated_not_retried(engine):
+    """The last line of defence against redelivery forever: give_up itself fails."""
+    from services.consuming import Terminate, process_batch
+
+    def apply(session, delivery):
+        raise ValueError("a fault of the service")
+
+    def give_up(session, delivery, exc):
+        raise ValueError("the dead letter cannot be written either")
+
+    delivery = Delivery("kopdes.cooperative.upserted", b"{}", None, 5, "S:1", utcnow())
+    outcomes = process_batch(engine, [delivery], apply, give_up, max_deliver=5, base_delay=0.1)
+    assert outcomes == [Terminate()]
+    # Before its last delivery it is retried as usual.
+    early = Delivery("kopdes.cooperative.upserted", b"{}", None, 2, "S:2", utcnow())
+    [retry] = process_batch(engine, [early], apply, give_up, max_deliver=5, base_delay=0.1)
+    assert retry is not None and not isinstance(retry, Terminate)

@@ -102,7 +102,7 @@ def test_updated_at_is_fixed_and_aware_unless_given(kalbar: list[CooperativeProf
     stamp = synthetic.default_updated_at(61)
     assert stamp.tzinfo is not None
     assert {c.updated_at for c in kalbar} == {stamp}
-    given = datetime(2027, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=7)))
+    given = datetime(2025, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=7)))
     coops = synthetic.cooperatives("61.71", updated_at=given)
     assert {c.updated_at for c in coops} == {given}
     offers = synthetic.offers("61", count=5, today=TODAY, updated_at=given)
