@@ -131,11 +131,23 @@ def queue_page(
     coordinator: PageCoordinator,
     f: QueueFilterDep,
 ) -> Response:
+    params = f.params()
+    # The filter form sends every field, empty or default ones too: the address bar (and a
+    # link shared from it) shows only the filter that applies.
+    canonical = {
+        **params,
+        **{
+            k: request.query_params[k]
+            for k in ("after", "before", "end", "page")
+            if k in request.query_params
+        },
+    }
+    if sorted(request.query_params.multi_items()) != sorted(canonical.items()):
+        return RedirectResponse("/" + _with(canonical), status_code=303)
     try:
         result = queries.queue(session, coordinator, f)
     except queries.BadCursor:
         raise HTTPException(422, "Tautan halaman tidak sah. Buka antrean dari awal.") from None
-    params = f.params()
     choices = queries.filter_choices(session, coordinator)
     return render(
         request,
