@@ -175,7 +175,7 @@ def measure(
         if i >= 2:  # two warm-up requests: caches filled, connections open
             timings.append(elapsed)
     assert answer is not None
-    if answer.status_code != 200:
+    if answer.status_code not in (200, 303):  # "next" answers with a redirect
         return {"status": answer.status_code, "p50_ms": None, "p95_ms": None}
     return {
         "p50_ms": round(statistics.median(timings), 1),
@@ -194,6 +194,22 @@ def middle_cursor(engine: Any, username: str) -> str | None:
             select(Coordinator).where(Coordinator.username == username)
         ).one()
         return queries.cursor_at(session, coordinator, queries.QueueFilter(), fraction=0.5)
+
+
+def first_pending(engine: Any, username: str) -> str:
+    """The top suggestion of the coordinator's queue (for the detail page)."""
+    from services.review.scope import scope_filter
+
+    with Session(engine) as session:
+        coordinator = session.exec(
+            select(Coordinator).where(Coordinator.username == username)
+        ).one()
+        return session.exec(
+            select(SuggestionRow.suggestion_id)
+            .where(scope_filter(coordinator), SuggestionRow.status == "pending")
+            .order_by(col(SuggestionRow.score).desc())
+            .limit(1)
+        ).one()
 
 
 def pages(
@@ -225,6 +241,8 @@ def pages(
         ("filter_offer_type", q(offer_type="financing")),
         ("filter_min_score", q(min_score="80")),
         ("sort_oldest", q(sort="oldest")),
+        ("sort_cooperative", q(sort="cooperative")),
+        ("detail", f"/suggestions/{first_pending(engine, username)}"),
         ("overview", "/overview"),
     ]
     if not legacy:
@@ -233,6 +251,7 @@ def pages(
             ("export_csv", "/export.csv?" + urlencode(scoped)),
             ("export_xlsx", "/export.xlsx?" + urlencode(scoped)),
             ("overview_csv", "/overview.csv"),
+            ("next", f"/suggestions/{first_pending(engine, username)}/next"),
         ]
     return listing
 

@@ -375,7 +375,7 @@ _partners: TTLCache[int, dict[str, list[str]]] = TTLCache(maxsize=64, ttl=CHOICE
 
 
 def partner_ids(engine: Engine, typed: str) -> list[str]:
-    """The partners a typed value means: its id, or every partner whose name contains it."""
+    """The partners a typed value means: its id, or else every partner whose name has it."""
     with _choices_lock:
         by_name = _partners.get(id(engine))
     if by_name is None:
@@ -387,13 +387,10 @@ def partner_ids(engine: Engine, typed: str) -> list[str]:
                 by_name[normalize(name)].append(partner_id)
         with _choices_lock:
             _partners[id(engine)] = by_name
+    if any(typed in ids for ids in by_name.values()):
+        return [typed]
     wanted = normalize(typed)
-    ids = {typed}
-    if wanted:
-        for name, partners in by_name.items():
-            if wanted in name:
-                ids.update(partners)
-    return sorted(ids)
+    return sorted({p for name, ids in by_name.items() if wanted and wanted in name for p in ids})
 
 
 @dataclass

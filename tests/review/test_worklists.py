@@ -71,6 +71,7 @@ def test_partner_picker_takes_a_typed_name(client, seeded, tokens):
     assert {i["partner_id"] for i in by_name["items"]} == {"bulog"} and by_name["total"] == 5
     by_words = listed(client, tokens["admin"], partner="rakyat indonesia")
     assert {i["partner_id"] for i in by_words["items"]} == {"bri"}
+    assert listed(client, tokens["admin"], partner="pertamina")["total"] == 0
 
 
 def test_keyset_pages_walk_the_whole_queue_forward_and_back(client, seeded, tokens):
