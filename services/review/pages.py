@@ -313,6 +313,8 @@ def overview_page(
         province=province,
         # The admin's 500 regencies start as 38 provinces; a province opens its regencies.
         by_province=coordinator.sees_everything and not province,
+        # The national list has 1,600 partners: the page shows those with most decisions.
+        PARTNERS_SHOWN=30,
     )
 
 

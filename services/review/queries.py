@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from cachetools import TTLCache
 from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, tuple_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from schemas.regions import region_table
@@ -144,10 +145,13 @@ def _conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) -> lis
         if hits.region_prefix:
             conditions.append(region_condition(hits.region_prefix))
         else:
+            # Villages through their regencies too: the regency column is indexed.
+            regencies = sorted({code[:5] for code in hits.village_codes})
             conditions.append(
                 or_(
                     col(SuggestionRow.cooperative_id).in_(hits.cooperative_ids),
-                    col(SuggestionRow.village_code).in_(hits.village_codes),
+                    col(SuggestionRow.regency_code).in_(regencies)
+                    & col(SuggestionRow.village_code).in_(hits.village_codes),
                 )
             )
     return conditions
@@ -246,7 +250,9 @@ def export_rows(session: Session, coordinator: Coordinator, f: QueueFilter) -> l
     """The filtered queue in its order, at most ``MAX_EXPORT`` rows."""
     engine = session.get_bind()
     query = _ordered(_joined().where(*_conditions(engine, coordinator, f)), f.sort)  # type: ignore[arg-type]
-    return [_item(r) for r in session.exec(query.limit(MAX_EXPORT)).all()]
+    # The explanations (JSON) are the bulk of a row and no column of the export.
+    light = query.options(defer(SuggestionRow.explanation), defer(SuggestionRow.summary))  # type: ignore[arg-type]
+    return [_item(r) for r in session.exec(light.limit(MAX_EXPORT)).all()]
 
 
 def next_after(
@@ -362,13 +368,10 @@ def _compute_choices(session: Session, coordinator: Coordinator) -> FilterChoice
 def partner_names(session: Session, partner_ids: list[str]) -> dict[str, str]:
     if not partner_ids:
         return {}
-    return dict(
-        session.exec(
-            select(OfferRow.partner_id, func.max(OfferRow.partner_name))
-            .where(col(OfferRow.partner_id).in_(partner_ids))
-            .group_by(col(OfferRow.partner_id))
-        ).all()
-    )
+    query = select(OfferRow.partner_id, func.max(OfferRow.partner_name))
+    if len(partner_ids) <= 200:  # beyond that, one pass over the offers beats the IN list
+        query = query.where(col(OfferRow.partner_id).in_(partner_ids))
+    return dict(session.exec(query.group_by(col(OfferRow.partner_id))).all())
 
 
 _partners: TTLCache[int, dict[str, list[str]]] = TTLCache(maxsize=64, ttl=CHOICES_SECONDS)

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import unicodedata
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,7 +43,10 @@ def normalize(text: str) -> str:
 
 def _similar(word: str, vocabulary: list[str]) -> list[str]:
     """The vocabulary's words close to ``word``: a prefix of it, or a typo or two away."""
-    found = [w for w in vocabulary if w.startswith(word)] if len(word) >= 3 else [word]
+    found = [word]
+    if len(word) >= 3:  # words it begins (the vocabulary is sorted: one range)
+        start = bisect_left(vocabulary, word)
+        found += vocabulary[start : bisect_left(vocabulary, word + "\uffff", start)]
     if len(word) >= 4:
         cutoff = 85 if len(word) < 7 else 80
         found += [
