@@ -211,10 +211,6 @@ def _ordered(query: Any, sort: Sort, reverse: bool = False) -> Any:
     return query.order_by(column, col(SuggestionRow.suggestion_id))
 
 
-def _needs_join(f: QueueFilter) -> bool:
-    return bool(f.offer_type) or f.sort == "cooperative"
-
-
 def count(session: Session, coordinator: Coordinator, f: QueueFilter) -> int:
     engine = session.get_bind()
     query = select(func.count()).select_from(SuggestionRow)
