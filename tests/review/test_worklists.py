@@ -23,12 +23,7 @@ from tests.review.conftest import (
     csrf_of,
     logged_in,
 )
-
-
-def listed(client, token, **params):
-    answer = client.get("/api/v1/suggestions", headers=bearer(token), params=params)
-    answer.raise_for_status()
-    return answer.json()
+from tests.review.test_queue_and_cli import listed
 
 
 def villages(result) -> set[str]:
