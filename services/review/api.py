@@ -87,6 +87,8 @@ class QueueOut(BaseModel):
     page: int
     per_page: int
     pages: int
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
 
 
 class DetailOut(BaseModel):
@@ -178,24 +180,40 @@ def reasons(coordinator: ApiCoordinator) -> dict[str, dict[str, str]]:
 def list_suggestions(
     session: SessionDep,
     coordinator: ApiCoordinator,
+    q: Annotated[str | None, Query(max_length=100, description="name, id or region code")] = None,
+    province: Annotated[str | None, Query(max_length=2)] = None,
     regency: Annotated[str | None, Query(max_length=13)] = None,
     district: Annotated[str | None, Query(max_length=13)] = None,
-    partner: Annotated[str | None, Query(max_length=64)] = None,
+    partner: Annotated[str | None, Query(max_length=200, description="id or name")] = None,
     offer_type: Annotated[str | None, Query(max_length=20)] = None,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     sort: queries.Sort = "score",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)] = queries.PER_PAGE,
+    after: Annotated[str | None, Query(max_length=300, description="next_cursor")] = None,
+    before: Annotated[str | None, Query(max_length=300, description="previous_cursor")] = None,
+    end: Annotated[bool, Query(description="the last page")] = False,
 ) -> Any:
-    """Pending suggestions in the coordinator's scope, filtered, sorted and paginated."""
-    f = queries.QueueFilter(regency, district, partner, offer_type, min_score, sort, page, per_page)
-    result = queries.queue(session, coordinator, f)
+    """Pending suggestions in the coordinator's scope, filtered, sorted and paginated.
+
+    Page with ``after=<next_cursor>`` (fast at any depth); ``page`` is an offset and slows
+    down deep in a large queue."""
+    f = queries.QueueFilter(
+        q, province, regency, district, partner, offer_type, min_score, sort, page, per_page,
+        after, before, end,
+    )  # fmt: skip
+    try:
+        result = queries.queue(session, coordinator, f)
+    except queries.BadCursor:
+        raise HTTPException(422, "after/before is not a cursor of this sort") from None
     return QueueOut(
         items=[_out(i) for i in result.items],
         total=result.total,
         page=f.page,
         per_page=f.per_page,
         pages=result.pages,
+        next_cursor=result.next_cursor,
+        previous_cursor=result.previous_cursor,
     )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from schemas import Decision
-from services.review import decisions, queries
+from services.review import decisions, export, queries
 from services.review.auth import authenticate, login_blocked, new_csrf_token
 from services.review.deps import CsrfChecked, PageCoordinator, SessionDep, SettingsDep
 from services.review.scope import scope_label
@@ -70,54 +71,84 @@ def logout(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def _queue_filter(
-    regency: str, district: str, partner: str, offer_type: str, min_score: str, sort: str, page: int
+SCORE_ERROR = "Skor minimal harus berupa angka 0 sampai 100."
+
+
+def queue_filter(
+    q: Annotated[str, Query(max_length=100)] = "",
+    province: Annotated[str, Query(max_length=2)] = "",
+    regency: Annotated[str, Query(max_length=13)] = "",
+    district: Annotated[str, Query(max_length=13)] = "",
+    partner: Annotated[str, Query(max_length=200)] = "",
+    offer_type: Annotated[str, Query(max_length=20)] = "",
+    min_score: Annotated[str, Query(max_length=10)] = "",
+    sort: Annotated[str, Query(max_length=20)] = "score",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    after: Annotated[str, Query(max_length=300)] = "",
+    before: Annotated[str, Query(max_length=300)] = "",
+    end: Annotated[str, Query(max_length=1)] = "",
 ) -> queries.QueueFilter:
+    """The queue's filter from the URL: every page that leads back to the queue keeps it."""
     try:
         score = float(min_score.replace(",", ".")) if min_score.strip() else None
     except ValueError:
-        raise HTTPException(422, "Skor minimal harus berupa angka 0 sampai 100.") from None
+        raise HTTPException(422, SCORE_ERROR) from None
     if score is not None and not 0 <= score <= 100:
-        raise HTTPException(422, "Skor minimal harus berupa angka 0 sampai 100.")
+        raise HTTPException(422, SCORE_ERROR)
+    # A district or regency outside the chosen province or regency is dropped, not combined.
+    regency = regency if not province or regency.startswith(province + ".") else ""
+    district = district if regency and district.startswith(regency + ".") else ""
     return queries.QueueFilter(
+        q=q.strip() or None,
+        province=province or None,
         regency=regency or None,
         district=district or None,
-        partner=partner or None,
+        partner=partner.strip() or None,
         offer_type=offer_type or None,
         min_score=score,
-        sort=sort if sort in ("score", "newest", "oldest", "cooperative") else "score",  # type: ignore[arg-type]
+        sort=sort if sort in queries.SORTS else "score",  # type: ignore[arg-type]
         page=page,
+        after=after or None,
+        before=before or None,
+        end=bool(end),
     )
+
+
+QueueFilterDep = Annotated[queries.QueueFilter, Depends(queue_filter)]
+
+
+def _with(params: dict[str, str], **more: object) -> str:
+    """A query string of the filter and more (empty when there is nothing)."""
+    query = urlencode({**params, **{k: v for k, v in more.items() if v}})
+    return "?" + query if query else ""
 
 
 @router.get("/", response_class=HTMLResponse)
 def queue_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     coordinator: PageCoordinator,
-    regency: Annotated[str, Query(max_length=13)] = "",
-    district: Annotated[str, Query(max_length=13)] = "",
-    partner: Annotated[str, Query(max_length=64)] = "",
-    offer_type: Annotated[str, Query(max_length=20)] = "",
-    min_score: Annotated[str, Query(max_length=10)] = "",
-    sort: Annotated[str, Query(max_length=20)] = "score",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    f: QueueFilterDep,
 ) -> Response:
-    f = _queue_filter(regency, district, partner, offer_type, min_score, sort, page)
-    result = queries.queue(session, coordinator, f)
-    choices = queries.filter_choices(session, coordinator, f.regency)
-    params = {
-        k: v
-        for k, v in {
-            "regency": regency,
-            "district": district,
-            "partner": partner,
-            "offer_type": offer_type,
-            "min_score": min_score,
-            "sort": sort if sort != "score" else "",  # the default is not a filter
-        }.items()
-        if v
+    params = f.params()
+    # The filter form sends every field, empty or default ones too: the address bar (and a
+    # link shared from it) shows only the filter that applies.
+    canonical = {
+        **params,
+        **{
+            k: request.query_params[k]
+            for k in ("after", "before", "end", "page")
+            if k in request.query_params
+        },
     }
+    if sorted(request.query_params.multi_items()) != sorted(canonical.items()):
+        return RedirectResponse("/" + _with(canonical), status_code=303)
+    try:
+        result = queries.queue(session, coordinator, f)
+    except queries.BadCursor:
+        raise HTTPException(422, "Tautan halaman tidak sah. Buka antrean dari awal.") from None
+    choices = queries.filter_choices(session, coordinator)
     return render(
         request,
         "queue.html",
@@ -126,13 +157,20 @@ def queue_page(
         result=result,
         choices=choices,
         params=params,
-        page_url=lambda n: "/?" + urlencode({**params, "page": n}),
+        query=_with(params),
+        page_url=lambda **cursor: "/" + _with(params, **cursor),
+        now=datetime.now(UTC),
+        remind_days=settings.reminder_after_days,
     )
 
 
 @router.get("/suggestions/{suggestion_id}", response_class=HTMLResponse)
 def detail_page(
-    request: Request, session: SessionDep, coordinator: PageCoordinator, suggestion_id: str
+    request: Request,
+    session: SessionDep,
+    coordinator: PageCoordinator,
+    suggestion_id: str,
+    f: QueueFilterDep,
 ) -> Response:
     found = queries.detail(session, coordinator, suggestion_id[:40])
     if found is None:
@@ -143,7 +181,25 @@ def detail_page(
         coordinator=coordinator,
         scope=scope_label(coordinator),
         d=found,
+        query=_with(f.params()),
     )
+
+
+@router.get("/suggestions/{suggestion_id}/next")
+def next_suggestion(
+    request: Request,
+    session: SessionDep,
+    coordinator: PageCoordinator,
+    suggestion_id: str,
+    f: QueueFilterDep,
+) -> Response:
+    """The next suggestion of the same filtered queue, or the queue when there is none."""
+    query = _with(f.params())
+    following = queries.next_after(session, coordinator, f, suggestion_id[:40])
+    if following is None:
+        flash(request, "Tidak ada saran berikutnya untuk saringan ini.")
+        return RedirectResponse("/" + query, status_code=303)
+    return RedirectResponse(f"/suggestions/{following}{query}", status_code=303)
 
 
 @router.post("/suggestions/{suggestion_id}/decide", dependencies=[CsrfChecked])
@@ -153,10 +209,11 @@ def decide(
     suggestion_id: str,
     decision: Annotated[Decision, Form()],
     version: Annotated[int, Form()],
+    f: QueueFilterDep,
     reason_code: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
 ) -> Response:
-    here = f"/suggestions/{suggestion_id}"
+    here = f"/suggestions/{suggestion_id}" + _with(f.params())
     try:
         decisions.decide(
             request.app.state.engine,
@@ -184,9 +241,10 @@ def reopen(
     coordinator: PageCoordinator,
     suggestion_id: str,
     version: Annotated[int, Form()],
+    f: QueueFilterDep,
     note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
 ) -> Response:
-    here = f"/suggestions/{suggestion_id}"
+    here = f"/suggestions/{suggestion_id}" + _with(f.params())
     try:
         decisions.reopen(request.app.state.engine, coordinator, suggestion_id, version, note)
     except decisions.NotFound as refused:
@@ -240,11 +298,46 @@ def bulk_approve(
 
 
 @router.get("/overview", response_class=HTMLResponse)
-def overview_page(request: Request, session: SessionDep, coordinator: PageCoordinator) -> Response:
+def overview_page(
+    request: Request,
+    session: SessionDep,
+    coordinator: PageCoordinator,
+    province: Annotated[str, Query(max_length=2)] = "",
+) -> Response:
     return render(
         request,
         "overview.html",
         coordinator=coordinator,
         scope=scope_label(coordinator),
-        o=queries.overview(session, coordinator),
+        o=queries.overview(session, coordinator, province or None),
+        province=province,
+        # The admin's 500 regencies start as 38 provinces; a province opens its regencies.
+        by_province=coordinator.sees_everything and not province,
+        # The national list has 1,600 partners: the page shows those with most decisions.
+        PARTNERS_SHOWN=30,
     )
+
+
+@router.get("/export.{kind}")
+def export_queue(
+    session: SessionDep, coordinator: PageCoordinator, kind: str, f: QueueFilterDep
+) -> Response:
+    writer = export.WRITERS.get(kind)
+    if writer is None:
+        raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
+    rows = export.queue_table(queries.export_rows(session, coordinator, f), datetime.now(UTC))
+    return writer(rows, "antrean-saran")
+
+
+@router.get("/overview.{kind}")
+def export_overview(
+    session: SessionDep,
+    coordinator: PageCoordinator,
+    kind: str,
+    province: Annotated[str, Query(max_length=2)] = "",
+) -> Response:
+    writer = export.WRITERS.get(kind)
+    if writer is None:
+        raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
+    o = queries.overview(session, coordinator, province or None)
+    return writer(export.overview_table(o), "ringkasan-wilayah")

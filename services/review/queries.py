@@ -5,36 +5,67 @@ Every query selects suggestions through ``scope_filter``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import case, func
+from cachetools import TTLCache
+from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, tuple_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from schemas.regions import region_table
+from services.review.labels import OFFER_TYPE_LABELS, region_name
 from services.review.models import AuditRow, Coordinator, DecisionRow
-from services.review.scope import scope_filter
+from services.review.scope import region_condition, scope_filter
+from services.review.search import normalize, search
 from services.storage.models import CooperativeRow, OfferRow, SuggestionRow, SuggestionStatus
 
 Sort = Literal["score", "newest", "oldest", "cooperative"]
+SORTS = ("score", "newest", "oldest", "cooperative")
 PER_PAGE = 25
 MAX_PER_PAGE = 100
+# An export is a work list, not a copy of the database: narrow the filter for more.
+MAX_EXPORT = 10_000
+# Filter choices are the same for everyone of a scope and change slowly.
+CHOICES_SECONDS = 60.0
 
 
 @dataclass
 class QueueFilter:
+    q: str | None = None  # cooperative name, village name, or an id or region code
+    province: str | None = None
     regency: str | None = None
     district: str | None = None
     partner: str | None = None
     offer_type: str | None = None
     min_score: float | None = None
     sort: Sort = "score"
-    page: int = 1
+    page: int = 1  # offset pages, kept for API clients; the dashboard pages with cursors
     per_page: int = PER_PAGE
+    after: str | None = None  # cursor: the page after this key
+    before: str | None = None  # cursor: the page before this key
+    end: bool = False  # the last page
 
     def __post_init__(self) -> None:
         self.page = max(1, self.page)
         self.per_page = min(max(1, self.per_page), MAX_PER_PAGE)
+
+    def params(self) -> dict[str, str]:
+        """The filter as URL parameters (without the page): links keep it."""
+        values = {
+            "q": self.q,
+            "province": self.province,
+            "regency": self.regency,
+            "district": self.district,
+            "partner": self.partner,
+            "offer_type": self.offer_type,
+            "min_score": None if self.min_score is None else f"{self.min_score:g}",
+            "sort": None if self.sort == "score" else self.sort,  # the default is no filter
+        }
+        return {k: v for k, v in values.items() if v}
 
 
 @dataclass
@@ -45,16 +76,32 @@ class QueueItem:
     partner_name: str
     offer_type: str
 
+    def waiting_days(self, now: datetime) -> int:
+        created = self.suggestion.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return max(0, (now - created).days)
+
 
 @dataclass
 class QueuePage:
     items: list[QueueItem]
     total: int
     filter: QueueFilter
+    has_next: bool = False
+    has_previous: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.filter.per_page))
+
+    @property
+    def next_cursor(self) -> str | None:
+        return cursor_of(self.items[-1], self.filter.sort) if self.has_next else None
+
+    @property
+    def previous_cursor(self) -> str | None:
+        return cursor_of(self.items[0], self.filter.sort) if self.has_previous else None
 
 
 def _joined() -> Any:
@@ -79,80 +126,270 @@ def _item(row: Any) -> QueueItem:
     return QueueItem(row[0], row[1], row[2], row[3], row[4])
 
 
-def queue(session: Session, coordinator: Coordinator, f: QueueFilter) -> QueuePage:
-    conditions = [
+def _conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) -> list[Any]:
+    conditions: list[Any] = [
         scope_filter(coordinator),
         col(SuggestionRow.status) == SuggestionStatus.PENDING,
     ]
-    if f.regency:
-        conditions.append(col(SuggestionRow.regency_code) == f.regency)
-    if f.district:
-        conditions.append(col(SuggestionRow.village_code).startswith(f.district + "."))
+    for code in (f.province, f.regency, f.district):
+        if code:
+            conditions.append(region_condition(code))
     if f.partner:
-        conditions.append(col(SuggestionRow.partner_id) == f.partner)
+        conditions.append(col(SuggestionRow.partner_id).in_(partner_ids(engine, f.partner)))
     if f.offer_type:
         conditions.append(col(OfferRow.offer_type) == f.offer_type)
     if f.min_score is not None:
         conditions.append(col(SuggestionRow.score) >= f.min_score)
-    order = {
-        "score": [col(SuggestionRow.score).desc(), col(SuggestionRow.suggestion_id)],
-        "newest": [col(SuggestionRow.updated_at).desc(), col(SuggestionRow.suggestion_id)],
-        "oldest": [col(SuggestionRow.updated_at), col(SuggestionRow.suggestion_id)],
-        "cooperative": [col(CooperativeRow.name), col(SuggestionRow.suggestion_id)],
-    }[f.sort]
-    base = _joined().where(*conditions)
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(
-        base.order_by(*order).offset((f.page - 1) * f.per_page).limit(f.per_page)
-    ).all()
-    return QueuePage([_item(r) for r in rows], total, f)
+    if f.q:
+        hits = search(engine, f.q)
+        if hits.region_prefix:
+            conditions.append(region_condition(hits.region_prefix))
+        else:
+            # Villages through their regencies too: the regency column is indexed.
+            regencies = sorted({code[:5] for code in hits.village_codes})
+            conditions.append(
+                or_(
+                    col(SuggestionRow.cooperative_id).in_(hits.cooperative_ids),
+                    col(SuggestionRow.regency_code).in_(regencies)
+                    & col(SuggestionRow.village_code).in_(hits.village_codes),
+                )
+            )
+    return conditions
+
+
+def _sort_key(sort: Sort) -> tuple[Any, bool]:
+    """The column a sort orders by (the suggestion id breaks ties) and whether it descends."""
+    return {
+        "score": (col(SuggestionRow.score), True),
+        "newest": (col(SuggestionRow.updated_at), True),
+        "oldest": (col(SuggestionRow.updated_at), False),
+        "cooperative": (col(CooperativeRow.name), False),
+    }[sort]
+
+
+def cursor_of(item: QueueItem, sort: Sort) -> str:
+    """Where a page ends: the sort value and the suggestion id (keyset pagination)."""
+    s = item.suggestion
+    value: object = {
+        "score": repr(s.score),
+        "newest": s.updated_at.isoformat(),
+        "oldest": s.updated_at.isoformat(),
+        "cooperative": item.cooperative_name,
+    }[sort]
+    return f"{value}~{s.suggestion_id}"
+
+
+def _parse_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
+    value, _, suggestion_id = cursor.rpartition("~")
+    try:
+        if sort == "score":
+            return float(value), suggestion_id
+        if sort in ("newest", "oldest"):
+            parsed = datetime.fromisoformat(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), suggestion_id
+    except ValueError:
+        raise BadCursor from None
+    return value, suggestion_id
+
+
+class BadCursor(ValueError):
+    """A page cursor that does not belong to the sort (edited by hand, or stale)."""
+
+
+def _beyond(sort: Sort, cursor: str, forward: bool) -> ColumnElement[bool]:
+    """Rows after the cursor in the sort's order (``forward``), or before it."""
+    column, descending = _sort_key(sort)
+    value, suggestion_id = _parse_cursor(cursor, sort)
+    key = tuple_(column, col(SuggestionRow.suggestion_id))
+    return key < (value, suggestion_id) if descending == forward else key > (value, suggestion_id)
+
+
+def _ordered(query: Any, sort: Sort, reverse: bool = False) -> Any:
+    column, descending = _sort_key(sort)
+    if descending != reverse:
+        return query.order_by(column.desc(), col(SuggestionRow.suggestion_id).desc())
+    return query.order_by(column, col(SuggestionRow.suggestion_id))
+
+
+def count(session: Session, coordinator: Coordinator, f: QueueFilter) -> int:
+    engine = session.get_bind()
+    query = select(func.count()).select_from(SuggestionRow)
+    if f.offer_type:
+        query = query.join(
+            OfferRow,
+            (col(OfferRow.partner_id) == SuggestionRow.partner_id)
+            & (col(OfferRow.offer_id) == SuggestionRow.offer_id),
+        )
+    return session.exec(query.where(*_conditions(engine, coordinator, f))).one()  # type: ignore[arg-type]
+
+
+def queue(session: Session, coordinator: Coordinator, f: QueueFilter) -> QueuePage:
+    """One page of the pending queue: after or before a cursor, the last, or an offset page."""
+    engine = session.get_bind()
+    base = _joined().where(*_conditions(engine, coordinator, f))  # type: ignore[arg-type]
+    total = count(session, coordinator, f)
+    n = f.per_page
+    if f.before or f.end:
+        query = base.where(_beyond(f.sort, f.before, forward=False)) if f.before else base
+        rows = list(session.exec(_ordered(query, f.sort, reverse=True).limit(n + 1)).all())
+        items = [_item(r) for r in reversed(rows[:n])]
+        return QueuePage(items, total, f, has_next=bool(f.before), has_previous=len(rows) > n)
+    if f.after:
+        query = base.where(_beyond(f.sort, f.after, forward=True))
+        rows = list(session.exec(_ordered(query, f.sort).limit(n + 1)).all())
+        return QueuePage([_item(r) for r in rows[:n]], total, f, len(rows) > n, True)
+    rows = list(session.exec(_ordered(base, f.sort).offset((f.page - 1) * n).limit(n + 1)).all())
+    return QueuePage([_item(r) for r in rows[:n]], total, f, len(rows) > n, f.page > 1)
+
+
+def export_rows(session: Session, coordinator: Coordinator, f: QueueFilter) -> list[QueueItem]:
+    """The filtered queue in its order, at most ``MAX_EXPORT`` rows."""
+    engine = session.get_bind()
+    query = _ordered(_joined().where(*_conditions(engine, coordinator, f)), f.sort)  # type: ignore[arg-type]
+    # The explanations (JSON) are the bulk of a row and no column of the export.
+    light = query.options(defer(SuggestionRow.explanation), defer(SuggestionRow.summary))  # type: ignore[arg-type]
+    return [_item(r) for r in session.exec(light.limit(MAX_EXPORT)).all()]
+
+
+def next_after(
+    session: Session, coordinator: Coordinator, f: QueueFilter, suggestion_id: str
+) -> str | None:
+    """The suggestion that follows ``suggestion_id`` in the filtered queue (decided or not)."""
+    found = session.exec(
+        _joined().where(
+            col(SuggestionRow.suggestion_id) == suggestion_id, scope_filter(coordinator)
+        )
+    ).first()
+    if found is None:
+        return None
+    after = replace(f, after=cursor_of(_item(found), f.sort), before=None, end=False, per_page=1)
+    page = queue(session, coordinator, after)
+    return page.items[0].suggestion.suggestion_id if page.items else None
+
+
+def cursor_at(
+    session: Session, coordinator: Coordinator, f: QueueFilter, fraction: float
+) -> str | None:
+    """The cursor of the row ``fraction`` of the way down the queue (benchmarks' deep pages)."""
+    engine = session.get_bind()
+    offset = int(count(session, coordinator, f) * fraction)
+    query = _ordered(_joined().where(*_conditions(engine, coordinator, f)), f.sort)  # type: ignore[arg-type]
+    row = session.exec(query.offset(offset).limit(1)).first()
+    return cursor_of(_item(row), f.sort) if row else None
+
+
+@dataclass
+class Choice:
+    code: str
+    label: str
+    pending: int = 0
 
 
 @dataclass
 class FilterChoices:
-    regencies: list[tuple[str, str]]
-    districts: list[tuple[str, str]]
-    partners: list[tuple[str, str]]
+    provinces: list[Choice]
+    regencies: list[Choice]  # label "Kabupaten, Provinsi"
+    districts: dict[str, list[Choice]]  # by regency; label "Kecamatan, Kabupaten"
+    partners: list[Choice]  # the most pending first
     offer_types: list[str]
 
+    def regencies_in(self, province: str | None) -> list[Choice]:
+        if not province:
+            return self.regencies
+        return [r for r in self.regencies if r.code.startswith(province + ".")]
 
-def filter_choices(
-    session: Session, coordinator: Coordinator, regency: str | None = None
-) -> FilterChoices:
-    """The values the queue's filters offer: only those with pending suggestions in scope."""
-    pending = [scope_filter(coordinator), col(SuggestionRow.status) == SuggestionStatus.PENDING]
+
+_choices: TTLCache[tuple[int, str, tuple[str, ...]], FilterChoices] = TTLCache(
+    maxsize=1024, ttl=CHOICES_SECONDS
+)
+_choices_lock = threading.Lock()
+
+
+def filter_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
+    """The values the queue's filters offer: those with pending suggestions in scope.
+
+    Computed once per scope and kept for a minute; a choice that emptied meanwhile
+    merely finds nothing.
+    """
+    engine = session.get_bind()
+    key = (id(engine), str(coordinator.role), tuple(coordinator.scope))
+    with _choices_lock:
+        found = _choices.get(key)
+    if found is None:
+        found = _compute_choices(session, coordinator)
+        with _choices_lock:
+            _choices[key] = found
+    return found
+
+
+def _compute_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
     table = region_table()
-    regencies = session.exec(select(SuggestionRow.regency_code).where(*pending).distinct()).all()
-    village_query = select(SuggestionRow.village_code).where(*pending).distinct()
-    if regency:
-        village_query = village_query.where(col(SuggestionRow.regency_code) == regency)
-    districts = sorted({v.rsplit(".", 1)[0] for v in session.exec(village_query).all()})
-    partners = session.exec(
-        select(OfferRow.partner_id, OfferRow.partner_name)
-        .join(
-            SuggestionRow,
-            (col(OfferRow.partner_id) == SuggestionRow.partner_id)
-            & (col(OfferRow.offer_id) == SuggestionRow.offer_id),
-        )
+    pending = [scope_filter(coordinator), col(SuggestionRow.status) == SuggestionStatus.PENDING]
+    district = func.substr(SuggestionRow.village_code, 1, 8)
+    counted = session.exec(
+        select(SuggestionRow.regency_code, district, func.count())
         .where(*pending)
-        .distinct()
+        .group_by(col(SuggestionRow.regency_code), district)
     ).all()
-    offer_types = session.exec(
-        select(OfferRow.offer_type)
-        .join(
-            SuggestionRow,
-            (col(OfferRow.partner_id) == SuggestionRow.partner_id)
-            & (col(OfferRow.offer_id) == SuggestionRow.offer_id),
-        )
+    provinces: dict[str, int] = defaultdict(int)
+    regencies: dict[str, int] = defaultdict(int)
+    districts: dict[str, list[Choice]] = defaultdict(list)
+    for regency, code, n in counted:
+        provinces[regency[:2]] += n
+        regencies[regency] += n
+        districts[regency].append(Choice(code, f"{table.name(code)}, {region_name(regency)}", n))
+    by_partner = session.exec(
+        select(SuggestionRow.partner_id, func.count())
         .where(*pending)
-        .distinct()
+        .group_by(col(SuggestionRow.partner_id))
     ).all()
+    names = partner_names(session, [p for p, _ in by_partner])
     return FilterChoices(
-        regencies=sorted(((c, table.name(c)) for c in regencies), key=lambda x: x[1]),
-        districts=sorted(((c, table.name(c)) for c in districts), key=lambda x: x[1]),
-        partners=sorted({(p, n) for p, n in partners}, key=lambda x: x[1]),
-        offer_types=sorted(set(offer_types)),
+        provinces=sorted(
+            (Choice(c, table.name(c), n) for c, n in provinces.items()), key=lambda c: c.label
+        ),
+        regencies=sorted(
+            (Choice(c, f"{region_name(c)}, {table.name(c[:2])}", n) for c, n in regencies.items()),
+            key=lambda c: c.label,
+        ),
+        districts={r: sorted(ds, key=lambda c: c.label) for r, ds in districts.items()},
+        partners=sorted(
+            (Choice(p, names.get(p, p), n) for p, n in by_partner),
+            key=lambda c: (-c.pending, c.label),
+        ),
+        offer_types=list(OFFER_TYPE_LABELS),
     )
+
+
+def partner_names(session: Session, partner_ids: list[str]) -> dict[str, str]:
+    if not partner_ids:
+        return {}
+    query = select(OfferRow.partner_id, func.max(OfferRow.partner_name))
+    if len(partner_ids) <= 200:  # beyond that, one pass over the offers beats the IN list
+        query = query.where(col(OfferRow.partner_id).in_(partner_ids))
+    return dict(session.exec(query.group_by(col(OfferRow.partner_id))).all())
+
+
+_partners: TTLCache[int, dict[str, list[str]]] = TTLCache(maxsize=64, ttl=CHOICES_SECONDS)
+
+
+def partner_ids(engine: Engine, typed: str) -> list[str]:
+    """The partners a typed value means: its id, or else every partner whose name has it."""
+    with _choices_lock:
+        by_name = _partners.get(id(engine))
+    if by_name is None:
+        by_name = defaultdict(list)
+        with Session(engine) as session:
+            for partner_id, name in session.exec(
+                select(OfferRow.partner_id, OfferRow.partner_name).distinct()
+            ):
+                by_name[normalize(name)].append(partner_id)
+        with _choices_lock:
+            _partners[id(engine)] = by_name
+    if any(typed in ids for ids in by_name.values()):
+        return [typed]
+    wanted = normalize(typed)
+    return sorted({p for name, ids in by_name.items() if wanted and wanted in name for p in ids})
 
 
 @dataclass
@@ -265,24 +502,45 @@ class Overview:
 
     @property
     def totals(self) -> RegencyStats:
-        total = RegencyStats("", "Jumlah")
+        return _summed(RegencyStats("", "Jumlah"), self.regencies)
+
+    @property
+    def provinces(self) -> list[RegencyStats]:
+        """The regencies summed per province (the admin's overview starts here)."""
+        table = region_table()
+        by_province: dict[str, list[RegencyStats]] = defaultdict(list)
         for r in self.regencies:
-            total.pending += r.pending
-            total.approved += r.approved
-            total.rejected += r.rejected
-            total.cooperatives += r.cooperatives
-            total.covered += r.covered
-        return total
+            by_province[r.code[:2]].append(r)
+        return sorted(
+            (_summed(RegencyStats(p, table.name(p)), rs) for p, rs in by_province.items()),
+            key=lambda r: r.name,
+        )
+
+    @property
+    def largest_province(self) -> int:
+        return max((r.pending + r.approved + r.rejected for r in self.provinces), default=0) or 1
 
 
-def overview(session: Session, coordinator: Coordinator) -> Overview:
-    table = region_table()
+def _summed(total: RegencyStats, parts: list[RegencyStats]) -> RegencyStats:
+    for r in parts:
+        total.pending += r.pending
+        total.approved += r.approved
+        total.rejected += r.rejected
+        total.cooperatives += r.cooperatives
+        total.covered += r.covered
+    return total
+
+
+def overview(session: Session, coordinator: Coordinator, province: str | None = None) -> Overview:
+    """Per regency of the scope (of ``province`` only, if given) and per partner."""
     in_scope = scope_filter(coordinator)
+    if province:
+        in_scope = and_(in_scope, region_condition(province))
     stats: dict[str, RegencyStats] = {}
 
     def regency(code: str) -> RegencyStats:
         if code not in stats:
-            stats[code] = RegencyStats(code, table.name(code).removeprefix("Kabupaten "))
+            stats[code] = RegencyStats(code, region_name(code))
         return stats[code]
 
     counts = session.exec(
@@ -300,29 +558,31 @@ def overview(session: Session, coordinator: Coordinator) -> Overview:
     ).all()
     for code, n in covered:
         regency(code).covered = n
+    cooperatives_in_scope = scope_filter(coordinator, CooperativeRow)
+    if province:
+        cooperatives_in_scope = and_(
+            cooperatives_in_scope, region_condition(province, CooperativeRow)
+        )
     cooperatives = session.exec(
         select(CooperativeRow.regency_code, func.count())
-        .where(scope_filter(coordinator, CooperativeRow))
+        .where(cooperatives_in_scope)
         .group_by(col(CooperativeRow.regency_code))
     ).all()
     for code, n in cooperatives:
         regency(code).cooperatives = n
     approved = func.sum(case((col(SuggestionRow.status) == SuggestionStatus.APPROVED, 1), else_=0))
     rejected = func.sum(case((col(SuggestionRow.status) == SuggestionStatus.REJECTED, 1), else_=0))
+    # Grouped on the suggestion table alone (its partner/status index); names looked up after.
     partners = session.exec(
-        select(SuggestionRow.partner_id, func.max(OfferRow.partner_name), approved, rejected)
-        .join(
-            OfferRow,
-            (col(OfferRow.partner_id) == SuggestionRow.partner_id)
-            & (col(OfferRow.offer_id) == SuggestionRow.offer_id),
-        )
+        select(SuggestionRow.partner_id, approved, rejected)
         .where(in_scope)
         .group_by(col(SuggestionRow.partner_id))
     ).all()
+    names = partner_names(session, [p for p, _, _ in partners])
     return Overview(
-        regencies=sorted(stats.values(), key=lambda r: r.name),
+        regencies=sorted(stats.values(), key=lambda r: (r.code[:2], r.name)),
         partners=sorted(
-            (PartnerStats(p, n or p, int(a or 0), int(r or 0)) for p, n, a, r in partners),
+            (PartnerStats(p, names.get(p, p), int(a or 0), int(r or 0)) for p, a, r in partners),
             key=lambda p: (-(p.approved + p.rejected), p.name),
         ),
     )

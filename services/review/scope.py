@@ -6,9 +6,9 @@ through ``scope_filter``; nothing else decides what a coordinator may see or tou
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col
 
 from schemas.regions import Level, region_contains, region_table
@@ -48,13 +48,24 @@ def validate_scope(role: Role, codes: list[str]) -> list[str]:
     return codes
 
 
-def _one_region(code: str, village: Any, regency: Any) -> ColumnElement[bool]:
+@lru_cache(maxsize=64)
+def regencies_of(province: str) -> tuple[str, ...]:
+    return tuple(r.code for r in region_table().of_level(Level.REGENCY, province))
+
+
+def region_condition(
+    code: str, table: type[SuggestionRow] | type[CooperativeRow] = SuggestionRow
+) -> ColumnElement[bool]:
+    """SQL condition: the rows inside the region ``code`` (any level), through the indexed
+    regency column."""
+    village, regency = col(table.village_code), col(table.regency_code)
     depth = code.count(".") + 1
-    if depth == 2:  # a regency: the indexed column
+    if depth == 2:
         return regency == code
-    if depth == 1:  # a province: its regencies
-        return regency.startswith(code + ".")
-    return or_(village == code, village.startswith(code + "."))
+    if depth == 1:  # a province: its regencies, as a list the regency index can serve
+        return regency.in_(regencies_of(code))
+    # A district or village: its regency narrows through the index first.
+    return and_(regency == code[:5], or_(village == code, village.startswith(code + ".")))
 
 
 def scope_filter(
@@ -67,8 +78,7 @@ def scope_filter(
         return true()
     if not coordinator.scope:
         return false()
-    village, regency = col(table.village_code), col(table.regency_code)
-    return or_(*(_one_region(code, village, regency) for code in coordinator.scope))
+    return or_(*(region_condition(code, table) for code in coordinator.scope))
 
 
 def in_scope(coordinator: Coordinator, village_code: str) -> bool:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.review.auth import secret_key
@@ -78,6 +79,9 @@ def create_app(runtime: Any) -> FastAPI:
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    # Queue pages and exports are text that compresses 5-10 times; phones on slow networks
+    # feel every kilobyte.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(page_router)

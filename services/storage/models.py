@@ -45,7 +45,7 @@ class CooperativeRow(SQLModel, table=True):
     __tablename__ = "cooperative"
 
     cooperative_id: str = Field(primary_key=True, max_length=64)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200, index=True)  # the queue sorted by cooperative
     village_code: str = Field(max_length=13)
     regency_code: str = Field(max_length=5, index=True)
     member_count: int
@@ -112,6 +112,12 @@ class SuggestionRow(SQLModel, table=True):
         Index("ix_suggestion_cooperative_status", "cooperative_id", "status"),
         Index("ix_suggestion_regency_status", "regency_code", "status"),
         Index("ix_suggestion_province_status", "province_code", "status"),
+        # The review queue pages by keyset in these orders (services/review/queries.py).
+        Index("ix_suggestion_status_score", "status", "score", "suggestion_id"),
+        Index("ix_suggestion_status_updated", "status", "updated_at", "suggestion_id"),
+        Index(
+            "ix_suggestion_regency_status_score", "regency_code", "status", "score", "suggestion_id"
+        ),
     )
 
     __mapper_args__ = {"version_id_col": _SUGGESTION_VERSION, "version_id_generator": False}

@@ -83,6 +83,9 @@ async def test_coordinator_decides_in_the_browser(settings, tmp_path):
 
             # Filter: the Sungai Raya district of Kubu Raya.
             await page.click("details.filters summary")
+            await page.select_option("select[name=regency]", "61.12")
+            await page.click("form.grid button[type=submit]")
+            await page.wait_for_url("**/?*regency=61.12*")
             await page.select_option("select[name=district]", "61.12.01")
             await page.click("form.grid button[type=submit]")
             await page.wait_for_url("**/?*district=61.12.01*")
@@ -122,7 +125,8 @@ async def test_coordinator_decides_in_the_browser(settings, tmp_path):
         decided = h.of(DECIDED)
         assert sorted(e["decision"] for e in decided) == ["approved", "rejected"]
         by_decision = {e["decision"]: e for e in decided}
-        assert approved_url.endswith(by_decision["approved"]["suggestion_id"])
-        assert rejected_url.endswith(by_decision["rejected"]["suggestion_id"])
+        # The detail pages carry the queue's filter in their query.
+        assert approved_url.split("?")[0].endswith(by_decision["approved"]["suggestion_id"])
+        assert rejected_url.split("?")[0].endswith(by_decision["rejected"]["suggestion_id"])
         assert by_decision["rejected"]["note"] == "sudah bermitra dengan CU setempat"
         assert {e["coordinator_id"] for e in decided} == {"pmo.kalbar"}

@@ -1,0 +1,160 @@
+"""Finding cooperatives and villages by name or id for the queue's search box.
+
+Names are compared without case or accents, word by word; a word that is not in the
+vocabulary is matched to its nearest words (rapidfuzz), so a typo or two still finds
+"Sungai Raya". Village names come from the region table (loaded once); cooperative names
+from the database, rebuilt when the cooperative table changes. The answer is a set of
+cooperative ids and village codes the queue filters on, which keeps the search out of SQL
+(SQLite and PostgreSQL disagree about accents and fuzzy matching).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from schemas.regions import region_table
+from services.storage.models import CooperativeRow
+
+# At most this many cooperatives and villages narrow the queue (the SQL IN list).
+MAX_HITS = 1000
+# How often the cooperative names are checked for changes.
+RECHECK_SECONDS = 30.0
+WORD = re.compile(r"[a-z0-9]+")
+REGION_CODE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+
+
+def normalize(text: str) -> str:
+    """Lower case, accents removed: "Désa  Sungai-Raya" -> "desa sungai raya"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(WORD.findall(plain.lower()))
+
+
+def _similar(word: str, vocabulary: list[str]) -> list[str]:
+    """The vocabulary's words close to ``word``: a prefix of it, or a typo or two away."""
+    found = [word]
+    if len(word) >= 3:  # words it begins (the vocabulary is sorted: one range)
+        start = bisect_left(vocabulary, word)
+        found += vocabulary[start : bisect_left(vocabulary, word + "\uffff", start)]
+    if len(word) >= 4:
+        cutoff = 85 if len(word) < 7 else 80
+        found += [
+            w
+            for w, _, _ in process.extract(
+                word, vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=20
+            )
+        ]
+    return found
+
+
+@dataclass
+class _WordIndex:
+    """Entries (keys) found by the words of their names."""
+
+    keys: list[str] = field(default_factory=list)
+    postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    vocabulary: list[str] = field(default_factory=list)
+
+    def add(self, key: str, name: str) -> None:
+        index = len(self.keys)
+        self.keys.append(key)
+        for word in normalize(name).split():
+            self.postings[word].add(index)
+
+    def freeze(self) -> _WordIndex:
+        self.vocabulary = sorted(self.postings)
+        return self
+
+    def find(self, words: list[str]) -> list[str]:
+        hits: set[int] | None = None
+        for word in words:
+            matched: set[int] = set()
+            similar_words = [word] if word in self.postings else _similar(word, self.vocabulary)
+            for similar in similar_words:
+                matched |= self.postings.get(similar, set())
+            hits = matched if hits is None else hits & matched
+            if not hits:
+                return []
+        return [self.keys[i] for i in sorted(hits or ())[:MAX_HITS]]
+
+
+@lru_cache(maxsize=1)
+def _villages() -> _WordIndex:
+    index = _WordIndex()
+    for village in region_table().villages():
+        index.add(village.code, village.name)
+    return index.freeze()
+
+
+class _Cooperatives:
+    """The cooperative names of one database, rebuilt when the table changes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.index = _WordIndex().freeze()
+        self.ids: dict[str, str] = {}  # lower-case id -> id
+        self.signature: tuple[object, ...] | None = None
+        self.checked = 0.0
+
+    def current(self, engine: Engine) -> _Cooperatives:
+        with self.lock:
+            if time.monotonic() - self.checked < RECHECK_SECONDS:
+                return self
+            with Session(engine) as session:
+                signature = tuple(
+                    session.exec(select(func.count(), func.max(CooperativeRow.updated_at))).one()
+                )
+                if signature != self.signature:
+                    index = _WordIndex()
+                    ids = {}
+                    for cooperative_id, name in session.exec(
+                        select(CooperativeRow.cooperative_id, CooperativeRow.name)
+                    ):
+                        index.add(cooperative_id, name)
+                        ids[cooperative_id.lower()] = cooperative_id
+                    self.index, self.ids, self.signature = index.freeze(), ids, signature
+            self.checked = time.monotonic()
+            return self
+
+
+_by_engine: dict[int, _Cooperatives] = {}
+_by_engine_lock = threading.Lock()
+
+
+def _cooperatives(engine: Engine) -> _Cooperatives:
+    with _by_engine_lock:
+        found = _by_engine.setdefault(id(engine), _Cooperatives())
+    return found.current(engine)
+
+
+@dataclass
+class Hits:
+    cooperative_ids: list[str]
+    village_codes: list[str]
+    region_prefix: str | None = None  # a typed region code: everything inside it
+
+
+def search(engine: Engine, query: str) -> Hits:
+    """Cooperatives and villages whose name or id matches ``query``."""
+    text = query.strip()
+    if REGION_CODE.match(text):
+        return Hits([], [], region_prefix=text)
+    cooperatives = _cooperatives(engine)
+    exact = cooperatives.ids.get(text.lower())
+    if exact:
+        return Hits([exact], [])
+    words = normalize(text).split()
+    if not words:
+        return Hits([], [])
+    return Hits(cooperatives.index.find(words), _villages().find(words))
