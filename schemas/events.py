@@ -217,7 +217,8 @@ class MatchRetracted(Event):
 class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
-    REOPENED = "reopened"  # v1.1: a coordinator took an earlier decision back
+    # v1.1: a coordinator took an earlier decision back; the suggestion is pending again.
+    REOPENED = "reopened"
 
 
 class MatchDecision(Event):

@@ -3,9 +3,10 @@
     uv run python scripts/review_screenshots.py [--limit 400] [--out docs/screenshots]
 
 Runs the pipeline (embedded NATS, a fresh SQLite in a temporary folder) on the Kalimantan
-Barat synthetic data, makes a few decisions as the demo PMO, and lets Debian's Chromium
-(through Playwright) photograph the queue, a detail and the overview at phone and laptop
-widths.
+Barat synthetic data, makes a few decisions as the demo PMO (and reopens one approval),
+and lets Debian's Chromium (through Playwright) photograph the queue, a detail, the
+confirmation of an approval, the overview and a cooperative's Notifikasi inbox at phone
+and laptop widths.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from services.review import decisions
 from services.review.accounts import ensure_demo_coordinators
 from services.review.models import Coordinator
 from services.settings import Settings
-from services.storage.models import SuggestionRow
+from services.storage.models import NotificationRow, SuggestionRow
 from services.synthetic import kalbar_demo
 
 CHROMIUM_ARGS = [
@@ -51,8 +52,9 @@ async def _idle(pipeline: Pipeline) -> None:
         last = count
 
 
-def _decide_some(pipeline: Pipeline) -> str:
-    """Approve and reject a few suggestions as the PMO; return a pending one for the detail."""
+def _decide_some(pipeline: Pipeline) -> tuple[str, str]:
+    """Approve and reject a few suggestions as the PMO, and reopen one approval; return a
+    pending suggestion for the detail and the cooperative whose approval was reopened."""
     engine = pipeline.runtime.engine
     with Session(engine) as session:
         pmo = session.exec(select(Coordinator).where(Coordinator.username == "pmo.kalbar")).one()
@@ -62,6 +64,7 @@ def _decide_some(pipeline: Pipeline) -> str:
             .order_by(col(SuggestionRow.score).desc())
         ).all()
     done = 0
+    approved: list[SuggestionRow] = []
     for i, row in enumerate(rows[5:]):
         if done >= 40:
             break
@@ -72,7 +75,26 @@ def _decide_some(pipeline: Pipeline) -> str:
             done += 1
         except decisions.DecisionError:
             continue
-    return rows[0].suggestion_id
+        if decision == decisions.Decision.APPROVED:
+            approved.append(row)
+    first = approved[0]
+    decisions.reopen(
+        engine, pmo, first.suggestion_id, first.version + 1, "Koperasi belum berbadan hukum."
+    )
+    return rows[0].suggestion_id, first.cooperative_id
+
+
+async def _notified(pipeline: Pipeline, cooperative_id: str) -> None:
+    """Wait until notify has told the cooperative of the approval and its cancellation."""
+    for _ in range(120):
+        with Session(pipeline.runtime.engine) as session:
+            kinds = session.exec(
+                select(NotificationRow.kind).where(NotificationRow.recipient_id == cooperative_id)
+            ).all()
+        if {"approved", "cancelled"} <= set(kinds):
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("notify did not record the cancellation in 60 s")
 
 
 async def main(limit: int, out: Path) -> None:
@@ -84,7 +106,7 @@ async def main(limit: int, out: Path) -> None:
             settings = Settings(
                 nats_url=server.url, data_dir=Path(tmp) / "data", web_port=free_port()
             )
-            pipeline = Pipeline(settings, ["ingest", "matcher", "review"])
+            pipeline = Pipeline(settings, ["ingest", "matcher", "review", "notify"])
             await pipeline.start()
             try:
                 profiles, offers = kalbar_demo(limit=limit)
@@ -103,7 +125,8 @@ async def main(limit: int, out: Path) -> None:
                 await _idle(pipeline)
                 logins = ensure_demo_coordinators(pipeline.runtime.engine)
                 password = next(p for u, p, *_ in logins if u == "pmo.kalbar")
-                detail_id = _decide_some(pipeline)
+                detail_id, reopened_coop = _decide_some(pipeline)
+                await _notified(pipeline, reopened_coop)
                 base = f"http://127.0.0.1:{settings.web_port}"
                 async with async_playwright() as p:
                     browser = await p.chromium.launch(
@@ -121,8 +144,18 @@ async def main(limit: int, out: Path) -> None:
                         await page.screenshot(
                             path=str(out / f"detail-{size}.png"), full_page=size == "laptop"
                         )
+                        await page.click(".approve-box button[type=submit]")
+                        await page.wait_for_selector("main h1")
+                        await page.screenshot(path=str(out / f"confirm-{size}.png"))
                         await page.goto(f"{base}/overview")
                         await page.screenshot(path=str(out / f"overview-{size}.png"))
+                        await page.goto(
+                            f"{base}/notifikasi?recipient_type=cooperative"
+                            f"&recipient_id={reopened_coop}"
+                        )
+                        await page.screenshot(
+                            path=str(out / f"inbox-{size}.png"), full_page=size == "laptop"
+                        )
                         await page.close()
                     await browser.close()
             finally:

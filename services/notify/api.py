@@ -25,6 +25,8 @@ from sqlmodel import Session, col, select
 
 from services.notify import inbox as inbox_queries
 from services.notify import webhooks
+from services.notify.names import named
+from services.review.paths import local_path
 from services.storage.models import (
     NotificationRow,
     WebhookDeliveryRow,
@@ -124,6 +126,25 @@ def _webhook_error(exc: webhooks.WebhookError) -> HTTPException:
     if isinstance(exc, webhooks.WebhookConflict):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+def cancelled_later(rows: list[NotificationRow]) -> dict[str, datetime]:
+    """Approval notices (by id) that a later "Kemitraan dibatalkan" of the same pair and
+    recipient took back, with the time of the cancellation: shown beside the approval."""
+    out: dict[str, datetime] = {}
+    for row in rows:
+        if row.kind != "approved":
+            continue
+        later = [
+            c.created_at
+            for c in rows
+            if c.kind == "cancelled"
+            and c.suggestion_id == row.suggestion_id
+            and c.created_at >= row.created_at
+        ]
+        if later:
+            out[row.notification_id] = min(later)
+    return out
 
 
 def failed_deliveries(session: Session, limit: int = 200) -> list[DeliveryOut]:
@@ -262,22 +283,37 @@ def notify_pages(
     ``layout`` is the template the pages extend (the review's ``base.html`` once wired),
     ``context`` adds what that layout needs (coordinator, csrf_token), ``csrf`` checks
     form posts (the review's ``check_csrf``)."""
-    templates = templates or Jinja2Templates(directory=TEMPLATES)
+    if templates is None:
+        from services.review.labels import register_filters  # times, names of the dashboard
+
+        templates = Jinja2Templates(directory=TEMPLATES)
+        register_filters(templates.env)
     router = APIRouter(include_in_schema=False)
     checks = [Depends(csrf)] if csrf else []
 
     def render(request: Request, name: str, who: Any, **values: Any) -> HTMLResponse:
+        from services.review.labels import viewer_zone
+
         extra = context(request, who) if context else {}
         return templates.TemplateResponse(
-            request, name, {"layout": layout, "coordinator": who, **extra, **values}
+            request,
+            name,
+            {
+                "layout": layout,
+                "coordinator": who,
+                "viewer_tz": viewer_zone(who),
+                **extra,
+                **values,
+            },
         )
 
     @router.get("/notifikasi", response_class=HTMLResponse)
     def inbox_page(
         request: Request,
         session: SessionDep,
-        recipient_type: str = "cooperative",
-        recipient_id: str = "",
+        recipient_type: Annotated[str, Query(max_length=20)] = "cooperative",
+        recipient_id: Annotated[str, Query(max_length=64)] = "",
+        q: Annotated[str, Query(max_length=100)] = "",
         unread: bool = False,
         who: Any = Depends(principal),
     ) -> HTMLResponse:
@@ -293,17 +329,23 @@ def notify_pages(
                 count = inbox_queries.unread_count(session, recipient_type, recipient_id, scope)
             except inbox_queries.InboxError as exc:
                 error = str(exc)
-        recipients = inbox_queries.recipients(session, scope)
+        recipients = inbox_queries.recipients(session, scope, search=q)
+        names = named(
+            session, [(t, i) for t, i, _ in recipients] + [(recipient_type, recipient_id)]
+        )
         return render(
             request,
             "notify_inbox.html",
             who,
             rows=rows,
+            cancelled_later=cancelled_later(rows),
             unread_count=count,
             recipient_type=recipient_type,
             recipient_id=recipient_id,
+            current=names.get((recipient_type, recipient_id)),
+            q=q,
             unread=unread,
-            recipients=recipients,
+            recipients=[(names[(t, i)], n) for t, i, n in recipients],
             error=error,
         )
 
@@ -322,7 +364,7 @@ def notify_pages(
         except inbox_queries.NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         session.commit()
-        return RedirectResponse(back if back.startswith("/") else "/notifikasi", 303)
+        return RedirectResponse(local_path(back, "/notifikasi"), 303)
 
     @router.get("/admin/webhook", response_class=HTMLResponse)
     def webhook_page(

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, false, func, or_, true
 from sqlmodel import Session, col, select
 
-from services.storage.models import NotificationRow, SuggestionRow
+from services.storage.models import CooperativeRow, NotificationRow, OfferRow, SuggestionRow
 
 RECIPIENT_TYPES = ("cooperative", "partner", "coordinator")
 
@@ -137,14 +137,33 @@ def mark(
     return row
 
 
+def _named(search: str) -> ColumnElement[bool]:
+    """Recipients whose id, or cooperative or partner name, contains ``search`` (any case)."""
+    needle = search.strip().lower()
+    coops = select(CooperativeRow.cooperative_id).where(
+        func.lower(CooperativeRow.name).contains(needle, autoescape=True)
+    )
+    partners = select(OfferRow.partner_id).where(
+        func.lower(OfferRow.partner_name).contains(needle, autoescape=True)
+    )
+    return or_(
+        func.lower(NotificationRow.recipient_id).contains(needle, autoescape=True),
+        (col(NotificationRow.recipient_type) == "cooperative")
+        & col(NotificationRow.recipient_id).in_(coops),
+        (col(NotificationRow.recipient_type) == "partner")
+        & col(NotificationRow.recipient_id).in_(partners),
+    )
+
+
 def recipients(
-    session: Session, scope: Sequence[str] | None, limit: int = 200
+    session: Session, scope: Sequence[str] | None, limit: int = 200, search: str = ""
 ) -> list[tuple[str, str, int]]:
-    """(recipient_type, recipient_id, unread) with notifications in scope, most unread first."""
+    """(recipient_type, recipient_id, unread) with notifications in scope, most unread
+    first; ``search`` keeps those whose id or name contains it."""
     unread = func.sum(case((col(NotificationRow.read_at).is_(None), 1), else_=0))
     rows = session.exec(
         select(NotificationRow.recipient_type, NotificationRow.recipient_id, unread)
-        .where(_scoped(scope))
+        .where(_scoped(scope), _named(search) if search.strip() else true())
         .group_by(col(NotificationRow.recipient_type), col(NotificationRow.recipient_id))
         .order_by(unread.desc(), col(NotificationRow.recipient_id))
         .limit(limit)

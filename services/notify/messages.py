@@ -35,6 +35,10 @@ PREPARE = {
 }
 
 
+# The dashboard's name of the role (services.review.models.ROLE_LABELS), one term everywhere.
+ROLE_TERM = "Pendamping Usaha"
+
+
 @dataclass(frozen=True)
 class Text:
     title: str
@@ -77,8 +81,8 @@ def approved_for_cooperative(
             f"Mitra: {offer.partner_name}.",
             f'Penawaran: "{offer.title}" ({label}).',
             f"Langkah berikutnya: {offer.partner_name} akan menghubungi pengurus koperasi. "
-            f"Pengurus juga dapat menghubungi {offer.partner_name} melalui pendamping bisnis "
-            "(business assistant) koperasi dengan menyebut nomor usulan "
+            f"Pengurus juga dapat menghubungi {offer.partner_name} melalui {ROLE_TERM} "
+            "koperasi dengan menyebut nomor usulan "
             f"{suggestion.suggestion_id}.",
             prepare,
             _note(note),
@@ -98,7 +102,7 @@ def approved_for_partner(
             f'"{offer.title}" ({label}).',
             f"Koperasi: {cooperative.name} (ID {cooperative.cooperative_id}), "
             f"{place(cooperative.village_code)}, {cooperative.member_count} anggota.",
-            "Langkah berikutnya: hubungi pengurus koperasi melalui pendamping bisnis setempat "
+            f"Langkah berikutnya: hubungi pengurus koperasi melalui {ROLE_TERM} setempat "
             f"dengan menyebut nomor usulan {suggestion.suggestion_id}; pengurus koperasi juga "
             "telah diberi tahu dan menunggu kabar dari Anda.",
             _note(note),
@@ -123,7 +127,7 @@ def offer_closed_for_cooperative(
             f'Penawaran "{offer.title}" dari {offer.partner_name} yang telah disetujui untuk '
             f"{cooperative.name} {what}.",
             "Langkah berikutnya: jika kesepakatan dengan mitra belum ditandatangani, hubungi "
-            "pendamping bisnis koperasi untuk mencari penawaran pengganti.",
+            f"{ROLE_TERM} koperasi untuk mencari penawaran pengganti.",
         )
     )
     return Text(title[:300], body)
@@ -149,3 +153,38 @@ def reminder_for_coordinators(
         lines.append(f"… dan {count - len(shown)} usulan lainnya.")
     title = f"Pengingat: {count} usulan menunggu keputusan di {regency_name(regency_code)}"
     return Text(title[:300], "\n".join(lines))
+
+
+def cancelled_for_cooperative(
+    suggestion: SuggestionRow, offer: OfferRow, cooperative: CooperativeRow, note: str
+) -> Text:
+    """An approval the cooperative was told of, taken back by a coordinator (reopened)."""
+    body = "\n".join(
+        (
+            f"Persetujuan kemitraan {cooperative.name} dengan {offer.partner_name} untuk "
+            f'penawaran "{offer.title}" dibatalkan oleh koordinator. Usulan ini ditinjau ulang.',
+            "Langkah berikutnya: jangan menandatangani kesepakatan dengan mitra untuk usulan "
+            f"{suggestion.suggestion_id} sampai ada kabar berikutnya; tanyakan kepada "
+            f"{ROLE_TERM} koperasi bila perlu.",
+            _note(note),
+        )
+    )
+    return Text(f"Kemitraan dibatalkan: {offer.partner_name} – {offer.title}"[:300], body)
+
+
+def cancelled_for_partner(
+    suggestion: SuggestionRow, offer: OfferRow, cooperative: CooperativeRow, note: str
+) -> Text:
+    body = "\n".join(
+        (
+            f"Persetujuan {cooperative.name} untuk penawaran Anda "
+            f'"{offer.title}" dibatalkan oleh koordinator. Usulan ini ditinjau ulang.',
+            f"Koperasi: {cooperative.name} (ID {cooperative.cooperative_id}), "
+            f"{place(cooperative.village_code)}.",
+            "Langkah berikutnya: tunda tindak lanjut dengan koperasi untuk usulan "
+            f"{suggestion.suggestion_id} sampai ada kabar berikutnya; koperasi juga telah "
+            "diberi tahu.",
+            _note(note),
+        )
+    )
+    return Text(f"Kemitraan dibatalkan: {cooperative.name}"[:300], body)

@@ -3,7 +3,8 @@
 Consumes ``kopdes.match.decided`` (stream KOPDES_MATCH, durable ``notify``). For an
 approval it records one notification per recipient, its outbox message (published on
 ``kopdes.notify.cooperative.<id>`` / ``kopdes.notify.partner.<id>``) and its webhook
-deliveries in one transaction. Rejections notify nobody outside. Background tasks: the
+deliveries in one transaction; a reopened approval ("Kemitraan dibatalkan") the same way.
+Rejections notify nobody outside. Background tasks: the
 webhook worker, and a sweep for reminders and for approved offers that closed.
 """
 
@@ -28,7 +29,12 @@ from services.ingest_store import record_dead_letter, record_handler_failure
 from services.notify import messages
 from services.notify.events import NOTIFY_COORDINATOR, CoordinatorReminder
 from services.notify.reminders import Sweeper
-from services.notify.store import Kind, notification_id, record_notification
+from services.notify.store import (
+    Kind,
+    approval_announced,
+    notification_id,
+    record_notification,
+)
 from services.notify.webhooks import WebhookWorker
 from services.runtime import Runtime
 from services.service import ServiceParts
@@ -70,7 +76,7 @@ class Notifier:
 
     def decided(self, session: Session, decision: MatchDecision) -> int:
         """Record the notifications of one decision; returns how many are new."""
-        if decision.decision != Decision.APPROVED:
+        if decision.decision == Decision.REJECTED:
             return 0  # a rejection stays between the coordinators
         suggestion = session.get(SuggestionRow, decision.suggestion_id)
         if suggestion is None:
@@ -82,29 +88,35 @@ class Notifier:
                 f"suggestion {decision.suggestion_id!r} refers to an offer or cooperative "
                 "that is not stored"
             )
-        # One approval round of the pair: the suggestion's version the coordinator decided
-        # on (the decision may carry it; else the stored one, which approval freezes).
+        # One round of the pair: the suggestion's version the coordinator decided on (the
+        # decision may carry it; else the stored one, which approval freezes).
         version = decision.suggestion_version or suggestion.version
+        if decision.decision == Decision.APPROVED:
+            kind = Kind.APPROVED
+            compose = (messages.approved_for_cooperative, messages.approved_for_partner)
+        else:
+            # Reopened: only an approval the cooperative and the partner were told of is
+            # taken back in their inboxes; a reopened rejection was never announced.
+            if not approval_announced(session, suggestion.suggestion_id):
+                return 0
+            kind = Kind.CANCELLED
+            compose = (messages.cancelled_for_cooperative, messages.cancelled_for_partner)
         now = self.now()
         created = 0
-        for recipient_type, recipient_id, compose in (
-            (
-                RecipientType.COOPERATIVE,
-                suggestion.cooperative_id,
-                messages.approved_for_cooperative,
-            ),
-            (RecipientType.PARTNER, suggestion.partner_id, messages.approved_for_partner),
+        for recipient_type, recipient_id, text in (
+            (RecipientType.COOPERATIVE, suggestion.cooperative_id, compose[0]),
+            (RecipientType.PARTNER, suggestion.partner_id, compose[1]),
         ):
             row = record_notification(
                 session,
                 notification_id=notification_id(
-                    Kind.APPROVED, suggestion.suggestion_id, version, recipient_type
+                    kind, suggestion.suggestion_id, version, recipient_type
                 ),
                 recipient_type=recipient_type,
                 recipient_id=recipient_id,
                 suggestion_id=suggestion.suggestion_id,
-                kind=Kind.APPROVED,
-                text=compose(suggestion, offer, cooperative, decision.note),
+                kind=kind,
+                text=text(suggestion, offer, cooperative, decision.note),
                 now=now,
             )
             created += row is not None
@@ -169,7 +181,10 @@ def notify_router(notifier: Notifier) -> NatsRouter:
         ack_policy=AckPolicy.MANUAL,
         decoder=defer_decoding,
         title="notify:kopdes.match.decided",
-        description="Coordinators' decisions; approvals notify the cooperative and the partner",
+        description=(
+            "Coordinators' decisions; approvals and reopened approvals notify the "
+            "cooperative and the partner"
+        ),
     )
     async def handle(body: list[MatchDecision], message: BatchMessage) -> None:
         await notifier.consume(message)
@@ -183,9 +198,14 @@ def _document_outputs(runtime: Runtime) -> None:
         (
             subjects.NOTIFY_COOPERATIVE,
             Notification,
-            "A notification to a cooperative (an approved match, an approved offer closed)",
+            "A notification to a cooperative (an approved match, an approval taken back, "
+            "an approved offer closed)",
         ),
-        (subjects.NOTIFY_PARTNER, Notification, "A notification to a partner (approved match)"),
+        (
+            subjects.NOTIFY_PARTNER,
+            Notification,
+            "A notification to a partner (an approved match, an approval taken back)",
+        ),
         (
             NOTIFY_COORDINATOR,
             CoordinatorReminder,

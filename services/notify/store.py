@@ -12,7 +12,8 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from schemas import RecipientType, subjects
 from services.notify.events import (
@@ -29,6 +30,7 @@ from services.storage.models import NotificationRow
 
 class Kind(StrEnum):
     APPROVED = "approved"
+    CANCELLED = "cancelled"  # an approval taken back (reopened)
     OFFER_WITHDRAWN = "offer_withdrawn"
     OFFER_EXPIRED = "offer_expired"
     REMINDER = "reminder"
@@ -38,6 +40,23 @@ def notification_id(*parts: object) -> str:
     """Deterministic: the same announcement always gives the same id."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
     return f"nt-{digest[:32]}"
+
+
+def approval_announced(session: Session, suggestion_id: str) -> bool:
+    """Whether the cooperative was told of an approval of this pair that no later
+    cancellation has taken back (approvals and cancellations alternate per pair)."""
+    counts = dict(
+        session.exec(
+            select(NotificationRow.kind, func.count())
+            .where(
+                NotificationRow.suggestion_id == suggestion_id,
+                NotificationRow.recipient_type == RecipientType.COOPERATIVE.value,
+                col(NotificationRow.kind).in_([Kind.APPROVED.value, Kind.CANCELLED.value]),
+            )
+            .group_by(col(NotificationRow.kind))
+        ).all()
+    )
+    return counts.get(Kind.APPROVED.value, 0) > counts.get(Kind.CANCELLED.value, 0)
 
 
 def record_notification(

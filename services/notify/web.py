@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from services.notify.api import TEMPLATES, notify_api, notify_pages
 from services.review.deps import api_coordinator, check_csrf, csrf_token, page_coordinator
-from services.review.labels import register_filters
+from services.review.labels import register_filters, viewer_zone
 from services.review.scope import scope_label
 from services.review.web import API_PREFIX, HERE
 
@@ -34,6 +34,7 @@ def _context(request: Request, coordinator: Any) -> dict[str, Any]:
         "csrf_token": csrf_token(request),
         "flash": request.session.pop("flash", None),
         "scope": scope_label(coordinator),
+        "viewer_tz": viewer_zone(coordinator),
         "active": "notifications",
     }
 

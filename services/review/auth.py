@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from services.review.models import ApiTokenRow, Coordinator, LoginAttemptRow
+from services.review.models import ApiTokenRow, Coordinator, LoginAttemptRow, LoginSessionRow
 from services.settings import Settings
 from services.storage.types import utcnow
 
@@ -127,6 +127,39 @@ def coordinator_for_token(session: Session, token: str) -> Coordinator | None:
         return None
     coordinator = session.get(Coordinator, row.coordinator_id)
     return coordinator if coordinator is not None and coordinator.active else None
+
+
+# -- dashboard logins ---------------------------------------------------------------------
+
+
+def start_login(session: Session, settings: Settings, coordinator: Coordinator) -> str:
+    """A new server-side login; returns the id the cookie carries. Logins older than the
+    cookie's lifetime are dropped on the way (they no longer work anyway)."""
+    login_id = secrets.token_urlsafe(32)
+    cutoff = utcnow() - timedelta(seconds=settings.session_max_age_seconds)
+    expired = delete(LoginSessionRow).where(col(LoginSessionRow.created_at) < cutoff)
+    session.exec(expired)  # type: ignore[call-overload]
+    session.add(LoginSessionRow(id_hash=_token_hash(login_id), coordinator_id=coordinator.id))  # type: ignore[arg-type]
+    session.commit()
+    return login_id
+
+
+def login_coordinator(session: Session, settings: Settings, login_id: str) -> Coordinator | None:
+    """The active coordinator of a login that has not ended or expired."""
+    row = session.get(LoginSessionRow, _token_hash(login_id))
+    if row is None:
+        return None
+    if row.created_at < utcnow() - timedelta(seconds=settings.session_max_age_seconds):
+        return None
+    coordinator = session.get(Coordinator, row.coordinator_id)
+    return coordinator if coordinator is not None and coordinator.active else None
+
+
+def end_login(session: Session, login_id: str) -> None:
+    session.exec(
+        delete(LoginSessionRow).where(col(LoginSessionRow.id_hash) == _token_hash(login_id))
+    )  # type: ignore[call-overload]
+    session.commit()
 
 
 # -- CSRF ----------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ from services.storage.models import (
 from services.storage.types import utcnow
 
 MAX_NOTE = 1000
+# The reason code of a reopened decision's event (the note says why, when given).
+REOPEN_REASON = "dibuka_kembali"
 
 
 class DecisionError(Exception):
@@ -81,6 +83,8 @@ def _snapshot(row: SuggestionRow) -> dict[str, Any]:
 
 
 def check_reason(decision: Decision, reason_code: str, note: str) -> None:
+    if decision == Decision.REOPENED:
+        raise Invalid("Untuk membuka kembali keputusan, gunakan 'Buka kembali', bukan keputusan.")
     reasons = APPROVE_REASONS if decision == Decision.APPROVED else REJECT_REASONS
     if reason_code not in reasons:
         allowed = ", ".join(reasons)
@@ -407,6 +411,22 @@ def reopen(
                 after=_snapshot(row),
                 note=note,
             )
+        )
+        # The decision taken back (contract v1.1): notify tells the cooperative and the
+        # partner when it was an approval they were told of.
+        enqueue(
+            session,
+            subjects.MATCH_DECIDED,
+            MatchDecision(
+                suggestion_id=suggestion_id,
+                decision=Decision.REOPENED,
+                reason_code=REOPEN_REASON,
+                note=note,
+                coordinator_id=coordinator.username,
+                decided_at=now,
+                suggestion_version=row.version,
+            ),
+            f"{suggestion_id}:decided:{row.version}",
         )
         # Pending again: announced like a revived suggestion, with its own Nats-Msg-Id.
         enqueue(

@@ -10,7 +10,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.review.auth import coordinator_for_token, csrf_matches, new_csrf_token
+from services.review.auth import (
+    coordinator_for_token,
+    csrf_matches,
+    login_coordinator,
+    new_csrf_token,
+)
 from services.review.models import Coordinator
 from services.settings import Settings
 
@@ -36,6 +41,22 @@ class LoginRequired(Exception):
     """Raised by page dependencies; the app turns it into a redirect to the login page."""
 
 
+class FormExpired(Exception):
+    """A form posted with a missing or wrong CSRF token (an old page, an expired login).
+
+    Carries the posted fields, so that the app can keep a coordinator's typed note and
+    offer to send it again after logging in (services/review/resume.py)."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        super().__init__("form expired")
+        self.fields = fields
+
+
+CSRF_MESSAGE = (
+    "Formulir kedaluwarsa atau tidak sah (token CSRF). Muat ulang halaman lalu coba lagi."
+)
+
+
 def csrf_token(request: Request) -> str:
     token = request.session.get("csrf")
     if not token:
@@ -45,20 +66,22 @@ def csrf_token(request: Request) -> str:
 
 
 def page_coordinator(request: Request, session: SessionDep) -> Coordinator:
-    """The coordinator of the session cookie, re-read on every request (disable works now)."""
-    coordinator_id = request.session.get("coordinator_id")
-    coordinator = session.get(Coordinator, coordinator_id) if coordinator_id else None
-    if coordinator is None or not coordinator.active:
-        request.session.pop("coordinator_id", None)
+    """The coordinator of the session cookie's login, re-read on every request: a login
+    ended on the server (logout) or a disabled account stops working at once."""
+    login_id = request.session.get("login")
+    settings: Settings = request.app.state.settings
+    coordinator = login_coordinator(session, settings, login_id) if login_id else None
+    if coordinator is None:
+        request.session.pop("login", None)
         raise LoginRequired
     return coordinator
 
 
-def check_csrf(request: Request, csrf: Annotated[str, Form(alias="csrf_token")] = "") -> None:
+async def check_csrf(request: Request, csrf: Annotated[str, Form(alias="csrf_token")] = "") -> None:
     if not csrf_matches(request.session.get("csrf"), csrf):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "Formulir kedaluwarsa atau tidak sah (token CSRF). Muat ulang halaman lalu coba lagi.",
+        form = await request.form()  # already parsed: FastAPI read it for this route
+        raise FormExpired(
+            [(k, v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"]
         )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
 from matcher.scoring import COMPONENT_LABELS
 from schemas.regions import region_table
+from services.review.explanation import plain_explanation
 
 # Reason codes of a decision: the code travels in the event, the words stay here.
 APPROVE_REASONS: dict[str, str] = {
@@ -62,6 +65,28 @@ SORT_LABELS = {
 }
 
 WIB = timezone(timedelta(hours=7), "WIB")
+WITA = timezone(timedelta(hours=8), "WITA")
+WIT = timezone(timedelta(hours=9), "WIT")
+# Indonesia's three time zones by province code (Kemendagri): Bali, Nusa Tenggara, the
+# eastern half of Kalimantan and Sulawesi keep WITA; Maluku and Papua keep WIT.
+WITA_PROVINCES = {"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
+WIT_PROVINCES = {"81", "82", "91", "92", "93", "94", "95", "96"}
+
+
+def province_zone(region_code: str) -> timezone:
+    province = region_code.split(".", 1)[0]
+    if province in WITA_PROVINCES:
+        return WITA
+    if province in WIT_PROVINCES:
+        return WIT
+    return WIB
+
+
+def viewer_zone(coordinator: Any) -> timezone:
+    """The coordinator's local time: of the province of their regions (the first, when
+    they span zones); WIB for an admin, who works from Jakarta."""
+    scope = list(getattr(coordinator, "scope", None) or [])
+    return province_zone(scope[0]) if scope else WIB
 
 
 def reason_label(code: str) -> str:
@@ -80,12 +105,24 @@ def number(value: float | int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-def when(value: datetime | None) -> str:
+def when(value: datetime | None, zone: timezone = WIB) -> str:
+    """``03-12-2026 09:15 WITA``: the time in ``zone``, with the zone's name."""
     if value is None:
         return "-"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+    local = value.astimezone(zone)
+    return f"{local.strftime('%d-%m-%Y %H:%M')} {zone.tzname(None)}"
+
+
+@pass_context
+def _when_for_viewer(context: Context, value: datetime | None) -> str:
+    return when(value, context.get("viewer_tz") or WIB)
+
+
+def score_text(score: float) -> str:
+    """The score as every page shows it: a whole number, halves rounded up (99,6 → 100)."""
+    return str(int(Decimal(str(score)).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
 def score_level(score: float) -> str:
@@ -97,7 +134,7 @@ def score_level(score: float) -> str:
 
 
 def component_words(component: dict[str, Any]) -> str:
-    """One explanation component as a sentence."""
+    """One explanation component, technically (behind "Rincian")."""
     name = str(component.get("name", ""))
     label = COMPONENT_LABELS.get(name, name.replace("_", " ").capitalize())
     score = float(component.get("score", 0))
@@ -105,6 +142,11 @@ def component_words(component: dict[str, Any]) -> str:
     detail = str(component.get("detail") or "")
     text = f"{label}: {number(round(score, 1))} dari 100 (bobot {round(weight * 100):d}%)"
     return f"{text} — {detail}" if detail else text
+
+
+def counted(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The components that count towards the score (weight above zero)."""
+    return [c for c in components if float(c.get("weight") or 0) > 0]
 
 
 def region_name(code: str) -> str:
@@ -119,7 +161,10 @@ def register_filters(env: Environment) -> None:
     env.filters.update(
         rupiah=rupiah,
         number=number,
-        when=when,
+        when=_when_for_viewer,
+        score=score_text,
+        plain=plain_explanation,
+        counted=counted,
         region_name=region_name,
         region_describe=region_describe,
         component_words=component_words,

@@ -174,3 +174,14 @@ class LoginAttemptRow(SQLModel, table=True):
     username: str = Field(max_length=64)
     ip: str = Field(max_length=64)
     at: datetime = _utc()  # type: ignore[assignment]
+
+
+class LoginSessionRow(SQLModel, table=True):
+    """A dashboard login: the cookie carries a random id, this table its SHA-256. Logging
+    out deletes the row, so a copied or kept cookie no longer works."""
+
+    __tablename__ = "review_login_session"
+
+    id_hash: str = Field(max_length=64, primary_key=True)
+    coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
+    created_at: datetime = _utc()  # type: ignore[assignment]

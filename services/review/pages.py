@@ -10,9 +10,17 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from schemas import Decision
-from services.review import decisions, export, queries
-from services.review.auth import authenticate, login_blocked, new_csrf_token
+from services.review import confirm, decisions, export, queries, resume
+from services.review.auth import (
+    authenticate,
+    end_login,
+    login_blocked,
+    new_csrf_token,
+    start_login,
+)
 from services.review.deps import CsrfChecked, PageCoordinator, SessionDep, SettingsDep
+from services.review.models import Coordinator
+from services.review.paths import local_path
 from services.review.scope import scope_label
 from services.review.web import flash, render
 
@@ -25,7 +33,7 @@ def _client_ip(request: Request) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    if request.session.get("coordinator_id"):
+    if request.session.get("login"):
         return RedirectResponse("/", status_code=303)
     return render(request, "login.html")
 
@@ -58,15 +66,23 @@ def login(
             error="Nama pengguna atau kata sandi salah, atau akun dinonaktifkan.",
             username=name,
         )
-    # A fresh session on login: nothing from before the login carries over.
+    # A fresh session on login: nothing from before the login carries over but a form
+    # the coordinator was sending when the last login expired.
+    kept = request.session.get(resume.KEPT)
     request.session.clear()
-    request.session["coordinator_id"] = coordinator.id
+    request.session["login"] = start_login(session, settings, coordinator)
     request.session["csrf"] = new_csrf_token()
+    if kept:
+        request.session[resume.KEPT] = kept
+        return RedirectResponse(resume.PATH, status_code=303)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    login_id = request.session.get("login")
+    if login_id:
+        end_login(session, login_id)  # the cookie, even a copy of it, no longer works
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -202,9 +218,34 @@ def next_suggestion(
     return RedirectResponse(f"/suggestions/{following}{query}", status_code=303)
 
 
+def _confirm(
+    request: Request,
+    coordinator: Coordinator,
+    kind: str,
+    found: list[confirm.Pair],
+    action: str,
+    fields: dict[str, str | list[str]],
+    back: str,
+    note: str = "",
+) -> Response:
+    """The confirmation step: what will happen and who will be told, before it happens."""
+    return render(
+        request,
+        "confirm.html",
+        coordinator=coordinator,
+        kind=kind,
+        pairs=found,
+        action=action,
+        fields=fields,
+        back=back,
+        note=note,
+    )
+
+
 @router.post("/suggestions/{suggestion_id}/decide", dependencies=[CsrfChecked])
 def decide(
     request: Request,
+    session: SessionDep,
     coordinator: PageCoordinator,
     suggestion_id: str,
     decision: Annotated[Decision, Form()],
@@ -212,9 +253,23 @@ def decide(
     f: QueueFilterDep,
     reason_code: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
+    confirmed: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
-    here = f"/suggestions/{suggestion_id}" + _with(f.params())
+    path = f"/suggestions/{suggestion_id}"
+    here = path + _with(f.params())
     try:
+        if decision == Decision.APPROVED and confirmed != "1":
+            decisions.check_reason(decision, reason_code, note.strip())
+            found = confirm.pairs(session, coordinator, [suggestion_id[:40]])
+            if not found:
+                raise decisions.NotFound(decisions.NOT_FOUND)
+            fields: dict[str, str | list[str]] = {
+                "decision": decision.value,
+                "version": str(version),
+                "reason_code": reason_code,
+            }
+            action = f"{path}/decide" + _with(f.params())
+            return _confirm(request, coordinator, "approve", found, action, fields, here, note)
         decisions.decide(
             request.app.state.engine,
             coordinator,
@@ -238,13 +293,25 @@ def decide(
 @router.post("/suggestions/{suggestion_id}/reopen", dependencies=[CsrfChecked])
 def reopen(
     request: Request,
+    session: SessionDep,
     coordinator: PageCoordinator,
     suggestion_id: str,
     version: Annotated[int, Form()],
     f: QueueFilterDep,
     note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
+    confirmed: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
-    here = f"/suggestions/{suggestion_id}" + _with(f.params())
+    path = f"/suggestions/{suggestion_id}"
+    here = path + _with(f.params())
+    if confirmed != "1":
+        if not coordinator.may_reopen:
+            raise HTTPException(403, "Hanya PMO atau admin yang dapat membuka kembali keputusan.")
+        found = confirm.pairs(session, coordinator, [suggestion_id[:40]])
+        if not found:
+            raise HTTPException(404, decisions.NOT_FOUND)
+        fields: dict[str, str | list[str]] = {"version": str(version)}
+        action = f"{path}/reopen" + _with(f.params())
+        return _confirm(request, coordinator, "reopen", found, action, fields, here, note)
     try:
         decisions.reopen(request.app.state.engine, coordinator, suggestion_id, version, note)
     except decisions.NotFound as refused:
@@ -262,14 +329,15 @@ def reopen(
 @router.post("/bulk-approve", dependencies=[CsrfChecked])
 def bulk_approve(
     request: Request,
+    session: SessionDep,
     coordinator: PageCoordinator,
     selected: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006
     reason_code: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=decisions.MAX_NOTE)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/",
+    confirmed: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
-    # Only a path on this site: "//host" and "/\\host" would leave it.
-    back = back if back.startswith("/") and not back.startswith(("//", "/\\")) else "/"
+    back = local_path(back)
     items: list[tuple[str, int]] = []
     for value in selected:
         suggestion_id, _, version = value.partition(":")
@@ -279,6 +347,13 @@ def bulk_approve(
     if not items:
         flash(request, "Pilih dulu saran yang akan disetujui.", "error")
         return RedirectResponse(back, status_code=303)
+    if confirmed != "1":
+        found = confirm.pairs(session, coordinator, [sid for sid, _ in items])
+        fields: dict[str, str | list[str]] = {
+            "selected": [f"{p.suggestion_id}:{p.version}" for p in found],
+            "back": back,
+        }
+        return _confirm(request, coordinator, "bulk", found, "/bulk-approve", fields, back, note)
     try:
         result = decisions.bulk_approve(
             request.app.state.engine, coordinator, items, reason_code, note

@@ -17,9 +17,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from services.review import resume
 from services.review.auth import secret_key
-from services.review.deps import LoginRequired, csrf_token
-from services.review.labels import register_filters
+from services.review.deps import CSRF_MESSAGE, FormExpired, LoginRequired, csrf_token
+from services.review.labels import register_filters, viewer_zone
+from services.review.scope import scope_label
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -27,12 +29,40 @@ register_filters(templates.env)
 
 API_PREFIX = "/api/v1"
 
+# Every answer: no framing (clickjacking), no type sniffing, no full URLs to other sites.
+# Scripts and styles from this site only; inline style attributes are allowed for the
+# bars' widths. The API's Swagger page loads its script from a CDN and gets its own policy.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("coordinator", None)
+    coordinator = context.setdefault("coordinator", None)
+    if coordinator is not None:
+        context.setdefault("scope", scope_label(coordinator))
+    context["viewer_tz"] = viewer_zone(coordinator)
     context["csrf_token"] = csrf_token(request)
     context["flash"] = request.session.pop("flash", None)
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+RESUME_MESSAGE = (
+    "Sesi Anda sudah berakhir sebelum formulir terkirim. Masuk lagi: isian dan catatan Anda "
+    "disimpan dan dapat dikirim ulang."
+)
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -85,6 +115,17 @@ def create_app(runtime: Any) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(page_router)
+    app.include_router(resume.router)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        docs = request.url.path == app.docs_url
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
     # Notifications (services/notify): inboxes, webhooks and failed deliveries.
     from services.notify.web import include_notifications
 
@@ -92,7 +133,24 @@ def create_app(runtime: Any) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:
+        # A decision posted after the login ended (logout elsewhere, expired on the
+        # server): the form is already parsed for this request; keep it for after login.
+        if request.method == "POST":
+            form = await request.form()
+            fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+            if resume.keep(request, fields):
+                flash(request, RESUME_MESSAGE, "error")
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(FormExpired)
+    async def _form_expired(request: Request, exc: FormExpired) -> Response:
+        kept = resume.keep(request, exc.fields)
+        if kept and not request.session.get("login"):
+            flash(request, RESUME_MESSAGE, "error")
+            return RedirectResponse("/login", status_code=303)
+        if kept:  # logged in, but the page was older than the token: offer to send again
+            return RedirectResponse(resume.PATH, status_code=303)
+        return render(request, "error.html", status_code=403, message=CSRF_MESSAGE)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

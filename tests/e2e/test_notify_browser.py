@@ -91,6 +91,7 @@ async def test_approval_in_the_dashboard_reaches_inbox_page_and_webhooks(setting
                 if await note.count():
                     await note.fill("Siapkan NIB minggu ini.")
                 await page.click(".approve-box button[type=submit]")
+                await page.click("main form button.approve")  # the confirmation
                 await page.wait_for_selector(".flash")
                 assert "Saran disetujui" in await page.inner_text(".flash")
 

@@ -92,12 +92,26 @@ def test_every_form_post_needs_the_csrf_token(app, seeded):
         f"/suggestions/{sid}/reopen": {"version": "2"},
         "/bulk-approve": {"selected": [f"{sid}:1"], "reason_code": "sesuai_kebutuhan"},
     }
+    resumable = {f"/suggestions/{sid}/decide", f"/suggestions/{sid}/reopen", "/bulk-approve"}
     for path, data in posts.items():
         for token in (None, "forged-token"):
             form = dict(data) if token is None else {**data, "csrf_token": token}
             response = client.post(path, data=form, follow_redirects=False)
-            assert response.status_code == 403, path
-            assert "CSRF" in response.text
+            if path in resumable:
+                # A decision form is kept to be sent again by hand, never applied.
+                assert response.status_code == 303, path
+                assert response.headers["location"] == "/lanjutkan"
+                again = client.get("/lanjutkan")
+                assert "Kirim ulang" in again.text and "CSRF" in again.text
+                assert f'action="{path}"' in again.text
+            else:
+                assert response.status_code == 403, path
+                assert "CSRF" in response.text
+            # A post from another site is refused outright, not kept.
+            foreign = client.post(
+                path, data=form, headers={"Origin": "https://evil.example"}, follow_redirects=False
+            )
+            assert foreign.status_code == 403 and "CSRF" in foreign.text, path
     assert seeded.row(sid).status == "pending", "nothing was decided without the token"
     # The session still works (logout was refused too).
     assert client.get("/", follow_redirects=False).status_code == 200

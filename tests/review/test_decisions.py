@@ -227,14 +227,21 @@ def test_bulk_approve_from_the_queue_page(app, engine, seeded):
     client = logged_in(app, "pu.sungairaya")
     queue = client.get("/")
     chosen = [seeded.sid(SUNGAI_RAYA_A), seeded.sid(SUNGAI_RAYA_B)]
+    form = {
+        "csrf_token": csrf_of(queue.text),
+        "selected": [f"{sid}:1" for sid in chosen],
+        "back": "/?sort=score",
+    }
+    # First the confirmation: who will be told, nothing approved yet.
+    confirmation = client.post("/bulk-approve", data=form)
+    assert confirmation.status_code == 200
+    assert "Setujui 2 saran yang dipilih?" in confirmation.text
+    assert "Kemitraan disetujui" in confirmation.text
+    assert "Bank Rakyat Indonesia" in confirmation.text
+    assert {seeded.row(s).status for s in chosen} == {"pending"}
+    assert 'name="confirmed" value="1"' in confirmation.text
     response = client.post(
-        "/bulk-approve",
-        data={
-            "csrf_token": csrf_of(queue.text),
-            "selected": [f"{sid}:1" for sid in chosen],
-            "reason_code": "sesuai_kebutuhan",
-            "back": "/?sort=score",
-        },
+        "/bulk-approve", data={**form, "confirmed": "1", "reason_code": "sesuai_kebutuhan"}
     )
     assert response.status_code == 200
     assert "2 saran disetujui." in response.text
@@ -273,7 +280,8 @@ def test_only_a_pmo_or_admin_reopens_and_reopening_is_audited(app, client, engin
     # And it can be decided again, on the new version.
     assert decide(client, tokens["pu.sungairaya"], sid, version=3).status_code == 201
     msg_ids = [m.msg_id for m in outbox(engine)]
-    assert msg_ids == [f"{sid}:decided:2", f"{sid}:decided:4"]
+    # The reopening is a decision event too (contract v1.1), on the version it made.
+    assert msg_ids == [f"{sid}:decided:2", f"{sid}:decided:3", f"{sid}:decided:4"]
     history = client.get(f"/api/v1/suggestions/{sid}", headers=bearer(tokens["admin"])).json()
     trail = [
         (a["actor"], a["action"], a["before"]["status"], a["after"]["status"])
@@ -294,21 +302,26 @@ def test_reopen_through_the_page(app, client, seeded, tokens):
     pmo = logged_in(app, "pmo.kalbar")
     page = pmo.get(f"/suggestions/{sid}")
     assert "Buka kembali keputusan" in page.text and "Disetujui" in page.text
-    response = pmo.post(
-        f"/suggestions/{sid}/reopen",
-        data={"csrf_token": csrf_of(page.text), "version": "2", "note": ""},
-    )
+    form = {"csrf_token": csrf_of(page.text), "version": "2", "note": "salah pilih"}
+    confirmation = pmo.post(f"/suggestions/{sid}/reopen", data=form)
+    assert "Buka kembali keputusan ini?" in confirmation.text
+    # An approval was announced: the confirmation says both parties hear of the reversal.
+    assert "Kemitraan dibatalkan" in confirmation.text
+    assert "Bank Rakyat Indonesia" in confirmation.text
+    assert seeded.row(sid).status == "approved"
+    response = pmo.post(f"/suggestions/{sid}/reopen", data={**form, "confirmed": "1"})
     assert "Keputusan dibuka kembali" in response.text
     assert seeded.row(sid).status == "pending"
     # A business assistant posting the form directly is refused.
     pu = logged_in(app, "pu.sungairaya")
     sid_b = seeded.sid(SUNGAI_RAYA_B)
     assert decide(client, tokens["pu.sungairaya"], sid_b).status_code == 201
-    response = pu.post(
-        f"/suggestions/{sid_b}/reopen",
-        data={"csrf_token": csrf_of(pu.get("/").text), "version": "2"},
-    )
-    assert response.status_code == 403
+    for confirmed in ("", "1"):
+        response = pu.post(
+            f"/suggestions/{sid_b}/reopen",
+            data={"csrf_token": csrf_of(pu.get("/").text), "version": "2", "confirmed": confirmed},
+        )
+        assert response.status_code == 403
     assert seeded.row(sid_b).status == "approved"
 
 
