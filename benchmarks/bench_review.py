@@ -1,7 +1,7 @@
 """The coordinators' dashboard and API at national scale (a script, not a test).
 
 Loads a fraction of the national data set (``--scale 1``: 83,762 cooperatives and 10,000
-offers) through the real ``Ingest`` and ``Matchmaker`` code, as ``bench_stages.py`` does,
+offers) through the real ``Ingest`` and ``Matcher`` code (``stages.py``),
 creates an admin, a province PMO (the province with the most pending suggestions), a
 regency PMO and a business assistant (a district), serves the review app with uvicorn and
 times every page and API listing with a real HTTP client: the queue's first, middle and
@@ -29,52 +29,26 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import uvicorn
-from bench_stages import BATCH, Parts, deliveries, percentile
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
+from stages import Parts, load_national
+from transport import percentile
 
 from schemas.regions import region_table
-from services.ingest import Ingest
-from services.matching import Matchmaker
-from services.publishing import encode_event
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import Coordinator, CoordinatorCreate, Role
 from services.review.web import create_app
 from services.settings import Settings
 from services.storage.db import create_schema, reset_schema
-from services.storage.models import CooperativeRow, OutboxRow, SuggestionRow
-from services.synthetic import national
+from services.storage.models import CooperativeRow, SuggestionRow
 
 PASSWORD = "kata-sandi-bench-1"
-
-
-def load(parts: Parts, scale: float) -> None:
-    profiles, offers = national()
-    profiles = profiles[: int(len(profiles) * scale)]
-    offers = offers[: max(1, int(len(offers) * scale))]
-    ingest = Ingest(parts)  # type: ignore[arg-type]
-    inputs = deliveries([encode_event(e) for e in (*offers, *profiles)], "KOPDES_INPUT")
-    for start in range(0, len(inputs), BATCH):
-        ingest.process(inputs[start : start + BATCH])
-    with Session(parts.engine) as session:
-        rows = session.exec(
-            select(OutboxRow)
-            .where(col(OutboxRow.subject).startswith("kopdes.internal."))
-            .order_by(col(OutboxRow.id))
-        ).all()
-    changes = deliveries([(r.subject, r.payload.encode(), r.msg_id) for r in rows], "INT")
-    matchmaker = Matchmaker(parts, today=date.today)  # type: ignore[arg-type]
-    for start in range(0, len(changes), BATCH):
-        matchmaker.process(changes[start : start + BATCH])
-    while matchmaker.release():
-        pass
 
 
 def settle(engine: Any) -> None:
@@ -294,7 +268,7 @@ def main() -> None:
                 parts = Parts(settings)
             create_schema(parts.engine)
             started = time.perf_counter()
-            load(parts, args.scale)
+            load_national(parts, args.scale)
             print(json.dumps({"loaded_s": round(time.perf_counter() - started, 1)}), flush=True)
         create_schema(parts.engine)  # the newest migration (indexes) on a kept database
         settle(parts.engine)

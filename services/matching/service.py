@@ -103,9 +103,9 @@ class Matcher:
                     await subscription.unsubscribe()
             self.shortlists.pop(province, None)
             self._reload.discard(province)
-        if release:
+        if release:  # to another process: worth a line in the log
             await asyncio.to_thread(self._locked, self.ownership.release, provinces)
-        log.info("matcher gave up provinces %s", provinces)
+            log.info("matcher gave up provinces %s", provinces)
 
     def _locked(self, work: Callable[..., Any], *args: Any) -> Any:
         with self._db:
