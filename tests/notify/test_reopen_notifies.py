@@ -49,8 +49,20 @@ async def test_reopened_approval_is_cancelled_once_for_cooperative_and_partner(s
             )
             token = create_token(engine, "pmo.kuburaya")
             with session_scope(engine) as session:
-                register_endpoint(session, "cooperative", COOP_ID, coop_hook.url)
-                register_endpoint(session, "partner", "bri", partner_hook.url)
+                register_endpoint(
+                    session,
+                    "cooperative",
+                    COOP_ID,
+                    coop_hook.url,
+                    allowed_hosts=config.webhook_hosts_allowed,
+                )
+                register_endpoint(
+                    session,
+                    "partner",
+                    "bri",
+                    partner_hook.url,
+                    allowed_hosts=config.webhook_hosts_allowed,
+                )
             base = f"http://127.0.0.1:{config.web_port}/api/v1"
             async with httpx.AsyncClient(
                 base_url=base, headers={"Authorization": f"Bearer {token}"}

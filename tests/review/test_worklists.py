@@ -112,14 +112,18 @@ def test_detail_keeps_the_filter_and_berikutnya_opens_the_next_of_the_same_queue
     first, second, third = (seeded.sid(v) for v in (SUNGAI_RAYA_A, SUNGAI_RAYA_B, KUALA_MANDOR))
     detail = pmo.get(f"/suggestions/{first}", params=query).text
     assert 'href="/?regency=61.12&amp;partner=bri">‹ Antrean' in detail
+    form = {
+        "csrf_token": csrf_of(detail),
+        "decision": "approved",
+        "version": "1",
+        "reason_code": "sesuai_kebutuhan",
+    }
+    # The confirmation step keeps the filter for the decision it confirms.
+    asked = pmo.post(f"/suggestions/{first}/decide?regency=61.12&partner=bri", data=form)
+    assert f'action="/suggestions/{first}/decide?regency=61.12&amp;partner=bri"' in asked.text
     answer = pmo.post(
         f"/suggestions/{first}/decide?regency=61.12&partner=bri",
-        data={
-            "csrf_token": csrf_of(detail),
-            "decision": "approved",
-            "version": "1",
-            "reason_code": "sesuai_kebutuhan",
-        },
+        data={**form, "confirmed": "1"},
         follow_redirects=False,
     )
     assert answer.status_code == 303
