@@ -141,7 +141,10 @@ class Matcher:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.settings.ack_wait_seconds,
             max_deliver=self.settings.max_deliver_outage,
-            max_ack_pending=max(1000, self.settings.batch_size * 5),
+            # Few in flight per province: what waits in this process's inbox must be
+            # processed within the ack wait, or the server delivers it again (38 provinces
+            # x this many is at most a few seconds of work).
+            max_ack_pending=max(20, self.settings.batch_size // 4),
             filter_subject=internal.province_filter(province),
         )
         self._subscriptions[province] = await self.js.subscribe(

@@ -48,7 +48,9 @@ def owners(database_url: str) -> dict[int, int]:
             rows = conn.execute(
                 text(
                     "SELECT pid, count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND granted AND classid = :space AND objsubid = 2 GROUP BY pid"
+                    " AND granted AND classid = :space AND objsubid = 2 AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    " GROUP BY pid"
                 ),
                 {"space": PROVINCE_LOCKS},
             ).all()
@@ -92,7 +94,7 @@ async def test_matchers_share_the_provinces(nats_server, database_url, tmp_path)
                 held = owners(database_url)
                 return len(held) == 2 and sum(held.values()) == total
 
-            await eventually(shared, timeout=30)
+            await eventually(shared, timeout=90)  # the second process starting included
             assert sorted(owners(database_url).values()) == [total // 2, total - total // 2]
         await work.publish(js)
         await eventually(lambda: idle(js, database_url), timeout=120, interval=0.2)
