@@ -119,6 +119,7 @@ def test_detail_keeps_the_filter_and_berikutnya_opens_the_next_of_the_same_queue
             "decision": "approved",
             "version": "1",
             "reason_code": "sesuai_kebutuhan",
+            "confirmed": "1",  # past the confirmation step (tests/review/test_safety.py)
         },
         follow_redirects=False,
     )
