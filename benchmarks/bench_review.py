@@ -5,7 +5,8 @@ offers) through the real ``Ingest`` and ``Matcher`` code (``stages.py``),
 creates an admin, a province PMO (the province with the most pending suggestions), a
 regency PMO and a business assistant (a district), serves the review app with uvicorn and
 times every page and API listing with a real HTTP client: the queue's first, middle and
-last page, a search, each filter, the exports, the overview and a detail page.
+last page, a search, each filter (one cooperative's and one offer's queue too), the
+exports, the overview and a detail page.
 
 Prints one JSON line per page and role: ``page``, ``role``, ``p50_ms``, ``p95_ms``,
 ``bytes`` (the body as served, before compression) and ``gzip_bytes`` (as transferred
@@ -96,9 +97,16 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
         partner = busiest(
             session, SuggestionRow.partner_id, col(SuggestionRow.regency_code) == regency
         )
-        cooperative = session.exec(
-            select(CooperativeRow.name).where(CooperativeRow.village_code == village)
-        ).first()
+        cooperative, cooperative_id = session.exec(
+            select(CooperativeRow.name, CooperativeRow.cooperative_id).where(
+                CooperativeRow.village_code == village
+            )
+        ).first() or ("", "")
+        offer = busiest(
+            session,
+            col(SuggestionRow.partner_id) + "/" + col(SuggestionRow.offer_id),
+            col(SuggestionRow.regency_code) == regency,
+        )
         existing = set(session.exec(select(Coordinator.username)).all())
     roles = {
         "admin": (Role.ADMIN, []),
@@ -121,6 +129,8 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
         "partner": partner,
         "village_name": village_name,
         "cooperative": cooperative or village_name,
+        "cooperative_id": cooperative_id,
+        "offer": offer,
     }
     return {name: (f"bench.{name}".replace("_", "-"), filters) for name in roles}
 
@@ -236,6 +246,8 @@ def pages(
             ("export_csv", "/export.csv?" + urlencode(scoped)),
             ("export_xlsx", "/export.xlsx?" + urlencode(scoped)),
             ("overview_csv", "/overview.csv"),
+            ("filter_cooperative", q(cooperative=filters["cooperative_id"])),
+            ("filter_offer", q(offer=filters["offer"])),
             ("next", f"/suggestions/{first_pending(engine, username)}/next"),
         ]
     return listing

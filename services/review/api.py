@@ -48,9 +48,14 @@ class SuggestionOut(BaseModel):
     partner_name: str
     offer_type: str
     regency_code: str
+    province_code: str
     village_code: str
     score: float
-    rank: int
+    rank: int = Field(description="1 = best for the offer in the cooperative's province")
+    basis: list[str] = Field(
+        description="why it is suggested: 'offer' (among the offer's best in the province), "
+        "'cooperative' (among the cooperative's best offers), or both"
+    )
     status: str
     version: int
     summary: str
@@ -70,9 +75,11 @@ def _out(item: queries.QueueItem) -> SuggestionOut:
         partner_name=item.partner_name,
         offer_type=item.offer_type,
         regency_code=s.regency_code,
+        province_code=s.province_code,
         village_code=s.village_code,
         score=s.score,
         rank=s.rank,
+        basis=s.basis,
         status=str(s.status),
         version=s.version,
         summary=s.summary,
@@ -187,6 +194,12 @@ def list_suggestions(
     partner: Annotated[str | None, Query(max_length=200, description="id or name")] = None,
     offer_type: Annotated[str | None, Query(max_length=20)] = None,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    cooperative: Annotated[
+        str | None, Query(max_length=64, description="cooperative_id: its suggestions")
+    ] = None,
+    offer: Annotated[
+        str | None, Query(max_length=129, description="partner_id/offer_id: its suggestions")
+    ] = None,
     sort: queries.Sort = "score",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)] = queries.PER_PAGE,
@@ -198,9 +211,11 @@ def list_suggestions(
 
     Page with ``after=<next_cursor>`` (fast at any depth); ``page`` is an offset and slows
     down deep in a large queue."""
+    if offer and queries.offer_key(offer) is None:
+        raise HTTPException(422, "offer is partner_id/offer_id")
     f = queries.QueueFilter(
-        q, province, regency, district, partner, offer_type, min_score, sort, page, per_page,
-        after, before, end,
+        q, province, regency, district, partner, offer_type, min_score, cooperative, offer,
+        sort, page, per_page, after, before, end,
     )  # fmt: skip
     try:
         result = queries.queue(session, coordinator, f)

@@ -63,6 +63,16 @@ SORT_LABELS = {
     "oldest": "Terlama",
     "cooperative": "Nama koperasi",
 }
+# Why a suggestion is on the list (its ``basis``): a short badge for queue rows and a
+# sentence for the detail page. {n} is the number of that part of the rule (settings).
+BASIS_BADGES = {
+    "offer": "Masuk {n} besar provinsi",
+    "cooperative": "Masuk {n} tawaran teratas koperasi",
+}
+BASIS_SENTENCES = {
+    "offer": "Termasuk {n} koperasi terbaik untuk tawaran ini di {province}.",
+    "cooperative": "Termasuk {n} tawaran terbaik untuk koperasi ini.",
+}
 
 WIB = timezone(timedelta(hours=7), "WIB")
 WITA = timezone(timedelta(hours=8), "WITA")
@@ -157,6 +167,25 @@ def region_describe(code: str) -> str:
     return region_table().describe(code)
 
 
+def basis_words(
+    basis: list[str], shortlist: tuple[int, int], province_code: str = "", full: bool = False
+) -> list[str]:
+    """The parts of the rule that put a suggestion on the list, as badges or (``full``) as
+    sentences. ``shortlist``: the offer's best per province and the cooperative's best
+    offers, as the service is set."""
+    sizes = {"offer": shortlist[0], "cooperative": shortlist[1]}
+    province = f"Provinsi {region_table().name(province_code)}" if province_code else "provinsinya"
+    texts = BASIS_SENTENCES if full else BASIS_BADGES
+    return [texts[b].format(n=sizes[b], province=province) for b in basis if b in texts]
+
+
+@pass_context
+def _basis_for_page(
+    context: Context, basis: list[str], province_code: str = "", full: bool = False
+) -> list[str]:
+    return basis_words(basis, context["shortlist"], province_code, full)
+
+
 def register_filters(env: Environment) -> None:
     env.filters.update(
         rupiah=rupiah,
@@ -168,6 +197,7 @@ def register_filters(env: Environment) -> None:
         region_name=region_name,
         region_describe=region_describe,
         component_words=component_words,
+        basis_words=_basis_for_page,
         score_level=score_level,
         reason_label=reason_label,
         status_label=lambda s: STATUS_LABELS.get(str(s), str(s)),

@@ -88,6 +88,7 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 SCORE_ERROR = "Skor minimal harus berupa angka 0 sampai 100."
+OFFER_ERROR = "Tawaran ditulis sebagai ID mitra/ID tawaran, misalnya bri/kur-2026."
 
 
 def queue_filter(
@@ -98,6 +99,8 @@ def queue_filter(
     partner: Annotated[str, Query(max_length=200)] = "",
     offer_type: Annotated[str, Query(max_length=20)] = "",
     min_score: Annotated[str, Query(max_length=10)] = "",
+    cooperative: Annotated[str, Query(max_length=64)] = "",
+    offer: Annotated[str, Query(max_length=129)] = "",
     sort: Annotated[str, Query(max_length=20)] = "score",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     after: Annotated[str, Query(max_length=300)] = "",
@@ -111,6 +114,9 @@ def queue_filter(
         raise HTTPException(422, SCORE_ERROR) from None
     if score is not None and not 0 <= score <= 100:
         raise HTTPException(422, SCORE_ERROR)
+    offer = offer.strip()
+    if offer and queries.offer_key(offer) is None:
+        raise HTTPException(422, OFFER_ERROR)
     # A district or regency outside the chosen province or regency is dropped, not combined.
     regency = regency if not province or regency.startswith(province + ".") else ""
     district = district if regency and district.startswith(regency + ".") else ""
@@ -122,6 +128,8 @@ def queue_filter(
         partner=partner.strip() or None,
         offer_type=offer_type or None,
         min_score=score,
+        cooperative=cooperative.strip() or None,
+        offer=offer or None,
         sort=sort if sort in queries.SORTS else "score",  # type: ignore[arg-type]
         page=page,
         after=after or None,
@@ -173,8 +181,10 @@ def queue_page(
         result=result,
         choices=choices,
         params=params,
+        narrowed=queries.narrowed_to(session, coordinator, f),
         query=_with(params),
         page_url=lambda **cursor: "/" + _with(params, **cursor),
+        without=lambda key: "/" + _with({k: v for k, v in params.items() if k != key}),
         now=datetime.now(UTC),
         remind_days=settings.reminder_after_days,
     )
@@ -198,6 +208,10 @@ def detail_page(
         scope=scope_label(coordinator),
         d=found,
         query=_with(f.params()),
+        # A cooperative's suggestions across offers, and an offer's: each a queue of its own.
+        cooperative_queue="/" + _with({"cooperative": found.suggestion.cooperative_id}),
+        offer_queue="/"
+        + _with({"offer": f"{found.suggestion.partner_id}/{found.suggestion.offer_id}"}),
     )
 
 

@@ -5,6 +5,7 @@ Every query selects suggestions through ``scope_filter``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, tuple_
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from schemas.events import IDENTIFIER_PATTERN
 from schemas.regions import region_table
 from services.review.labels import OFFER_TYPE_LABELS, region_name
 from services.review.models import AuditRow, Coordinator, DecisionRow
@@ -29,6 +31,7 @@ PER_PAGE = 25
 MAX_PER_PAGE = 100
 # An export is a work list, not a copy of the database: narrow the filter for more.
 MAX_EXPORT = 10_000
+IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 # Filter choices are the same for everyone of a scope and change slowly.
 CHOICES_SECONDS = 60.0
 
@@ -42,6 +45,8 @@ class QueueFilter:
     partner: str | None = None
     offer_type: str | None = None
     min_score: float | None = None
+    cooperative: str | None = None  # exactly this cooperative id: its suggestions across offers
+    offer: str | None = None  # exactly this offer, as "partner_id/offer_id" (see offer_key)
     sort: Sort = "score"
     page: int = 1  # offset pages, kept for API clients; the dashboard pages with cursors
     per_page: int = PER_PAGE
@@ -63,6 +68,8 @@ class QueueFilter:
             "partner": self.partner,
             "offer_type": self.offer_type,
             "min_score": None if self.min_score is None else f"{self.min_score:g}",
+            "cooperative": self.cooperative,
+            "offer": self.offer,
             "sort": None if self.sort == "score" else self.sort,  # the default is no filter
         }
         return {k: v for k, v in values.items() if v}
@@ -122,15 +129,27 @@ def _joined() -> Any:
     )
 
 
+def offer_key(value: str) -> tuple[str, str] | None:
+    """``partner_id/offer_id`` as its two ids, or None when it is not that (identifiers
+    never hold a slash, so the split is unambiguous)."""
+    partner_id, slash, offer_id = value.partition("/")
+    ids_ok = all(IDENTIFIER.fullmatch(part) for part in (partner_id, offer_id))
+    return (partner_id, offer_id) if slash and ids_ok else None
+
+
 def _item(row: Any) -> QueueItem:
     return QueueItem(row[0], row[1], row[2], row[3], row[4])
 
 
 def _conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) -> list[Any]:
-    conditions: list[Any] = [
-        scope_filter(coordinator),
-        col(SuggestionRow.status) == SuggestionStatus.PENDING,
-    ]
+    pending: ColumnElement[bool] = col(SuggestionRow.status) == SuggestionStatus.PENDING
+    if (f.cooperative or f.offer) and engine.dialect.name == "sqlite":
+        # Without statistics SQLite takes the status for selective and walks the whole
+        # pending queue in score order looking for one cooperative's rows (a second on a
+        # national queue). Most rows are pending: told so, it leads with the cooperative's
+        # or the offer's index. PostgreSQL's statistics know it already.
+        pending = func.likely(pending)
+    conditions: list[Any] = [scope_filter(coordinator), pending]
     for code in (f.province, f.regency, f.district):
         if code:
             conditions.append(region_condition(code))
@@ -140,6 +159,13 @@ def _conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) -> lis
         conditions.append(col(OfferRow.offer_type) == f.offer_type)
     if f.min_score is not None:
         conditions.append(col(SuggestionRow.score) >= f.min_score)
+    # Equalities on the leading columns of the cooperative/status and offer/status indexes.
+    if f.cooperative:
+        conditions.append(col(SuggestionRow.cooperative_id) == f.cooperative)
+    if f.offer:
+        partner_id, offer_id = offer_key(f.offer) or ("", "")
+        conditions.append(col(SuggestionRow.partner_id) == partner_id)
+        conditions.append(col(SuggestionRow.offer_id) == offer_id)
     if f.q:
         hits = search(engine, f.q)
         if hits.region_prefix:
@@ -276,6 +302,25 @@ def cursor_at(
     query = _ordered(_joined().where(*_conditions(engine, coordinator, f)), f.sort)  # type: ignore[arg-type]
     row = session.exec(query.offset(offset).limit(1)).first()
     return cursor_of(_item(row), f.sort) if row else None
+
+
+def narrowed_to(session: Session, coordinator: Coordinator, f: QueueFilter) -> dict[str, str]:
+    """What the cooperative and offer filters name, in words: a cooperative's name only when
+    it is in scope (a filter never tells what lies outside), an offer's title and partner."""
+    names: dict[str, str] = {}
+    if f.cooperative:
+        name = session.exec(
+            select(CooperativeRow.name).where(
+                col(CooperativeRow.cooperative_id) == f.cooperative,
+                scope_filter(coordinator, CooperativeRow),
+            )
+        ).first()
+        names["cooperative"] = name or f.cooperative
+    key = offer_key(f.offer) if f.offer else None
+    if key:
+        offer = session.get(OfferRow, key)
+        names["offer"] = f"{offer.title} ({offer.partner_name})" if offer else "/".join(key)
+    return names
 
 
 @dataclass

@@ -54,6 +54,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     if coordinator is not None:
         context.setdefault("scope", scope_label(coordinator))
     context["viewer_tz"] = viewer_zone(coordinator)
+    settings = request.app.state.settings
+    context["shortlist"] = (settings.suggestions_per_province, settings.offers_per_cooperative)
     context["csrf_token"] = csrf_token(request)
     context["flash"] = request.session.pop("flash", None)
     return templates.TemplateResponse(request, name, context, status_code=status_code)

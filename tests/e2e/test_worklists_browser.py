@@ -1,6 +1,7 @@
 """A coordinator works through a filtered queue in a real browser, on a phone and a laptop:
 search, filter, the filter kept on "‹ Antrean" and the browser's back button, approve and
-"Berikutnya" to the next of the same queue, and both exports downloaded and read.
+"Berikutnya" to the next of the same queue, a cooperative's own queue with why each
+suggestion is there (axe-core clean), and both exports downloaded and read.
 
 Playwright drives Debian's Chromium, as ``test_review_browser.py`` does.
 """
@@ -18,6 +19,7 @@ from openpyxl import load_workbook
 from services.review.accounts import add_coordinator
 from services.review.models import CoordinatorCreate, Role
 from tests import builders
+from tests.e2e.a11y import check_page
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS, COOPS, DECIDED, PASSWORD
 from tests.harness import Harness
 
@@ -69,7 +71,10 @@ async def test_search_filter_berikutnya_and_export(settings, tmp_path, viewport)
 
         async with playwright_api.async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = await browser.new_context(viewport=VIEWPORTS[viewport], accept_downloads=True)
+            # bypass_csp lets the test inject axe-core; the pages' own policy is tested apart.
+            context = await browser.new_context(
+                viewport=VIEWPORTS[viewport], accept_downloads=True, bypass_csp=True
+            )
             page = await context.new_page()
             await page.goto(f"{base}/login")
             await page.fill("input[name=username]", "pmo.kalbar")
@@ -137,6 +142,25 @@ async def test_search_filter_berikutnya_and_export(settings, tmp_path, viewport)
             assert "Menunggu" in heading and first_name not in heading
             assert ("Sungai Raya" in heading) != ("Kuala Dua" in heading)
             assert await no_horizontal_scroll(page)
+
+            # The business assistant's view: all of this cooperative's suggestions, and why
+            # each is there (one offer in one province: both parts of the rule hold).
+            await page.click("text=Semua saran untuk koperasi ini")
+            await page.wait_for_url("**/?cooperative=*")
+            assert "1 menunggu" in await page.inner_text("h1")
+            assert await page.inner_text("ul.narrowed strong") in heading
+            tags = await page.locator("ul.queue .tag").all_inner_texts()
+            assert tags == ["Masuk 20 besar provinsi", "Masuk 3 tawaran teratas koperasi"]
+            await check_page(page, f"cooperative queue ({viewport})")
+            await page.locator("ul.queue li.item a.body").nth(0).click()
+            await page.wait_for_url(lambda url: url.split("?")[0] == second_url.split("?")[0])
+            assert "cooperative" in query_of(page.url)
+            basis = await page.locator("ul.basis li").all_inner_texts()
+            assert basis == [
+                "Termasuk 20 koperasi terbaik untuk tawaran ini di Provinsi Kalimantan Barat.",
+                "Termasuk 3 tawaran terbaik untuk koperasi ini.",
+            ]
+            await check_page(page, f"detail from the cooperative queue ({viewport})")
 
             # Export the filtered queue: one row left, with names and region names.
             await page.goto(queue_url)

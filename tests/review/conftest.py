@@ -38,6 +38,14 @@ OFFERS = {
     ("bulog", "serap-gabah"): ("Perum Bulog", "bumn", "offtake", 2),
 }
 
+# Why each seeded pair is suggested: BRI's by its best per province (Kuala Mandor's by the
+# cooperative's best offers too), Bulog's for the cooperatives' sake.
+BASIS = {
+    **{(v, "bri"): ["offer"] for v in VILLAGES},
+    (KUALA_MANDOR, "bri"): ["offer", "cooperative"],
+    **{(v, "bulog"): ["cooperative"] for v in VILLAGES},
+}
+
 
 def coop_id(village: str) -> str:
     return "KDMP-" + village.replace(".", "")
@@ -104,9 +112,11 @@ def seed(engine: Engine) -> Seeded:
                         offer_id=offer,
                         cooperative_id=coop_id(village),
                         regency_code=".".join(village.split(".")[:2]),
+                        province_code=village[:2],
                         village_code=village,
                         score=90.0 - 5 * i,
                         rank=i + 1,
+                        basis=BASIS[(village, partner)],
                         explanation=[
                             {
                                 "name": "business_unit",
