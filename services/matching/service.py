@@ -166,11 +166,11 @@ class Matcher:
                 msgs = [await self._inbox.get()]
                 while len(msgs) < self.settings.batch_size and not self._inbox.empty():
                     msgs.append(self._inbox.get_nowait())
-                mine = [
-                    m for m in msgs if internal.province_of_subject(m.subject) in self.shortlists
-                ]
+                mine: list[Msg] = []
                 for msg in msgs:
-                    if msg not in mine:  # given up meanwhile: for its next owner
+                    if internal.province_of_subject(msg.subject) in self.shortlists:
+                        mine.append(msg)
+                    else:  # given up meanwhile: for its next owner
                         with contextlib.suppress(Exception):
                             await msg.nak()
                 if mine:

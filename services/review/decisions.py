@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from schemas import (
@@ -33,6 +33,7 @@ from services.review.labels import (
     when,
 )
 from services.review.models import AuditRow, Coordinator, DecisionRow
+from services.review.queries import approved_count
 from services.review.scope import scope_filter
 from services.storage.db import begin_writing, session_scope
 from services.storage.models import (
@@ -138,19 +139,6 @@ def _refusal(
     )
 
 
-def _approved(session: Session, row: SuggestionRow) -> int:
-    """The offer's approved cooperatives, nationwide."""
-    return session.exec(
-        select(func.count())
-        .select_from(SuggestionRow)
-        .where(
-            SuggestionRow.partner_id == row.partner_id,
-            SuggestionRow.offer_id == row.offer_id,
-            SuggestionRow.status == SuggestionStatus.APPROVED,
-        )
-    ).one()
-
-
 def _check_capacity(session: Session, row: SuggestionRow) -> None:
     # Locks the offer row on PostgreSQL so that two approvals for the last place take turns;
     # SQLite already holds its one write lock since the compare-and-set.
@@ -163,7 +151,9 @@ def _check_capacity(session: Session, row: SuggestionRow) -> None:
         raise Conflict("Tawaran ini sudah ditarik oleh mitra; saran tidak dapat disetujui.")
     if offer.capacity is None:
         return
-    if _approved(session, row) > offer.capacity:  # this approval is already counted
+    if (
+        approved_count(session, row.partner_id, row.offer_id) > offer.capacity
+    ):  # this approval is already counted
         raise Conflict(
             f"Kuota tawaran sudah penuh: {offer.capacity} koperasi sudah disetujui "
             f"untuk '{offer.title}'."
@@ -201,7 +191,7 @@ def tell_matcher(session: Session, row: SuggestionRow, decision: Decision) -> No
         ).first()
         if offer is not None:
             provinces |= internal.provinces_of_regions(offer.regions)
-    approved = _approved(session, row)
+    approved = approved_count(session, row.partner_id, row.offer_id)
     change = PairDecided(
         suggestion_id=row.suggestion_id,
         partner_id=row.partner_id,

@@ -460,15 +460,7 @@ def detail(session: Session, coordinator: Coordinator, suggestion_id: str) -> De
         return None
     cooperative = session.get(CooperativeRow, row.cooperative_id)
     offer = session.get(OfferRow, (row.partner_id, row.offer_id))
-    approved = session.exec(
-        select(func.count())
-        .select_from(SuggestionRow)
-        .where(
-            SuggestionRow.partner_id == row.partner_id,
-            SuggestionRow.offer_id == row.offer_id,
-            SuggestionRow.status == SuggestionStatus.APPROVED,
-        )
-    ).one()
+    approved = approved_count(session, row.partner_id, row.offer_id)
     others = _joined().where(
         scope_filter(coordinator),
         col(SuggestionRow.suggestion_id) != suggestion_id,
@@ -631,3 +623,16 @@ def overview(session: Session, coordinator: Coordinator, province: str | None = 
             key=lambda p: (-(p.approved + p.rejected), p.name),
         ),
     )
+
+
+def approved_count(session: Session, partner_id: str, offer_id: str) -> int:
+    """The offer's approved cooperatives, nationwide (what its capacity bounds)."""
+    return session.exec(
+        select(func.count())
+        .select_from(SuggestionRow)
+        .where(
+            SuggestionRow.partner_id == partner_id,
+            SuggestionRow.offer_id == offer_id,
+            SuggestionRow.status == SuggestionStatus.APPROVED,
+        )
+    ).one()
