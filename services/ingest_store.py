@@ -23,7 +23,8 @@ from services.consuming import Delivery
 from services.convert import cooperative_values, offer_values
 from services.intake import InputEvent, storable
 from services.outbox import enqueue_many
-from services.storage.db import dialect_insert, lock_entities
+from services.storage import bulk
+from services.storage.db import lock_entities
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OfferWithdrawalRow
 
 
@@ -72,7 +73,10 @@ def _upsert_cooperatives(
     table: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
     # Where each cooperative was: one that moved to another province leaves its old one.
     before = _villages(session, table, sorted(newest))
-    stmt = dialect_insert(session, table)
+    # Sorted by key, so that two replicas lock the rows they share in the same order.
+    rows = [cooperative_values(newest[key][1]) for key in sorted(newest)]
+    conn = session.connection()
+    stmt, params = bulk.insert(conn, table, rows)
     # Atomic on PostgreSQL without a lock of ours: ON CONFLICT waits for a replica that
     # writes the same row and compares with what it committed, so the newest wins and only
     # the statement that stored a version returns it (and so announces it).
@@ -81,9 +85,7 @@ def _upsert_cooperatives(
         set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
         where=stmt.excluded.updated_at > table.c.updated_at,
     ).returning(table.c.cooperative_id)
-    # Sorted by key, so that two replicas lock the rows they share in the same order.
-    rows = [cooperative_values(newest[key][1]) for key in sorted(newest)]
-    stored = session.connection().execute(upsert, rows).scalars().all()
+    stored = conn.execute(upsert, params).scalars().all()
     for cooperative_id in stored:
         i, profile = newest[cooperative_id]
         applied[i] = True
@@ -101,11 +103,12 @@ def _upsert_cooperatives(
 
 def _villages(session: Session, table: Table, ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
+    conn = session.connection()
+    for chunk in bulk.chunks(conn, ids):
         query = select_core(table.c.cooperative_id, table.c.village_code).where(
-            table.c.cooperative_id.in_(ids[start : start + 500])
+            bulk.among(conn, table.c.cooperative_id, chunk)
         )
-        found.update((cid, village) for cid, village in session.connection().execute(query))
+        found.update((cid, village) for cid, village in conn.execute(query))
     return found
 
 
@@ -127,12 +130,13 @@ def _store(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert or overwrite the rows (their keys are locked by this transaction)."""
     if not rows:
         return
-    stmt = dialect_insert(session, table)
+    conn = session.connection()
+    stmt, params = bulk.insert(conn, table, rows)
     upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.partner_id, table.c.offer_id],
         set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
     )
-    session.connection().execute(upsert, rows)
+    conn.execute(upsert, params)
 
 
 def _offer_changed(

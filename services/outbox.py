@@ -18,16 +18,18 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Row, func, insert, update
+from sqlalchemy import Engine, Row, Table, func, update
 from sqlalchemy import select as select_core
 from sqlmodel import Session, col, select
 
 from services.observability import count_published
+from services.storage import bulk
 from services.storage.db import begin_writing
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
 
 log = logging.getLogger(__name__)
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 
 Publish = Callable[[str, bytes, str], Awaitable[None]]
 Pending = Row[int | None, str, str, str]  # id, subject, payload, msg_id
@@ -54,7 +56,9 @@ def enqueue_many(session: Session, messages: Iterable[tuple[str, BaseModel, str]
         for subject, payload, msg_id in messages
     ]
     if rows:
-        session.connection().execute(insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
+        conn = session.connection()
+        statement, params = bulk.insert(conn, OUTBOX, rows)
+        conn.execute(statement, params)
 
 
 def unsent(session: Session) -> int:
@@ -93,8 +97,11 @@ class OutboxRelay:
             # leave the relay (and every message behind this chunk) waiting for seconds
             # while the matcher takes the lock back to back.
             begin_writing(session)
-            session.exec(  # type: ignore[call-overload]
-                update(OutboxRow).where(col(OutboxRow.id).in_(ids)).values(published_at=utcnow())
+            conn = session.connection()
+            conn.execute(
+                update(OUTBOX)
+                .where(bulk.among(conn, OUTBOX.c.id, ids))
+                .values(published_at=utcnow())
             )
             session.commit()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Table, func, or_, select, tuple_, update
 from sqlmodel import Session
 
 from matcher import Cooperative, Offer
@@ -31,7 +31,7 @@ from schemas import (
 from schemas.regions import Level, region_table
 from services.matcher_values import cooperative_value, offer_value
 from services.outbox import enqueue_many
-from services.storage.db import dialect_insert
+from services.storage import bulk
 from services.storage.models import (
     CooperativeRow,
     OfferRow,
@@ -84,9 +84,10 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 def cooperatives(session: Session, ids: Iterable[str]) -> dict[str, Cooperative]:
     found: dict[str, Cooperative] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        query = select(*_COOP_COLUMNS).where(COOPERATIVE.c.cooperative_id.in_(chunk))
-        for row in session.connection().execute(query):
+    conn = session.connection()
+    for chunk in bulk.chunks(conn, sorted(set(ids))):
+        query = select(*_COOP_COLUMNS).where(bulk.among(conn, COOPERATIVE.c.cooperative_id, chunk))
+        for row in conn.execute(query):
             found[row.cooperative_id] = cooperative_of(row)
     return found
 
@@ -196,7 +197,7 @@ def write(session: Session, changes: Changes, as_of: date) -> int:
         if isinstance(event, Retracted):
             retracted.setdefault(event.reason, []).append(sid)
         elif not event.announce:
-            quiet.append({"q_sid": sid, "q_rank": event.rank, "q_basis": list(event.basis)})
+            quiet.append({"suggestion_id": sid, "rank": event.rank, "basis": list(event.basis)})
         else:
             row = _suggestion_row(shortlist, event, sid, now, as_of)
             (revived if sid in lapsed else suggested).append(row)
@@ -219,18 +220,15 @@ def write(session: Session, changes: Changes, as_of: date) -> int:
             )
             announced.append((subjects.MATCH_RETRACTED, payload, f"{sid}:retracted:{version}"))
     if quiet:
-        session.connection().execute(
-            update(SUGGESTION)
-            .where(
-                SUGGESTION.c.suggestion_id == bindparam("q_sid"),
-                SUGGESTION.c.status == SuggestionStatus.PENDING,
-            )
-            .values(
-                rank=bindparam("q_rank"),
-                basis=bindparam("q_basis", type_=SUGGESTION.c.basis.type),
-            ),
+        conn = session.connection()
+        statement, params = bulk.update_rows(
+            conn,
+            SUGGESTION,
+            "suggestion_id",
             quiet,
+            SUGGESTION.c.status == SuggestionStatus.PENDING,
         )
+        conn.execute(statement, params)
     enqueue_many(session, announced)
     return len(announced)
 
@@ -286,33 +284,33 @@ def _upsert(
     session: Session, rows: list[dict[str, Any]], statuses: Sequence[str]
 ) -> list[tuple[str, int]]:
     """Insert or revive the rows whose status allows it; (id, new version) of those written."""
-    stmt = dialect_insert(session, SUGGESTION)
+    conn = session.connection()
     kept = {"suggestion_id", "partner_id", "offer_id", "cooperative_id", "created_at"}
-    values: dict[str, Any] = {
-        c.name: stmt.excluded[c.name] for c in SUGGESTION.c if c.name not in kept | {"version"}
-    }
-    values["version"] = SUGGESTION.c.version + 1
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[SUGGESTION.c.suggestion_id],
-        set_=values,
-        # Not IN: an executemany takes no expanding parameter.
-        where=or_(*(SUGGESTION.c.status == status for status in statuses)),
-    ).returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
     written: list[tuple[str, int]] = []
-    for chunk in _chunks(sorted(rows, key=lambda r: r["suggestion_id"])):
-        written.extend(
-            (sid, version) for sid, version in session.connection().execute(upsert, list(chunk))
-        )
+    for chunk in bulk.chunks(conn, sorted(rows, key=lambda r: r["suggestion_id"])):
+        stmt, params = bulk.insert(conn, SUGGESTION, chunk)
+        values: dict[str, Any] = {
+            c.name: stmt.excluded[c.name] for c in SUGGESTION.c if c.name not in kept | {"version"}
+        }
+        values["version"] = SUGGESTION.c.version + 1
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[SUGGESTION.c.suggestion_id],
+            set_=values,
+            # Not IN: an executemany takes no expanding parameter.
+            where=or_(*(SUGGESTION.c.status == status for status in statuses)),
+        ).returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
+        written.extend((sid, version) for sid, version in conn.execute(upsert, params))
     return written
 
 
 def _retract(session: Session, ids: list[str], reason: str, now: datetime) -> list[tuple[str, int]]:
     written: list[tuple[str, int]] = []
-    for chunk in _chunks(sorted(ids)):
+    conn = session.connection()
+    for chunk in bulk.chunks(conn, sorted(ids)):
         statement = (
             update(SUGGESTION)
             .where(
-                SUGGESTION.c.suggestion_id.in_(chunk),
+                bulk.among(conn, SUGGESTION.c.suggestion_id, chunk),
                 SUGGESTION.c.status == SuggestionStatus.PENDING,
             )
             .values(
@@ -323,18 +321,13 @@ def _retract(session: Session, ids: list[str], reason: str, now: datetime) -> li
             )
             .returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
         )
-        written.extend((sid, version) for sid, version in session.connection().execute(statement))
+        written.extend((sid, version) for sid, version in conn.execute(statement))
     return written
 
 
 def _remember_rejections(
     session: Session, rejections: list[tuple[str, Rejection]], now: datetime
 ) -> None:
-    stmt = dialect_insert(session, REJECTED)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[REJECTED.c.suggestion_id],
-        set_={c.name: stmt.excluded[c.name] for c in REJECTED.c if not c.primary_key},
-    )
     rows = [
         {
             "suggestion_id": sid,
@@ -345,9 +338,16 @@ def _remember_rejections(
         }
         for sid, rejection in sorted(rejections, key=lambda item: item[0])
     ]
-    session.connection().execute(upsert, rows)
+    conn = session.connection()
+    stmt, params = bulk.insert(conn, REJECTED, rows)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[REJECTED.c.suggestion_id],
+        set_={c.name: stmt.excluded[c.name] for c in REJECTED.c if not c.primary_key},
+    )
+    conn.execute(upsert, params)
 
 
 def _forget_rejections(session: Session, ids: list[str]) -> None:
-    for chunk in _chunks(sorted(ids)):
-        session.connection().execute(REJECTED.delete().where(REJECTED.c.suggestion_id.in_(chunk)))
+    conn = session.connection()
+    for chunk in bulk.chunks(conn, sorted(ids)):
+        conn.execute(REJECTED.delete().where(bulk.among(conn, REJECTED.c.suggestion_id, chunk)))

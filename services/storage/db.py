@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 from filelock import Timeout as TurnstileTimeout
-from sqlalchemy import Connection, Engine, Table, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -200,10 +199,3 @@ def lock_entities(session: Session, kind: str, keys: Iterable[str]) -> None:
                 ),
                 {"names": names},
             ).all()
-
-
-def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT in the session's dialect, for ``on_conflict_do_update``/``_do_nothing``."""
-    if session.connection().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)

@@ -1,0 +1,126 @@
+"""Many rows in one short statement, whatever their number.
+
+SQLAlchemy's multi-row ``VALUES`` (and ``IN`` with a list) renders one placeholder per
+value: a batch of 500 suggestions is a statement of 8,500 placeholders, which psycopg
+parses again for every batch (its query cache keeps short statements only). On PostgreSQL
+that parsing cost more than the database's own work. So on PostgreSQL the rows travel as
+one JSON document and ``json_to_recordset`` turns them back into rows inside the server:
+the statement's text is the same for every batch, compiled and parsed once. On SQLite (one
+process, no network) the same statements run as an ``executemany``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Table,
+    TableValuedAlias,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Update
+
+Rows = Sequence[dict[str, Any]]
+T = TypeVar("T")
+# Rows per statement on SQLite (its limit on bound values is 32,766).
+SQLITE_CHUNK = 500
+
+
+def is_postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def chunks(conn: Connection, items: Sequence[T]) -> Iterable[Sequence[T]]:
+    """The items in as few statements as the dialect takes: all at once on PostgreSQL."""
+    size = len(items) if is_postgresql(conn) else SQLITE_CHUNK
+    for start in range(0, len(items), max(1, size)):
+        yield items[start : start + size]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not storable as JSON: {value!r}")
+
+
+def _recordset(
+    conn: Connection, table: Table, names: Sequence[str], rows: Rows
+) -> TableValuedAlias:
+    """``json_to_recordset(:rows) AS v(a type, b type, ...)``: the rows as a derived table,
+    sent as one JSON document that the server takes apart. (An array per column in text
+    format costs psycopg a regular expression per value to escape it.) Each value is
+    prepared as its column type would bind it (UTC times, enum names); JSON values stay
+    nested in the document."""
+    prepare: dict[str, Any] = {}
+    for name in names:
+        column_type = table.c[name].type
+        if not isinstance(column_type, JSON):
+            processor = column_type.bind_processor(conn.dialect)
+            if processor is not None:
+                prepare[name] = processor
+    if prepare:
+        rows = [{**r, **{n: p(r[n]) for n, p in prepare.items()}} for r in rows]
+    document = json.dumps(rows, default=_json_value, ensure_ascii=False)
+    columns = [column(n, table.c[n].type) for n in names]
+    recordset = func.json_to_recordset(cast(bindparam(None, document, type_=Text), JSON))
+    return recordset.table_valued(*columns).render_derived(with_types=True)
+
+
+def insert(
+    conn: Connection, table: Table, rows: Rows
+) -> tuple[postgresql.Insert | sqlite.Insert, Rows | None]:
+    """An INSERT of the rows, in the connection's dialect (for ``on_conflict_do_*`` and
+    ``returning``), and the parameters to execute it with:
+    ``conn.execute(statement, parameters)``. Rows hold the same keys."""
+    names = list(rows[0])
+    if is_postgresql(conn):
+        derived = _recordset(conn, table, names, rows)
+        source = select(*(derived.c[n] for n in names))
+        return postgresql.insert(table).from_select(names, source), None
+    return sqlite.insert(table), rows
+
+
+def update_rows(
+    conn: Connection, table: Table, key: str, rows: Rows, *where: ColumnElement[bool]
+) -> tuple[Update, Rows | None]:
+    """An UPDATE setting each row's other values where ``key`` matches (and ``where``
+    holds), and its parameters. Rows hold the same keys."""
+    names = list(rows[0])
+    changed = [n for n in names if n != key]
+    if is_postgresql(conn):
+        derived = _recordset(conn, table, names, rows)
+        statement = (
+            update(table)
+            .where(table.c[key] == derived.c[key], *where)
+            .values({n: derived.c[n] for n in changed})
+        )
+        return statement, None
+    params = [{f"b_{n}": r[n] for n in names} for r in rows]
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam(f"b_{key}"), *where)
+        .values({n: bindparam(f"b_{n}", type_=table.c[n].type) for n in changed})
+    )
+    return statement, params
+
+
+def among(conn: Connection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``: on PostgreSQL ``= ANY(:array)``, one placeholder."""
+    values = list(values)
+    if is_postgresql(conn):
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
