@@ -166,20 +166,40 @@ class Matcher:
                 msgs = [await self._inbox.get()]
                 while len(msgs) < self.settings.batch_size and not self._inbox.empty():
                     msgs.append(self._inbox.get_nowait())
-                mine: list[Msg] = []
-                for msg in msgs:
-                    if internal.province_of_subject(msg.subject) in self.shortlists:
-                        mine.append(msg)
-                    else:  # given up meanwhile: for its next owner
-                        with contextlib.suppress(Exception):
-                            await msg.nak()
-                if mine:
-                    outcomes = await asyncio.to_thread(self._locked, self._process, mine)
-                    await settle(mine, outcomes)
+                units, given_up = self._units(msgs)
+                for work in units:
+                    if internal.province_of_subject(work[0].subject) not in self.shortlists:
+                        given_up.extend(work)  # given up while the units before it ran
+                        continue
+                    outcomes = await asyncio.to_thread(self._locked, self._process, work)
+                    await settle(work, outcomes)
                     self.runtime.relay.wake()
+                for msg in given_up:  # for their next owner
+                    with contextlib.suppress(Exception):
+                        await msg.nak()
         finally:
             await self._drop(sorted(self.shortlists), release=False)
             await asyncio.to_thread(self._locked, self.ownership.close)
+
+    def _units(self, msgs: list[Msg]) -> tuple[list[list[Msg]], list[Msg]]:
+        """The batch as units of work: one transaction per province, so that what one
+        province announces is published while the next is matched. Provinces with an
+        offer or a decision go first: a partner or a coordinator is waiting for them,
+        while profiles come in bulk. Also returns the messages of provinces given up
+        meanwhile."""
+        by_province: dict[str, list[Msg]] = {}
+        for msg in msgs:
+            by_province.setdefault(internal.province_of_subject(msg.subject), []).append(msg)
+        units: list[tuple[bool, list[Msg]]] = []
+        given_up: list[Msg] = []
+        for province, work in by_province.items():
+            if province not in self.shortlists:
+                given_up.extend(work)
+                continue
+            waited_for = any(not m.subject.endswith(".cooperative.changed") for m in work)
+            units.append((not waited_for, work))
+        units.sort(key=lambda unit: unit[0])  # stable: otherwise in the order delivered
+        return [work for _, work in units], given_up
 
     async def run_ownership(self) -> None:
         while True:
