@@ -5,8 +5,10 @@ process writes all its matching through. The database releases a process's locks
 moment its connection ends (a crash, SIGKILL, a network cut), so another process can take
 the provinces over at its next look (every ``LOOK_SECONDS``); and a process that lost its
 connection has lost its locks with it, so it can write nothing more for them: its writes
-went through that connection. Processes balance by count: each holds a member lock too,
-and owns about ``ceil(provinces / members)``, unless the operator assigns provinces.
+went through that connection. Processes balance by work: each holds a member lock too,
+and every process splits the provinces the same way among the members it sees (``split``:
+by villages, so that Jawa Barat and Papua Pegunungan are not one share each), taking its
+own group and giving up the rest, unless the operator assigns provinces.
 
 SQLite serves one matcher process: a file lock beside the database file; a second process
 gets a clear error instead of a slow crawl on the one write lock.
@@ -20,13 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import random
+from collections import Counter
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, text
+
+from schemas.regions import region_table
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,25 @@ LOOK_SECONDS = 2.0  # how often a process looks for provinces to take or give
 
 class SecondMatcherError(RuntimeError):
     pass
+
+
+def split(weights: dict[str, int], members: int) -> list[list[str]]:
+    """The provinces in ``members`` groups of about equal weight: heaviest first, each to
+    the lightest group so far (ties by code, so every process computes the same groups)."""
+    groups: list[list[str]] = [[] for _ in range(max(1, members))]
+    load = [0] * len(groups)
+    for province in sorted(weights, key=lambda p: (-weights[p], p)):
+        lightest = min(range(len(groups)), key=lambda i: (load[i], i))
+        groups[lightest].append(province)
+        load[lightest] += weights[province]
+    return [sorted(group) for group in groups]
+
+
+@cache
+def province_weights(provinces: tuple[str, ...]) -> dict[str, int]:
+    """Villages per province: a province's matching work grows with its cooperatives."""
+    counts = Counter(region.code[:2] for region in region_table().villages())
+    return {province: max(1, counts[province]) for province in provinces}
 
 
 class Ownership:
@@ -95,14 +119,16 @@ class Ownership:
             gained = sorted(set(self.assigned or self.all) - self.owned)
             self.owned.update(gained)
             return gained, []
-        wanted = self.assigned or self.all
         with connection.begin():
-            share = len(wanted) if self.assigned else math.ceil(len(wanted) / self._members())
-            surplus = sorted(self.owned)[share:] if len(self.owned) > share else []
+            if self.assigned:
+                wanted = self.assigned
+            else:
+                members = self._members()
+                groups = split(province_weights(tuple(self.all)), len(members))
+                wanted = groups[members.index(self._member)]
+            surplus = sorted(self.owned - set(wanted))
             gained: list[str] = []
             for province in wanted:
-                if len(self.owned) + len(gained) >= share:
-                    break
                 if province in self.owned:
                     continue
                 taken = connection.execute(
@@ -127,17 +153,18 @@ class Ownership:
                 )
         self.owned.difference_update(provinces)
 
-    def _members(self) -> int:
+    def _members(self) -> list[int]:
+        """The live matcher processes' member keys, sorted (this one's included)."""
         assert self.connection is not None
-        count = self.connection.execute(
+        keys = self.connection.execute(
             text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
                 " AND classid = :space AND objsubid = 2"
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"space": MEMBER_LOCKS},
-        ).scalar()
-        return max(1, int(count or 1))
+        ).scalars()
+        return sorted({int(key) for key in keys} | {self._member})
 
     def lost(self) -> None:
         """The connection failed: its locks are gone with it (the database released them)."""

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from schemas import internal
-from services.matching.ownership import PROVINCE_LOCKS
+from services.matching.ownership import PROVINCE_LOCKS, province_weights, split
 from services.storage.db import make_engine
 from tests.conftest import eventually
 from tests.replicas.cluster import (
@@ -59,6 +59,27 @@ def owners(database_url: str) -> dict[int, int]:
         engine.dispose()
 
 
+def owned(database_url: str) -> dict[int, list[str]]:
+    """Provinces owned, by PostgreSQL backend."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT pid, objid FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND granted AND classid = :space AND objsubid = 2 AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"space": PROVINCE_LOCKS},
+            ).all()
+        found: dict[int, list[str]] = {}
+        for pid, province in rows:
+            found.setdefault(pid, []).append(f"{province:02d}")
+        return found
+    finally:
+        engine.dispose()
+
+
 async def test_matchers_share_the_provinces(nats_server, database_url, tmp_path):
     """Two matcher processes on PostgreSQL each own part of the provinces and end with what
     one process computes; on SQLite one matcher runs beside a second ingest, and a second
@@ -95,7 +116,12 @@ async def test_matchers_share_the_provinces(nats_server, database_url, tmp_path)
                 return len(held) == 2 and sum(held.values()) == total
 
             await eventually(shared, timeout=90)  # the second process starting included
-            assert sorted(owners(database_url).values()) == [total // 2, total - total // 2]
+            # Split by work (villages), not by count: each process about half the villages.
+            weights = province_weights(tuple(internal.provinces()))
+            groups = sorted(sorted(g) for g in owned(database_url).values())
+            assert groups == sorted(split(weights, 2))
+            villages = [sum(weights[p] for p in group) for group in groups]
+            assert min(villages) / max(villages) > 0.95
         await work.publish(js)
         await eventually(lambda: idle(js, database_url), timeout=120, interval=0.2)
         await asyncio.sleep(1.0)  # anything still moving would show now
