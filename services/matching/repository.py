@@ -21,6 +21,7 @@ from sqlmodel import Session
 from matcher import Cooperative, Offer
 from matcher.shortlist import Published, Rejection, Retracted, Shortlist, Suggested
 from schemas import (
+    Basis,
     ExplanationComponent,
     MatchRetracted,
     MatchSuggestion,
@@ -264,7 +265,9 @@ def _suggestion_row(
 
 
 def _event(row: dict[str, Any]) -> MatchSuggestion:
-    return MatchSuggestion(
+    # Built from values this module made (not input): constructed without validating
+    # again, which cost as much as writing the row.
+    return MatchSuggestion.model_construct(
         suggestion_id=row["suggestion_id"],
         offer_id=row["offer_id"],
         partner_id=row["partner_id"],
@@ -273,8 +276,8 @@ def _event(row: dict[str, Any]) -> MatchSuggestion:
         province_code=row["province_code"],
         score=row["score"],
         rank=row["rank"],
-        basis=row["basis"],
-        explanation=[ExplanationComponent(**c) for c in row["explanation"]],
+        basis=[Basis(b) for b in row["basis"]],
+        explanation=[ExplanationComponent.model_construct(**c) for c in row["explanation"]],
         created_at=row["updated_at"],
         summary=row["summary"] or None,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import threading
@@ -61,7 +62,10 @@ class Matcher:
         )
         self.shortlists: dict[str, Shortlist] = {}
         self._subscriptions: dict[str, Any] = {}
-        self._inbox: asyncio.Queue[Msg] = asyncio.Queue()
+        # What the consumers delivered: offers and decisions before profiles (a partner or
+        # a coordinator is waiting), otherwise in the order delivered.
+        self._inbox: asyncio.PriorityQueue[tuple[bool, int, Msg]] = asyncio.PriorityQueue()
+        self._delivered = itertools.count()
         self._reload: set[str] = set()  # provinces whose shortlist a failure left unsure
         self._writing: set[str] = set()  # provinces the open transaction changed
         # Every use of the ownership connection (transactions, locks) takes turns.
@@ -151,7 +155,7 @@ class Matcher:
             internal.province_filter(province),
             stream=INTERNAL.name,
             durable=f"matcher-{province}",
-            cb=self._inbox.put,
+            cb=self._deliver,
             manual_ack=True,
             config=config,
             pending_msgs_limit=-1,
@@ -163,13 +167,15 @@ class Matcher:
         """Take what the consumers delivered, in batches, one at a time."""
         try:
             while True:
-                msgs = [await self._inbox.get()]
+                msgs = [(await self._inbox.get())[2]]
                 while len(msgs) < self.settings.batch_size and not self._inbox.empty():
-                    msgs.append(self._inbox.get_nowait())
+                    msgs.append(self._inbox.get_nowait()[2])
                 units, given_up = self._units(msgs)
-                for work in units:
-                    if internal.province_of_subject(work[0].subject) not in self.shortlists:
-                        given_up.extend(work)  # given up while the units before it ran
+                for unit in units:
+                    # Not those of provinces given up while the units before it ran.
+                    work = [m for m in unit if self._owns(m)]
+                    given_up.extend(m for m in unit if not self._owns(m))
+                    if not work:
                         continue
                     outcomes = await asyncio.to_thread(self._locked, self._process, work)
                     await settle(work, outcomes)
@@ -181,25 +187,32 @@ class Matcher:
             await self._drop(sorted(self.shortlists), release=False)
             await asyncio.to_thread(self._locked, self.ownership.close)
 
+    async def _deliver(self, msg: Msg) -> None:
+        await self._inbox.put((_bulk(msg), next(self._delivered), msg))
+
+    def _owns(self, msg: Msg) -> bool:
+        return internal.province_of_subject(msg.subject) in self.shortlists
+
     def _units(self, msgs: list[Msg]) -> tuple[list[list[Msg]], list[Msg]]:
-        """The batch as units of work: one transaction per province, so that what one
-        province announces is published while the next is matched. Provinces with an
-        offer or a decision go first: a partner or a coordinator is waiting for them,
-        while profiles come in bulk. Also returns the messages of provinces given up
+        """The batch as units of work (transactions). A partner or a coordinator waits for
+        an offer's or a decision's province: each such province is a unit of its own, first,
+        so that its suggestions are published while the next is matched. Profiles come in
+        bulk: the rest is one unit. Also returns the messages of provinces given up
         meanwhile."""
         by_province: dict[str, list[Msg]] = {}
         for msg in msgs:
             by_province.setdefault(internal.province_of_subject(msg.subject), []).append(msg)
-        units: list[tuple[bool, list[Msg]]] = []
+        urgent: list[list[Msg]] = []
+        rest: list[Msg] = []
         given_up: list[Msg] = []
         for province, work in by_province.items():
             if province not in self.shortlists:
                 given_up.extend(work)
-                continue
-            waited_for = any(not m.subject.endswith(".cooperative.changed") for m in work)
-            units.append((not waited_for, work))
-        units.sort(key=lambda unit: unit[0])  # stable: otherwise in the order delivered
-        return [work for _, work in units], given_up
+            elif not all(_bulk(m) for m in work):
+                urgent.append(work)
+            else:
+                rest.extend(work)
+        return [*urgent, rest] if rest else urgent, given_up
 
     async def run_ownership(self) -> None:
         while True:
@@ -343,6 +356,11 @@ class Matcher:
                 for key, cid in shortlist.lapsed_rejections()
             )
         repository.write(session, changes, today)
+
+
+def _bulk(msg: Msg) -> bool:
+    """A profile change (they come in bulk), not an offer or a decision."""
+    return msg.subject.endswith(".cooperative.changed")
 
 
 def matcher_service(runtime: Runtime) -> ServiceParts:
