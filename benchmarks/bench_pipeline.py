@@ -82,9 +82,10 @@ def start_service(
 
 async def latency(
     nc: Any, profiles: list[Any], offers: list[BaseModel], args: argparse.Namespace
-) -> tuple[list[float], int, int]:
+) -> tuple[list[float], list[float], int, int]:
     """Offer published -> its first suggestion received, under background profile updates.
-    Returns the samples, the offers nobody was suggested for, and the backlog at the end."""
+    Returns the samples, those of the first hop (-> its internal change), the offers nobody
+    was suggested for, and the backlog at the end."""
     js = nc.jetstream()
     first_seen: dict[str, float] = {}
     waiting: dict[str, asyncio.Event] = {}
@@ -95,7 +96,15 @@ async def latency(
             first_seen[offer_id] = time.perf_counter()
             waiting[offer_id].set()
 
+    changed_seen: dict[str, float] = {}
+
+    async def on_changed(msg: Any) -> None:
+        offer_id = json.loads(msg.data)["offer_id"]
+        if offer_id in waiting and offer_id not in changed_seen:
+            changed_seen[offer_id] = time.perf_counter()
+
     sub = await nc.subscribe("kopdes.match.suggested", cb=on_suggested)
+    changed_sub = await nc.subscribe(internal.PREFIX + "*.offer.changed", cb=on_changed)
     rng = random.Random(5)
     stop = asyncio.Event()
 
@@ -111,6 +120,7 @@ async def latency(
     background_task = asyncio.create_task(updates())
     await asyncio.sleep(2)  # the background is steady before measuring
     samples: list[float] = []
+    hops: list[float] = []  # offer published -> ingest announced it to a province
     missed = 0
     for i, offer in enumerate(rng.choices(offers, k=args.latency_offers)):
         fresh = offer.model_copy(update={"offer_id": f"{offer.offer_id}-lat{i}"})
@@ -121,6 +131,8 @@ async def latency(
         try:
             await asyncio.wait_for(waiting[fresh.offer_id].wait(), timeout=5)
             samples.append(first_seen[fresh.offer_id] - sent)
+            if fresh.offer_id in changed_seen:
+                hops.append(changed_seen[fresh.offer_id] - sent)
         except TimeoutError:
             missed += 1
         await asyncio.sleep(0.05)
@@ -128,7 +140,8 @@ async def latency(
     stop.set()
     await background_task
     await sub.unsubscribe()
-    return samples, missed, backlog
+    await changed_sub.unsubscribe()
+    return samples, hops, missed, backlog
 
 
 async def run_pipeline(
@@ -176,7 +189,7 @@ async def run_pipeline(
             with Session(engine) as session:
                 matched = set(session.exec(select(SuggestionRow.offer_id).distinct()))
             candidates = [o for o in offers if o.offer_id in matched] or offers
-            samples, missed, backlog = await latency(nc, profiles, candidates, args)
+            samples, hops, missed, backlog = await latency(nc, profiles, candidates, args)
             with Session(engine) as session:
                 pending = session.exec(
                     select(func.count())
@@ -202,6 +215,8 @@ async def run_pipeline(
         "match_messages": match_messages,
         "p50_ms": 1000 * statistics.median(samples) if samples else float("nan"),
         "p99_ms": 1000 * percentile(samples, 99) if samples else float("nan"),
+        # Of which the first hop: offer published -> ingest announced it to the matcher.
+        "ingest_p50_ms": 1000 * statistics.median(hops) if hops else float("nan"),
         "latency_samples": len(samples),
         "latency_missed": missed,
         "backlog_at_end": backlog,
