@@ -36,8 +36,8 @@ import nats
 from nats.js.api import StreamConfig
 from transport import ceiling, publish_all, wait_for
 
-from services.embedded_nats import EmbeddedNats
-from services.publishing import encode_event
+from services.platform.embedded_nats import EmbeddedNats
+from services.platform.publishing import encode_event
 from services.synthetic import national
 
 BATCH = 200  # the services' pull batch

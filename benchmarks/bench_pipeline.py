@@ -47,13 +47,13 @@ from sqlmodel import Session, select
 from transport import cpu_seconds, peak_rss_mib, percentile, publish_all, wait_for
 
 from schemas import internal
-from services.embedded_nats import EmbeddedNats
-from services.outbox import unsent
-from services.publishing import encode_event
+from services.platform.embedded_nats import EmbeddedNats
+from services.platform.outbox import unsent
+from services.platform.publishing import encode_event
+from services.platform.topology import INPUT, INTERNAL, consumers_backlog
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import SuggestionRow, SuggestionStatus
 from services.synthetic import national
-from services.topology import INPUT, INTERNAL, consumers_backlog
 
 
 def start_service(

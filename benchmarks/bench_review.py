@@ -42,10 +42,10 @@ from stages import Parts, load_national
 from transport import percentile
 
 from schemas.regions import region_table
+from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import Coordinator, CoordinatorCreate, Role
 from services.review.web import create_app
-from services.settings import Settings
 from services.storage.db import create_schema, reset_schema
 from services.storage.models import CooperativeRow, SuggestionRow
 

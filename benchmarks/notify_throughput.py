@@ -22,11 +22,11 @@ from sqlmodel import Session, SQLModel, col, select
 
 from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
 from services.app import Pipeline
-from services.convert import cooperative_row, offer_row
-from services.embedded_nats import EmbeddedNats
+from services.ingest.convert import cooperative_row, offer_row
 from services.notify.loopback import LoopbackReceiver
 from services.notify.webhooks import register_endpoint
-from services.settings import Settings
+from services.platform.embedded_nats import EmbeddedNats
+from services.platform.settings import Settings
 from services.storage.db import make_engine, session_scope
 from services.storage.models import (
     OutboxRow,

@@ -7,11 +7,11 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from schemas import internal
-from services.consuming import Delivery
-from services.ingest import Ingest
+from services.ingest.service import Ingest
 from services.matching import Matcher
-from services.publishing import encode_event
-from services.settings import Settings
+from services.platform.consuming import Delivery
+from services.platform.publishing import encode_event
+from services.platform.settings import Settings
 from services.storage.db import engine_from_settings
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow

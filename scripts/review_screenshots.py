@@ -20,11 +20,11 @@ import nats
 from sqlmodel import Session, col, select
 
 from services.app import Pipeline
-from services.embedded_nats import EmbeddedNats, free_port
+from services.platform.embedded_nats import EmbeddedNats, free_port
+from services.platform.settings import Settings
 from services.review import decisions
 from services.review.accounts import ensure_demo_coordinators
 from services.review.models import Coordinator
-from services.settings import Settings
 from services.storage.models import NotificationRow, SuggestionRow
 from services.synthetic import kalbar_demo
 

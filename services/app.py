@@ -12,21 +12,21 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
-from services.ingest import ingest_service
+from services.ingest.service import ingest_service
 from services.matching import matcher_service
 from services.notify.service import notify_service
-from services.observability import (
+from services.platform.observability import (
     OpsServer,
     StallWatch,
     database_check,
     lag_loop,
     nats_check,
 )
+from services.platform.runtime import Runtime
+from services.platform.service import ServiceParts
+from services.platform.settings import Settings
+from services.platform.topology import STREAMS, ensure_streams
 from services.review.service import review_service
-from services.runtime import Runtime
-from services.service import ServiceParts
-from services.settings import Settings
-from services.topology import STREAMS, ensure_streams
 
 log = logging.getLogger(__name__)
 

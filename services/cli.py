@@ -21,7 +21,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from matcher.scoring import SUGGESTION_THRESHOLD
-from services.settings import Settings
+from services.platform.settings import Settings
 
 app = typer.Typer(
     help="Matchmaking between village cooperatives (Koperasi Desa Merah Putih) and partners.",
@@ -53,7 +53,7 @@ def load_settings(
 
 def configure_logging(verbose: bool, log_format: str = "rich") -> None:
     if log_format == "json":  # one JSON object a line on stderr, for a log pipeline
-        from services.observability import json_handler
+        from services.platform.observability import json_handler
 
         handler: logging.Handler = json_handler(sys.stderr)
     else:
@@ -98,8 +98,8 @@ def run(
 ) -> None:
     """Run the services in the foreground until SIGINT or SIGTERM."""
     from services.app import Pipeline
-    from services.embedded_nats import EmbeddedNats, is_reachable
     from services.matching.ownership import SecondMatcherError
+    from services.platform.embedded_nats import EmbeddedNats, is_reachable
 
     settings = load_settings(nats_url, database_url, data_dir)
     configure_logging(verbose, settings.log_format)
@@ -209,7 +209,7 @@ def publish(
     nats_url: NatsUrl = None,
 ) -> None:
     """Publish JSON or JSON Lines events to JetStream, with a deterministic Nats-Msg-Id."""
-    from services.publishing import publish_file
+    from services.platform.publishing import publish_file
 
     settings = load_settings(nats_url)
     sent, problems = asyncio.run(publish_file(settings, file, subject))
@@ -378,7 +378,7 @@ def nats_config(
     bcrypt_cost: Annotated[int, typer.Option(min=4, max=31, help="bcrypt cost factor")] = 11,
 ) -> None:
     """Write a nats-server configuration with one user per partner (publish own offers only)."""
-    from services.natsconfig import NatsConfigError, generate, read_partners
+    from services.platform.natsconfig import NatsConfigError, generate, read_partners
 
     try:
         result = generate(
@@ -411,8 +411,12 @@ def partner_consumers(
     """Create each partner's notification consumer `partner-<id>` (partners may not)."""
     import nats
 
-    from services.natsconfig import NatsConfigError, ensure_partner_consumers, read_partners
-    from services.topology import ensure_streams
+    from services.platform.natsconfig import (
+        NatsConfigError,
+        ensure_partner_consumers,
+        read_partners,
+    )
+    from services.platform.topology import ensure_streams
 
     settings = load_settings(nats_url, None, None)
     try:

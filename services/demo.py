@@ -23,13 +23,14 @@ from sqlmodel import Session, select
 
 from schemas.regions import region_table
 from services.app import Pipeline
-from services.embedded_nats import EmbeddedNats
 from services.notify.loopback import LOOPBACK
-from services.outbox import unsent as work_left
-from services.publishing import encode_event
+from services.platform.embedded_nats import EmbeddedNats
+from services.platform.outbox import unsent as work_left
+from services.platform.publishing import encode_event
+from services.platform.settings import Settings
+from services.platform.topology import INTERNAL, consumers_backlog
 from services.review.accounts import ensure_demo_coordinators
 from services.review.service import dashboard_url
-from services.settings import Settings
 from services.storage.models import (
     CooperativeRow,
     DeadLetterRow,
@@ -38,7 +39,6 @@ from services.storage.models import (
     SuggestionStatus,
 )
 from services.synthetic import kalbar_demo
-from services.topology import INTERNAL, consumers_backlog
 
 PUBLISH_WINDOW = 200
 

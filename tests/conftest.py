@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
-from services.embedded_nats import EmbeddedNats, free_port
-from services.log_throttle import reset_all
 from services.notify.loopback import LOOPBACK
-from services.settings import Settings
+from services.platform.embedded_nats import EmbeddedNats, free_port
+from services.platform.log_throttle import reset_all
+from services.platform.settings import Settings
 from services.storage.db import make_engine, reset_schema
 
 POSTGRES_URL = os.environ.get("KOPDES_TEST_DATABASE_URL")

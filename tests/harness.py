@@ -11,9 +11,9 @@ import nats
 from sqlmodel import Session
 
 from services.app import Pipeline
-from services.outbox import unsent as work_left
-from services.settings import Settings
-from services.topology import consumers_backlog
+from services.platform.outbox import unsent as work_left
+from services.platform.settings import Settings
+from services.platform.topology import consumers_backlog
 from tests.conftest import eventually
 
 

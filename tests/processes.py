@@ -19,11 +19,11 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.embedded_nats import free_port
-from services.outbox import unsent as work_left
+from services.platform.embedded_nats import free_port
+from services.platform.outbox import unsent as work_left
+from services.platform.topology import consumers_backlog
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, DeadLetterRow, OutboxRow, SuggestionRow
-from services.topology import consumers_backlog
 
 DURABLES = [
     ("KOPDES_INPUT", "ingest-cooperatives"),

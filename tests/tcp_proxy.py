@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 
-from services.embedded_nats import free_port
+from services.platform.embedded_nats import free_port
 
 
 class TcpProxy:

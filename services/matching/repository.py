@@ -31,7 +31,7 @@ from schemas import (
 )
 from schemas.regions import Level, region_table
 from services.matcher_values import cooperative_value, offer_value
-from services.outbox import enqueue_many
+from services.platform.outbox import enqueue_many
 from services.storage import bulk
 from services.storage.models import (
     CooperativeRow,

@@ -34,14 +34,14 @@ from sqlmodel import Session
 from matcher.shortlist import Rejection, Rule, Shortlist
 from schemas import internal, suggestion_id
 from schemas.internal import PairDecided
-from services.consuming import Delivery, process_batch, settle
-from services.ingest_store import record_handler_failure
 from services.matching import repository
 from services.matching.ownership import LOOK_SECONDS, Ownership
-from services.runtime import Runtime
-from services.service import ServiceParts
+from services.platform.consuming import Delivery, process_batch, settle
+from services.platform.dead_letters import record_handler_failure
+from services.platform.runtime import Runtime
+from services.platform.service import ServiceParts
+from services.platform.topology import INTERNAL
 from services.storage.db import begin_writing
-from services.topology import INTERNAL
 
 log = logging.getLogger(__name__)
 

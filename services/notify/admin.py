@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from services.notify import inbox as inbox_queries
 from services.notify import webhooks
-from services.settings import Settings
+from services.platform.settings import Settings
 from services.storage.db import create_schema, make_engine, session_scope
 from services.storage.models import (
     NotificationRow,

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from schemas import RecipientType
 from services.notify import messages
 from services.notify.store import Kind, notification_id, record_notification, record_reminder
-from services.settings import Settings
+from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import (
     CooperativeRow,

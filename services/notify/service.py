@@ -24,8 +24,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from schemas import DeadLetter, Decision, MatchDecision, Notification, RecipientType, subjects
-from services.consuming import Delivery, defer_decoding, process_batch, settle
-from services.ingest_store import record_dead_letter, record_handler_failure
 from services.notify import messages
 from services.notify.events import NOTIFY_COORDINATOR, CoordinatorReminder
 from services.notify.reminders import Sweeper
@@ -36,11 +34,13 @@ from services.notify.store import (
     record_notification,
 )
 from services.notify.webhooks import WebhookWorker
-from services.runtime import Runtime
-from services.service import ServiceParts
+from services.platform.consuming import Delivery, defer_decoding, process_batch, settle
+from services.platform.dead_letters import record_dead_letter, record_handler_failure
+from services.platform.runtime import Runtime
+from services.platform.service import ServiceParts
+from services.platform.topology import MATCH, consumer_config, jstream
 from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
 from services.storage.types import utcnow
-from services.topology import MATCH, consumer_config, jstream
 
 log = logging.getLogger(__name__)
 

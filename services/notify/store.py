@@ -24,7 +24,7 @@ from services.notify.events import (
 )
 from services.notify.messages import Text
 from services.notify.webhooks import schedule_deliveries
-from services.outbox import enqueue
+from services.platform.outbox import enqueue
 from services.storage.models import NotificationRow
 
 

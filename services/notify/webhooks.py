@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 
 from services.notify.destinations import InternalAddress, check_url, resolve_target
 from services.notify.events import notification_event
-from services.settings import Settings
+from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import (
     NotificationRow,

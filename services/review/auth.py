@@ -14,8 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from services.platform.settings import Settings
 from services.review.models import ApiTokenRow, Coordinator, LoginAttemptRow, LoginSessionRow
-from services.settings import Settings
 from services.storage.types import utcnow
 
 _hasher = PasswordHasher()

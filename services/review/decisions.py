@@ -24,7 +24,7 @@ from schemas import (
     subjects,
 )
 from schemas.internal import PairDecided
-from services.outbox import enqueue, enqueue_many
+from services.platform.outbox import enqueue, enqueue_many
 from services.review.labels import (
     APPROVE_REASONS,
     NOTE_REQUIRED,

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from services.platform.settings import Settings
 from services.review.auth import (
     coordinator_for_token,
     csrf_matches,
@@ -17,7 +18,6 @@ from services.review.auth import (
     new_csrf_token,
 )
 from services.review.models import Coordinator
-from services.settings import Settings
 
 
 def get_engine(request: Request) -> Engine:

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from services.platform.runtime import Runtime
+from services.platform.service import ServiceParts
+from services.platform.settings import Settings
 from services.review.web import create_app
-from services.runtime import Runtime
-from services.service import ServiceParts
-from services.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from services.review import models as _review_models  # noqa: F401  (registers t
 from services.storage import models  # noqa: F401  (registers the tables)
 
 if TYPE_CHECKING:
-    from services.settings import Settings
+    from services.platform.settings import Settings
 
 
 def make_engine(

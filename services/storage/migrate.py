@@ -196,7 +196,7 @@ def _next_revision_id() -> str | None:
 
 def engine_for_cli(url: str | None) -> Engine:
     """The engine the plain ``alembic`` CLI uses when no connection is handed in."""
-    from services.settings import Settings
+    from services.platform.settings import Settings
     from services.storage.db import engine_from_settings, make_engine
 
     return make_engine(url) if url else engine_from_settings(Settings())

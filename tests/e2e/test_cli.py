@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.embedded_nats import free_port, is_reachable
+from services.platform.embedded_nats import free_port, is_reachable
 from services.storage.db import create_schema, make_engine, session_scope
 from services.storage.models import DeadLetterRow
 from services.storage.types import utcnow
@@ -42,7 +42,7 @@ def test_demo_prints_suggestions_with_explanations(tmp_path):
 
 def declare_streams(url: str) -> None:
     from services.app import declare_streams as declare
-    from services.settings import Settings
+    from services.platform.settings import Settings
 
     asyncio.run(declare(Settings(nats_url=url)))
 

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from services.embedded_nats import free_port
+from services.platform.embedded_nats import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.embedded_nats import EmbeddedNats
+from services.platform.embedded_nats import EmbeddedNats
 from tests.conftest import eventually
 from tests.processes import start_service
 

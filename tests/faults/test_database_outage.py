@@ -20,7 +20,7 @@ import nats
 import pytest
 from sqlalchemy.engine import make_url
 
-from services.publishing import encode_event
+from services.platform.publishing import encode_event
 from services.synthetic import kalbar_demo
 from tests.conftest import eventually
 from tests.processes import (

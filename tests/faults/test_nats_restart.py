@@ -17,8 +17,8 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
-from services.embedded_nats import EmbeddedNats, free_port
-from services.publishing import encode_event
+from services.platform.embedded_nats import EmbeddedNats, free_port
+from services.platform.publishing import encode_event
 from services.synthetic import kalbar_demo
 from tests.conftest import eventually
 from tests.processes import assert_applied_once, consumers_ready, settled, start_service

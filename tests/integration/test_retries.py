@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-import services.ingest
-from services.ingest_store import apply_event as real_apply_event
-from services.ingest_store import apply_events as real_apply_events
+import services.ingest.service
+from services.ingest.store import apply_event as real_apply_event
+from services.ingest.store import apply_events as real_apply_events
 from services.storage.models import CooperativeRow, DeadLetterRow
 from tests import builders
 from tests.harness import Harness
@@ -36,8 +36,8 @@ def poisoned(monkeypatch):
         poison_in(events)
         return real_apply_events(session, events)
 
-    monkeypatch.setattr(services.ingest, "apply_event", apply_event)
-    monkeypatch.setattr(services.ingest, "apply_events", apply_events)
+    monkeypatch.setattr(services.ingest.service, "apply_event", apply_event)
+    monkeypatch.setattr(services.ingest.service, "apply_events", apply_events)
     return attempts
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
-from services.convert import cooperative_row, offer_row
+from services.ingest.convert import cooperative_row, offer_row
 from services.storage.db import make_engine
 from services.storage.models import NotificationRow, OutboxRow, SuggestionRow, SuggestionStatus
 from tests import builders

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import Session, select
 
 from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
-from services.convert import cooperative_row, offer_row
+from services.ingest.convert import cooperative_row, offer_row
 from services.notify.reminders import Sweeper
-from services.settings import Settings
+from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import (
     NotificationRow,

@@ -21,7 +21,7 @@ from services.notify.webhooks import (
     sign,
     verify,
 )
-from services.settings import Settings
+from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import WebhookDeliveryRow, WebhookDeliveryStatus
 from tests.conftest import eventually

@@ -26,10 +26,10 @@ from ruamel.yaml import YAML
 
 from services.app import SERVICE_FACTORIES
 from services.cli import app
-from services.embedded_nats import free_port, is_reachable, nats_server_binary
-from services.natsconfig import generate, inbox_prefix, load_credentials
-from services.settings import Settings
-from services.topology import STREAMS, ensure_streams
+from services.platform.embedded_nats import free_port, is_reachable, nats_server_binary
+from services.platform.natsconfig import generate, inbox_prefix, load_credentials
+from services.platform.settings import Settings
+from services.platform.topology import STREAMS, ensure_streams
 from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

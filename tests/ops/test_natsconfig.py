@@ -17,8 +17,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.embedded_nats import EmbeddedNats, nats_server_binary
-from services.natsconfig import (
+from services.platform.embedded_nats import EmbeddedNats, nats_server_binary
+from services.platform.natsconfig import (
     PARTNER_API_PREFIX,
     NatsConfigError,
     ensure_partner_consumers,
@@ -27,8 +27,8 @@ from services.natsconfig import (
     load_credentials,
     read_partners,
 )
-from services.settings import Settings
-from services.topology import ensure_streams
+from services.platform.settings import Settings
+from services.platform.topology import ensure_streams
 from tests.conftest import eventually
 
 FAST = 4  # bcrypt cost for tests; production uses 11

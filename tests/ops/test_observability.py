@@ -14,9 +14,9 @@ from typing import Any
 import nats
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.embedded_nats import EmbeddedNats, free_port
-from services.ingest import Ingest
-from services.observability import (
+from services.ingest.service import Ingest
+from services.platform.embedded_nats import EmbeddedNats, free_port
+from services.platform.observability import (
     JsonFormatter,
     OpsServer,
     StallWatch,
@@ -24,7 +24,7 @@ from services.observability import (
     nats_check,
     subject_family,
 )
-from services.settings import Settings
+from services.platform.settings import Settings
 from services.storage.db import make_engine
 from tests import builders
 from tests.conftest import eventually
@@ -198,7 +198,7 @@ async def test_json_log_lines_carry_the_event_id(settings: Settings) -> None:
     assert entry["subject"] == BRI_OFFERS
     assert entry["consumer"] == "ingest-offers"
     assert entry["error_type"] == h.dead_letters[0]["error_type"]
-    assert entry["level"] == "INFO" and entry["logger"] == "services.ingest"
+    assert entry["level"] == "INFO" and entry["logger"] == "services.ingest.service"
 
 
 def test_json_formatter_keeps_extras_and_exceptions() -> None:

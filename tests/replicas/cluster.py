@@ -22,13 +22,13 @@ from matcher.shortlist import select as select_pairs
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, internal
 from services import synthetic
 from services.matching.repository import cooperative_of, offer_of
-from services.outbox import unsent
-from services.publishing import encode_event
-from services.settings import Settings
+from services.platform.outbox import unsent
+from services.platform.publishing import encode_event
+from services.platform.settings import Settings
+from services.platform.topology import consumers_backlog
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, OfferRow, OutboxRow, SuggestionRow
 from services.synthetic import cooperatives
-from services.topology import consumers_backlog
 from tests.processes import all_messages, assert_versions_consecutive, start_service
 
 BATCH_SIZE = 50

@@ -11,10 +11,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from schemas import internal
-from services.consuming import ACK, Delivery, Retry, is_transient, process_batch
-from services.ingest import Ingest
-from services.publishing import encode_event
-from services.settings import Settings
+from services.ingest.service import Ingest
+from services.platform.consuming import ACK, Delivery, Retry, is_transient, process_batch
+from services.platform.publishing import encode_event
+from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import CooperativeRow, OutboxRow, SuggestionRow
 from services.storage.types import utcnow

@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas import suggestion_id
+from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import CoordinatorCreate, Role
 from services.review.web import create_app
-from services.settings import Settings
 from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
 from services.storage.types import utcnow
 

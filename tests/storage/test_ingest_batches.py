@@ -14,9 +14,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from schemas import internal, subjects
-from services.consuming import ACK, Delivery
-from services.ingest import Ingest
-from services.settings import Settings
+from services.ingest.service import Ingest
+from services.platform.consuming import ACK, Delivery
+from services.platform.settings import Settings
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OutboxRow
 from services.storage.types import utcnow
 from tests import builders
@@ -428,7 +428,7 @@ def test_changes_are_announced_to_every_province_concerned(engine, database_url)
 
 def test_a_message_whose_refusal_cannot_be_stored_is_terminated_not_retried(engine):
     """The last line of defence against redelivery forever: give_up itself fails."""
-    from services.consuming import Terminate, process_batch
+    from services.platform.consuming import Terminate, process_batch
 
     def apply(session, delivery):
         raise ValueError("a fault of the service")

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from services.outbox import OutboxRelay, enqueue_many
+from services.platform.outbox import OutboxRelay, enqueue_many
 from services.storage.db import session_scope
 from services.storage.models import OutboxRow
 

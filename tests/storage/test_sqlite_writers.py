@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel, select
 
-from services.outbox import OutboxRelay, enqueue
+from services.platform.outbox import OutboxRelay, enqueue
 from services.storage.db import begin_writing, make_engine, session_scope
 from services.storage.models import OutboxRow
 

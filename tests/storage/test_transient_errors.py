@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, select
 
-from services.consuming import Delivery, Retry, process_batch
-from services.runtime import Runtime
-from services.settings import Settings
+from services.platform.consuming import Delivery, Retry, process_batch
+from services.platform.runtime import Runtime
+from services.platform.settings import Settings
 from services.storage import migrate
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import OutboxRow

@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from services.log_throttle import ThrottledLog
+from services.platform.log_throttle import ThrottledLog
 
 
 def test_each_key_is_logged_once_per_interval(
     caplog: pytest.LogCaptureFixture, monkeypatch
 ) -> None:
     now = [100.0]
-    monkeypatch.setattr("services.log_throttle.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("services.platform.log_throttle.time.monotonic", lambda: now[0])
     throttle = ThrottledLog(logging.getLogger("t"), interval=60)
     caplog.set_level(logging.INFO, "t")
     for n in range(1000):

@@ -157,7 +157,7 @@ def test_term_lists_are_bounded():
 
 
 def _reason(model: type, payload: dict) -> str:
-    from services.intake import describe_validation_error
+    from services.ingest.intake import describe_validation_error
 
     with pytest.raises(ValidationError) as info:
         model.model_validate(payload)

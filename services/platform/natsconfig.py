@@ -52,7 +52,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from schemas import subjects
-from services.topology import NOTIFY
+from services.platform.topology import NOTIFY
 
 SERVICES_USER = "kopdes"
 SIMKOPDES_USER = "simkopdes"

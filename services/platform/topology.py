@@ -24,7 +24,7 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 
 from schemas import subjects
-from services.settings import Settings
+from services.platform.settings import Settings
 
 DAY = 24 * 3600.0
 MIB = 1024 * 1024

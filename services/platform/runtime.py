@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from faststream.nats import NatsBroker
 from sqlalchemy import Engine
 
-from services.consuming import is_transient
-from services.outbox import OutboxRelay
-from services.settings import Settings
+from services.platform.consuming import is_transient
+from services.platform.outbox import OutboxRelay
+from services.platform.settings import Settings
+from services.platform.topology import make_broker
 from services.storage.db import create_schema, engine_from_settings
-from services.topology import make_broker
 
 log = logging.getLogger(__name__)
 

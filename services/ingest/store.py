@@ -12,20 +12,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, tuple_
+from sqlalchemy import Table, tuple_
 from sqlalchemy import select as select_core
 from sqlmodel import Session
 
 from matcher.shortlist import province_of
-from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, internal, subjects
+from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, internal
 from schemas.internal import CooperativeChanged, OfferChanged
-from services.consuming import Delivery
-from services.convert import cooperative_values, offer_values
-from services.intake import InputEvent, storable
-from services.outbox import enqueue_many
+from services.ingest.convert import cooperative_values, offer_values
+from services.ingest.intake import InputEvent
+from services.platform.outbox import enqueue_many
 from services.storage import bulk
 from services.storage.db import lock_entities
-from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OfferWithdrawalRow
+from services.storage.models import CooperativeRow, OfferRow, OfferWithdrawalRow
 
 
 def apply_event(session: Session, event: InputEvent) -> bool:
@@ -223,64 +222,3 @@ def _apply_offer_events(
             announced.append((i, *message))
     _store(session, offer_table, [offers[key] for key in sorted(offers_changed)])
     _store(session, withdrawal_table, [withdrawals[key] for key in sorted(withdrawals_changed)])
-
-
-VARCHAR = 255  # the dead_letter table's subject, source and msg_id columns
-
-
-def record_dead_letter(
-    session: Session, letter: DeadLetter, source: str, msg_id: str | None = None
-) -> None:
-    """Keep the refused input for inspection and announce it on ``kopdes.deadletter``."""
-    record_dead_letters(session, [(letter, source, msg_id)])
-
-
-Refusal = tuple[DeadLetter, str, str | None]  # the letter, stream:sequence, Nats-Msg-Id
-
-
-def record_dead_letters(session: Session, refusals: Sequence[Refusal]) -> None:
-    """``record_dead_letter`` for many, with a few statements: a flood of refusals from one
-    partner must pass as quickly as valid input, not hold back the other partners' offers.
-    """
-    table: Table = DeadLetterRow.__table__  # type: ignore[attr-defined]
-    sources = [source for _, source, _ in refusals]
-    known: set[str] = set()
-    for start in range(0, len(sources), 500):
-        query = select_core(table.c.source).where(table.c.source.in_(sources[start : start + 500]))
-        known.update(session.connection().execute(query).scalars())
-    rows: list[dict[str, Any]] = []
-    messages: list[tuple[str, BaseModel, str]] = []
-    for letter, source, msg_id in refusals:
-        if source in known:  # a redelivered refusal is kept once
-            continue
-        known.add(source)
-        # Whatever the input's subject, Nats-Msg-Id or bytes, the row can be stored (see
-        # ``storable``); the message on kopdes.deadletter carries them as received.
-        rows.append(
-            {
-                "subject": storable(letter.subject, VARCHAR),
-                "reason": storable(letter.reason),
-                "error_type": letter.error_type,
-                "raw": storable(letter.raw),
-                "raw_encoding": letter.raw_encoding,
-                "source": source,  # stream:sequence, always short
-                "msg_id": None if msg_id is None else storable(msg_id, VARCHAR),
-                "received_at": letter.received_at,
-            }
-        )
-        messages.append((subjects.DEADLETTER, letter, f"deadletter:{source}"))
-    if rows:
-        session.connection().execute(insert(table), rows)
-    enqueue_many(session, messages)
-
-
-def record_handler_failure(session: Session, delivery: Delivery, exc: Exception, work: str) -> None:
-    """Dead-letter a message whose handler kept failing (``work``: what it was doing)."""
-    letter = DeadLetter(
-        subject=delivery.subject,
-        reason=f"{work} failed {delivery.num_delivered} times: {exc!r}",
-        error_type="handler_error",
-        raw=delivery.data.decode("utf-8", "replace"),
-        received_at=delivery.received_at,
-    )
-    record_dead_letter(session, letter, delivery.source, delivery.msg_id)

@@ -25,8 +25,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from services import observability
-from services.log_throttle import ThrottledLog
+from services.platform import observability
+from services.platform.log_throttle import ThrottledLog
 from services.storage.db import begin_writing, session_scope
 from services.storage.types import utcnow
 

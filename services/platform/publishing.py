@@ -15,7 +15,7 @@ import nats
 from pydantic import BaseModel
 
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, subjects
-from services.settings import Settings
+from services.platform.settings import Settings
 
 
 def subject_for(payload: dict[str, Any]) -> str | None:

@@ -19,13 +19,14 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from schemas import CooperativeProfile, DeadLetter, OfferWithdrawn, PartnerOffer, subjects
-from services.consuming import Delivery, Outcome, defer_decoding, process_batch, settle
-from services.ingest_store import Refusal, apply_event, apply_events, record_dead_letters
-from services.intake import InputEvent, Refused, parse_input, raw_text
-from services.log_throttle import ThrottledLog
-from services.runtime import Runtime
-from services.service import ServiceParts
-from services.topology import INPUT, consumer_config, jstream
+from services.ingest.intake import InputEvent, Refused, parse_input, raw_text
+from services.ingest.store import apply_event, apply_events
+from services.platform.consuming import Delivery, Outcome, defer_decoding, process_batch, settle
+from services.platform.dead_letters import Refusal, record_dead_letters
+from services.platform.log_throttle import ThrottledLog
+from services.platform.runtime import Runtime
+from services.platform.service import ServiceParts
+from services.platform.topology import INPUT, consumer_config, jstream
 
 log = logging.getLogger(__name__)
 # A partner's flood of one mistake is one line a minute; each refusal is a dead letter.

@@ -126,17 +126,3 @@ def raw_text(data: bytes, limit: int) -> tuple[str, str, bool]:
         return data.decode("utf-8"), "utf-8", truncated
     except UnicodeDecodeError:
         return base64.b64encode(data).decode("ascii"), "base64", truncated
-
-
-def storable(text: str, limit: int | None = None) -> str:
-    """Text any database column holds: NUL escaped, cut to ``limit`` characters with a mark.
-
-    A dead letter must always be storable, whatever the input: PostgreSQL refuses U+0000 in
-    text and longer values than a VARCHAR's length, and a refusal that cannot be stored
-    would be redelivered forever.
-    """
-    text = text.replace("\x00", "\\u0000")
-    if limit is not None and len(text) > limit:
-        mark = f"…[cut from {len(text)} chars]"
-        text = text[: limit - len(mark)] + mark
-    return text

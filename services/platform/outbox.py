@@ -22,7 +22,7 @@ from sqlalchemy import Engine, Row, Table, func, update
 from sqlalchemy import select as select_core
 from sqlmodel import Session, col, select
 
-from services.observability import count_published
+from services.platform.observability import count_published
 from services.storage import bulk
 from services.storage.db import begin_writing
 from services.storage.models import OutboxRow
