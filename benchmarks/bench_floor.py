@@ -36,9 +36,9 @@ import nats
 from nats.js.api import StreamConfig
 from transport import ceiling, publish_all, wait_for
 
+from services.demo.synthetic import national
 from services.platform.embedded_nats import EmbeddedNats
 from services.platform.publishing import encode_event
-from services.synthetic import national
 
 BATCH = 200  # the services' pull batch
 PULL_WAIT = 0.05  # the services' urgent pull wait

@@ -5,7 +5,7 @@ Starts its own nats-server; uses PostgreSQL when ``KOPDES_BENCH_DATABASE_URL`` i
 
 1. The pipeline: one ``run ingest`` process and ``--matchers`` ``run matcher`` processes
    (sharing the provinces; on SQLite one ``run ingest matcher`` process, as
-   ``kopdes-match run`` would), the national set (``services.synthetic.national``: 83,762
+   ``kopdes-match run`` would), the national set (``services.demo.synthetic.national``: 83,762
    profiles and 10,000 national, province and regency offers; ``--scale`` for a part)
    published as fast as possible: events/s until every change is matched and every
    suggestion published.
@@ -47,13 +47,13 @@ from sqlmodel import Session, select
 from transport import cpu_seconds, peak_rss_mib, percentile, publish_all, wait_for
 
 from schemas import internal
+from services.demo.synthetic import national
 from services.platform.embedded_nats import EmbeddedNats
 from services.platform.outbox import unsent
 from services.platform.publishing import encode_event
 from services.platform.topology import INPUT, INTERNAL, consumers_backlog
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import SuggestionRow, SuggestionStatus
-from services.synthetic import national
 
 
 def start_service(

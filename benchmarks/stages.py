@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from schemas import internal
+from services.demo.synthetic import national
 from services.ingest.service import Ingest
 from services.matching import Matcher
 from services.platform.consuming import Delivery
@@ -15,7 +16,6 @@ from services.platform.settings import Settings
 from services.storage.db import engine_from_settings
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
-from services.synthetic import national
 
 BATCH = 200
 

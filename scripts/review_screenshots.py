@@ -20,13 +20,13 @@ import nats
 from sqlmodel import Session, col, select
 
 from services.app import Pipeline
+from services.demo.synthetic import kalbar_demo
 from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.settings import Settings
 from services.review import decisions
 from services.review.accounts import ensure_demo_coordinators
 from services.review.models import Coordinator
 from services.storage.models import NotificationRow, SuggestionRow
-from services.synthetic import kalbar_demo
 
 CHROMIUM_ARGS = [
     "--headless",

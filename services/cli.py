@@ -185,7 +185,7 @@ def demo(
     verbose: bool = False,
 ) -> None:
     """Self-contained demo: embedded NATS, SQLite, Kalimantan Barat data, best suggestions."""
-    from services.demo import run_demo
+    from services.demo.run import run_demo
 
     configure_logging(verbose)
     asyncio.run(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
-from services.notify.loopback import LOOPBACK
+from services.demo.loopback import LOOPBACK
 from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.log_throttle import reset_all
 from services.platform.settings import Settings

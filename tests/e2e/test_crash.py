@@ -10,9 +10,9 @@ import nats
 import pytest
 
 from services.app import declare_streams
+from services.demo.synthetic import kalbar_demo
 from services.platform.publishing import encode_event
 from services.platform.settings import Settings
-from services.synthetic import kalbar_demo
 from tests.conftest import eventually
 from tests.processes import assert_applied_once, consumers_ready, settled, start_service
 

@@ -20,8 +20,8 @@ import nats
 import pytest
 from sqlalchemy.engine import make_url
 
+from services.demo.synthetic import kalbar_demo
 from services.platform.publishing import encode_event
-from services.synthetic import kalbar_demo
 from tests.conftest import eventually
 from tests.processes import (
     assert_applied_once,

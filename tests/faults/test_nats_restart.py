@@ -17,9 +17,9 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
+from services.demo.synthetic import kalbar_demo
 from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.publishing import encode_event
-from services.synthetic import kalbar_demo
 from tests.conftest import eventually
 from tests.processes import assert_applied_once, consumers_ready, settled, start_service
 

@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 from matcher.shortlist import Rule, Shortlist
 from matcher.shortlist import select as select_pairs
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, internal
-from services import synthetic
+from services.demo import synthetic
+from services.demo.synthetic import cooperatives
 from services.matching.repository import cooperative_of, offer_of
 from services.platform.outbox import unsent
 from services.platform.publishing import encode_event
@@ -28,7 +29,6 @@ from services.platform.settings import Settings
 from services.platform.topology import consumers_backlog
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, OfferRow, OutboxRow, SuggestionRow
-from services.synthetic import cooperatives
 from tests.processes import all_messages, assert_versions_consecutive, start_service
 
 BATCH_SIZE = 50

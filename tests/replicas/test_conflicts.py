@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from schemas import internal
+from services.demo.synthetic import kalbar_demo
 from services.ingest.service import Ingest
 from services.platform.consuming import ACK, Delivery, Retry, is_transient, process_batch
 from services.platform.publishing import encode_event
@@ -18,7 +19,6 @@ from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import CooperativeRow, OutboxRow, SuggestionRow
 from services.storage.types import utcnow
-from services.synthetic import kalbar_demo
 
 
 def suggestion(**changes: object) -> SuggestionRow:

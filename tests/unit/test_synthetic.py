@@ -11,7 +11,7 @@ import pytest
 
 from schemas.events import CooperativeProfile, OfferType, PartnerOffer
 from schemas.regions import Level, regency_code, region_table
-from services import synthetic
+from services.demo import synthetic
 
 TODAY = date(2026, 11, 27)
 REAL_PARTNERS = {

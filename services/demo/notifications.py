@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from schemas import Decision, Notification
 from services.app import Pipeline
+from services.demo.loopback import Delivered, LoopbackReceiver
 from services.notify.inbox import inbox
-from services.notify.loopback import Delivered, LoopbackReceiver
 from services.notify.webhooks import register_endpoint
 from services.review.decisions import decide
 from services.review.models import Coordinator

@@ -23,7 +23,9 @@ from sqlmodel import Session, select
 
 from schemas.regions import region_table
 from services.app import Pipeline
-from services.notify.loopback import LOOPBACK
+from services.demo.loopback import LOOPBACK
+from services.demo.notifications import show_notification, webhooks_while_serving
+from services.demo.synthetic import kalbar_demo
 from services.platform.embedded_nats import EmbeddedNats
 from services.platform.outbox import unsent as work_left
 from services.platform.publishing import encode_event
@@ -38,7 +40,6 @@ from services.storage.models import (
     SuggestionRow,
     SuggestionStatus,
 )
-from services.synthetic import kalbar_demo
 
 PUBLISH_WINDOW = 200
 
@@ -197,14 +198,10 @@ async def run_demo(
             await nc.close()
             suggestions = print_suggestions(console, pipeline, top)
             print_dashboard(console, pipeline, data_dir, serving=serve_until is not None)
-            if notify and serve_until is None:
-                from services.notify.demo import show_notification
-
-                if await show_notification(console, pipeline, data_dir):
-                    suggestions -= 1  # the one approved
+            approved = notify and serve_until is None
+            if approved and await show_notification(console, pipeline, data_dir):
+                suggestions -= 1  # the one approved
             if serve_until is not None:
-                from services.notify.demo import webhooks_while_serving
-
                 console.print("  dasbor berjalan; Ctrl-C untuk berhenti")
                 serving = time.perf_counter()
                 with webhooks_while_serving(console, pipeline, data_dir):

@@ -1,0 +1,1 @@
+"""The demo, its loopback webhook receiver, and the synthetic data it and the benchmarks use."""
