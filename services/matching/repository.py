@@ -10,6 +10,7 @@ never overwritten: what the statement did not write is not announced either.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,10 +22,7 @@ from sqlmodel import Session
 from matcher import Cooperative, Offer
 from matcher.shortlist import Published, Rejection, Retracted, Shortlist, Suggested
 from schemas import (
-    Basis,
-    ExplanationComponent,
     MatchRetracted,
-    MatchSuggestion,
     RetractReason,
     subjects,
     suggestion_id,
@@ -264,22 +262,39 @@ def _suggestion_row(
     }
 
 
-def _event(row: dict[str, Any]) -> MatchSuggestion:
-    # Built from values this module made (not input): constructed without validating
-    # again, which cost as much as writing the row.
-    return MatchSuggestion.model_construct(
-        suggestion_id=row["suggestion_id"],
-        offer_id=row["offer_id"],
-        partner_id=row["partner_id"],
-        cooperative_id=row["cooperative_id"],
-        regency_code=row["regency_code"],
-        province_code=row["province_code"],
-        score=row["score"],
-        rank=row["rank"],
-        basis=[Basis(b) for b in row["basis"]],
-        explanation=[ExplanationComponent.model_construct(**c) for c in row["explanation"]],
-        created_at=row["updated_at"],
-        summary=row["summary"] or None,
+def _event(row: dict[str, Any]) -> str:
+    """The ``MatchSuggestion`` of a row as JSON, byte for byte what the model would write
+    (``tests/storage/test_suggestion_json.py``), without building the model: the values are
+    this module's own, and building models for every announcement cost as much as writing
+    the rows."""
+    at = row["updated_at"].isoformat()
+    if at.endswith("+00:00"):  # as pydantic writes UTC
+        at = at[:-6] + "Z"
+    return json.dumps(
+        {
+            "suggestion_id": row["suggestion_id"],
+            "offer_id": row["offer_id"],
+            "partner_id": row["partner_id"],
+            "cooperative_id": row["cooperative_id"],
+            "regency_code": row["regency_code"],
+            "score": float(row["score"]),
+            "rank": row["rank"],
+            "explanation": [
+                {
+                    "name": c["name"],
+                    "weight": float(c["weight"]),
+                    "score": float(c["score"]),
+                    "detail": c["detail"],
+                }
+                for c in row["explanation"]
+            ],
+            "created_at": at,
+            "province_code": row["province_code"],
+            "basis": list(row["basis"]),
+            "summary": row["summary"] or None,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
 
 
