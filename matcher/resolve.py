@@ -103,12 +103,10 @@ def _fuzzy_choices(words: int) -> tuple[str, ...]:
 def resolve(text: str) -> tuple[Hit, ...]:
     """All canonical terms in ``text``, in order, each once (its best hit)."""
     toks = tokens(text)
-    max_words = vocabulary().max_words
     hits: list[Hit] = []
     i = 0
     while i < len(toks):
-        # What starts at token i depends on the next max_words + 1 tokens only.
-        step, found = _resolve_at(toks[i : i + max_words + 1], max_words)
+        step, found = _resolve_at(toks, i)
         hits.extend(found)
         i += step
     best: dict[str, Hit] = {}
@@ -118,24 +116,48 @@ def resolve(text: str) -> tuple[Hit, ...]:
     return tuple(best.values())
 
 
-@lru_cache(maxsize=1 << 17)
-def _resolve_at(window: tuple[str, ...], max_words: int) -> tuple[int, tuple[Hit, ...]]:
-    """Resolve what starts at the window's first token: (tokens consumed, hits).
+def _resolve_at(toks: tuple[str, ...], start: int) -> tuple[int, tuple[Hit, ...]]:
+    """Resolve what starts at token ``start``: (tokens consumed, hits).
 
-    Cached: texts are made of the same few phrases, so most windows recur.
+    The longest variant at the window's start is found by extending the phrase word by
+    word while it still starts a variant. What follows depends on that variant and the
+    word after it (or on the first two words when none starts there): those are the cache
+    keys, as texts are made of the same few phrases. Keyed on the whole window, the cache
+    missed on most windows of free text (each run of six words is new).
     """
-    for n in range(min(max_words, len(window)), 0, -1):
-        phrase = " ".join(window[:n])
-        terms = _exact(phrase)
-        if terms:
-            # A typo in the word after an exact match may make a longer variant
-            # ("kelapa sawet" is oil palm, not coconut): try the longer window fuzzily.
-            if n < len(window) and window[n] not in STOPWORDS:
-                longer = " ".join(window[: n + 1])
-                fuzzy = _fuzzy(longer, n + 1)
-                if fuzzy is not None and fuzzy[1].startswith(phrase + " "):
-                    return n + 1, tuple(Hit(t, longer, fuzzy[2]) for t in fuzzy[0])
-            return n, tuple(Hit(t, phrase, 100.0) for t in terms)
+    vocab = vocabulary()
+    limit = min(vocab.max_words, len(toks) - start)
+    longest, words, phrase = 0, 1, toks[start]
+    while phrase in vocab.prefixes:
+        if phrase in vocab.variants:
+            longest = words
+        if words == limit:
+            break
+        phrase = f"{phrase} {toks[start + words]}"
+        words += 1
+    if longest:
+        return _resolve_variant_at(toks[start : start + longest + 1], longest)
+    return _resolve_word_at(toks[start : start + 2])
+
+
+@lru_cache(maxsize=1 << 16)
+def _resolve_variant_at(window: tuple[str, ...], n: int) -> tuple[int, tuple[Hit, ...]]:
+    """The window starts with an n-word variant and holds at most the word after it."""
+    phrase = " ".join(window[:n])
+    terms = _exact(phrase)
+    # A typo in the word after an exact match may make a longer variant
+    # ("kelapa sawet" is oil palm, not coconut): try the longer window fuzzily.
+    if n < len(window) and window[n] not in STOPWORDS:
+        longer = " ".join(window[: n + 1])
+        fuzzy = _fuzzy(longer, n + 1)
+        if fuzzy is not None and fuzzy[1].startswith(phrase + " "):
+            return n + 1, tuple(Hit(t, longer, fuzzy[2]) for t in fuzzy[0])
+    return n, tuple(Hit(t, phrase, 100.0) for t in terms)
+
+
+@lru_cache(maxsize=1 << 16)
+def _resolve_word_at(window: tuple[str, ...]) -> tuple[int, tuple[Hit, ...]]:
+    """No variant starts at the window's first word; the window holds at most two words."""
     word = window[0]
     if word in STOPWORDS or word.isdigit():
         return 1, ()
