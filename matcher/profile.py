@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from matcher.model import Cooperative, Offer
-from matcher.normalise import STOPWORDS, normalise
+from matcher.normalise import GENERIC_PHRASES, STOPWORDS, normalise
 from matcher.resolve import Hit, resolve, resolve_all
 from matcher.vocabulary import vocabulary
 
@@ -114,6 +114,45 @@ def coop_term_sets(coop: Cooperative) -> tuple[frozenset[str], ...]:
 def coop_text(coop: Cooperative) -> str:
     """The cooperative's text for the free-text component (``CoopTerms.text``)."""
     return _coop_text(coop.business_units, coop.commodities, coop.needs)
+
+
+def coop_text_words(coop: Cooperative) -> tuple[str, ...]:
+    """The words of ``coop_text(coop)``, in order.
+
+    Made field by field, each distinct unit or commodity string once (cooperatives share
+    most of them): the words of a joined text are the words of its fields, except that
+    "merah putih" is one generic phrase that may span two fields, so a cooperative with a
+    field that may hold either word, or any non-ASCII field, goes the long way.
+    """
+    words: list[str] = []
+    for field in (*coop.business_units, *coop.commodities):
+        found = _field_words(field)
+        if found is None:
+            return tuple(coop_text(coop).split())
+        words.extend(found)
+    needs = _words(coop.needs)  # nearly every one is new: not worth a cache entry
+    if needs is None:
+        return tuple(coop_text(coop).split())
+    words.extend(needs)
+    return tuple(words)
+
+
+@lru_cache(maxsize=1 << 14)
+def _field_words(field: str) -> tuple[str, ...] | None:
+    return _words(field)
+
+
+def _words(field: str) -> tuple[str, ...] | None:
+    """``_match_text(field)``'s words, or None when joining fields may change them."""
+    if not field.isascii():
+        return None
+    lowered = field.lower()
+    if any(word in lowered for word in _GENERIC_PHRASE_WORDS):
+        return None
+    return tuple(t for t in normalise(field).split() if t not in STOPWORDS)
+
+
+_GENERIC_PHRASE_WORDS = frozenset(word for phrase in GENERIC_PHRASES for word in phrase.split())
 
 
 def _coop_hits(

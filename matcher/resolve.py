@@ -101,43 +101,45 @@ def _fuzzy_choices(words: int) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 17)
 def resolve(text: str) -> tuple[Hit, ...]:
-    """All canonical terms in ``text``, in order, each once (its best hit)."""
+    """All canonical terms in ``text``, in order, each once (its best hit).
+
+    At each word, the longest variant starting there is found by extending the phrase
+    word by word while it still starts a variant. What follows depends on that variant
+    and the word after it (or, when no variant starts there, on the word and the next):
+    those are the cache keys, as texts are made of the same few phrases. (Keyed on the
+    whole window of ``max_words`` + 1 words, the cache missed on most windows of free
+    text.) The loop is inlined: it runs once per word of every profile.
+    """
     toks = tokens(text)
+    vocab = vocabulary()
+    prefixes, variants, max_words = vocab.prefixes, vocab.variants, vocab.max_words
     hits: list[Hit] = []
-    i = 0
-    while i < len(toks):
-        step, found = _resolve_at(toks, i)
-        hits.extend(found)
+    i, count = 0, len(toks)
+    while i < count:
+        phrase, longest = toks[i], 0
+        if phrase in prefixes:
+            words, limit = 1, min(max_words, count - i)
+            while True:
+                if phrase in variants:
+                    longest = words
+                if words == limit:
+                    break
+                phrase = f"{phrase} {toks[i + words]}"
+                if phrase not in prefixes:
+                    break
+                words += 1
+        if longest:
+            step, found = _resolve_variant_at(toks[i : i + longest + 1], longest)
+        else:
+            step, found = _resolve_word_at(toks[i : i + 2])
+        if found:
+            hits.extend(found)
         i += step
     best: dict[str, Hit] = {}
     for hit in hits:
         if hit.term not in best or hit.score > best[hit.term].score:
             best[hit.term] = hit
     return tuple(best.values())
-
-
-def _resolve_at(toks: tuple[str, ...], start: int) -> tuple[int, tuple[Hit, ...]]:
-    """Resolve what starts at token ``start``: (tokens consumed, hits).
-
-    The longest variant at the window's start is found by extending the phrase word by
-    word while it still starts a variant. What follows depends on that variant and the
-    word after it (or on the first two words when none starts there): those are the cache
-    keys, as texts are made of the same few phrases. Keyed on the whole window, the cache
-    missed on most windows of free text (each run of six words is new).
-    """
-    vocab = vocabulary()
-    limit = min(vocab.max_words, len(toks) - start)
-    longest, words, phrase = 0, 1, toks[start]
-    while phrase in vocab.prefixes:
-        if phrase in vocab.variants:
-            longest = words
-        if words == limit:
-            break
-        phrase = f"{phrase} {toks[start + words]}"
-        words += 1
-    if longest:
-        return _resolve_variant_at(toks[start : start + longest + 1], longest)
-    return _resolve_word_at(toks[start : start + 2])
 
 
 @lru_cache(maxsize=1 << 16)
