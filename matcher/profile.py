@@ -103,12 +103,38 @@ def _coop_terms(
 
 def coop_term_sets(coop: Cooperative) -> tuple[frozenset[str], ...]:
     """The cooperative's units, commodities, need intents and need objects, as
-    ``coop_terms`` has them, without the free text or a signature: for batch ranking, which
-    needs the free text of only the few cooperatives that come near an offer's top k."""
-    hits = _coop_hits(
-        coop.business_units, coop.commodities, coop.needs, bool(coop.financing_need_idr)
+    ``coop_terms`` has them, without the hits, the free text or a signature: for batch
+    ranking. Sets do not depend on the order of the fields, so each distinct unit or
+    commodity string is resolved to its sets once."""
+    units: set[str] = set()
+    commodities: set[str] = set()
+    for text in coop.business_units:
+        unit_terms, commodity_terms = _field_terms(text)
+        units |= unit_terms
+        commodities |= commodity_terms
+    for text in coop.commodities:
+        commodities |= _field_terms(text)[1]
+    intents, objects = _need_terms(coop.needs) if coop.needs else (frozenset(), frozenset())
+    if coop.financing_need_idr:
+        intents |= {FINANCING}
+    return frozenset(units), frozenset(commodities), intents, objects
+
+
+@lru_cache(maxsize=1 << 14)
+def _field_terms(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The unit terms and the commodity terms of one unit or commodity field."""
+    hits = resolve(text)
+    return (
+        frozenset(h.term for h in hits if h.term.startswith("unit:")),
+        frozenset(h.term for h in hits if h.term.startswith("commodity:")),
     )
-    return tuple(frozenset(kind) for kind in hits)
+
+
+def _need_terms(needs: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The intent terms and the other terms of a needs text."""
+    terms = [h.term for h in resolve(needs)]
+    intents = frozenset(t for t in terms if t.startswith("intent:"))
+    return intents, frozenset(terms) - intents
 
 
 def coop_text(coop: Cooperative) -> str:

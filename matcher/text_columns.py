@@ -40,8 +40,6 @@ _OTHER = len(_ALPHABET)
 # Added to every bound: rapidfuzz's float arithmetic may differ from numpy's in the last
 # bits, never by this much.
 _BOUND_EPSILON = 1e-9
-# Texts compared in one call on every core when there are this many.
-PARALLEL_TEXTS = 2_000
 
 
 def _histogram(word: str) -> list[int]:
@@ -95,15 +93,13 @@ class TextColumns:
         return self._texts[row]
 
     def similarities(self, offer_text: str, rows: NDArray[np.intp]) -> NDArray[np.float64]:
-        """``text_similarity(offer_text, text)`` of each row, in one call (on every core
-        for many rows)."""
+        """``text_similarity(offer_text, text)`` of each row, in one call."""
         if not offer_text or not len(rows):
             return np.zeros(len(rows))
         texts = [self._texts[r] for r in rows.tolist()]
-        workers = -1 if len(texts) >= PARALLEL_TEXTS else 1
-        scores = process.cdist(
-            [offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=workers
-        )[0]
+        scores = process.cdist([offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64)[
+            0
+        ]
         scores[self._words[rows] == 0] = 0.0  # text_similarity: nothing to compare
         return scores
 

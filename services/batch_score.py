@@ -4,16 +4,23 @@ Uses the same validation (the contract's models) and the same matcher as the liv
 Lines are validated one at a time and kept only as the matcher's plain values; ranking per
 offer goes through ``matcher.batch.CooperativeColumns``, which scores a whole region's
 cooperatives at once, and ranking per cooperative through a ``MatchIndex``.
+
+Ranking per offer uses several processes where fork is available: once the columns are
+built, forked workers rank the offers a few at a time, reading the columns the parent
+holds (``_FORKED``) instead of receiving them, and send back output lines. The output is
+the same, in the same order, for any number of workers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,6 +32,14 @@ from services.matcher_values import cooperative_value, offer_value
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ValueT = TypeVar("ValueT")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+# Offers one task ranks: enough to make a task's round trip negligible, few enough to
+# share the work out evenly (a national offer takes many times a regency's).
+OFFERS_PER_TASK = 4
+# What forked workers read: set by the parent before it starts them.
+_FORKED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,65 @@ def read_inputs(
 
 def _limit(offer: Offer, top_k: int) -> int:
     return top_k if offer.capacity is None else min(top_k, offer.capacity)
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def forked_map(
+    function: Callable[[ItemT], ResultT], items: Sequence[ItemT], workers: int
+) -> Iterator[ResultT]:
+    """``map(function, items)``, in order, in ``workers`` forked processes (in this one
+    when there is one worker, one item, or no fork)."""
+    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(function, items)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(function, items)
+
+
+def _offer_lines(span: tuple[int, int]) -> list[str]:
+    columns: CooperativeColumns = _FORKED["columns"]
+    top_k, as_of, min_score = _FORKED["job"]
+    lines = []
+    for offer in _FORKED["offers"][span[0] : span[1]]:
+        best = columns.best_cooperatives(offer, _limit(offer, top_k), as_of, min_score=min_score)
+        lines.extend(suggestion_line(rank, match) for rank, match in enumerate(best, start=1))
+    return lines
+
+
+def score_lines(
+    cooperatives: dict[str, Cooperative],
+    offers: dict[str, Offer],
+    *,
+    per: Literal["offer", "cooperative"],
+    top_k: int,
+    as_of: date,
+    min_score: float,
+    workers: int = 1,
+) -> Iterator[str]:
+    """The command's output lines (``suggestion_line``), ranked as ``rank_pairs`` ranks
+    them; per offer in ``workers`` processes."""
+    if per == "cooperative" or workers <= 1:
+        for rank, match in rank_pairs(
+            cooperatives, offers, per=per, top_k=top_k, as_of=as_of, min_score=min_score
+        ):
+            yield suggestion_line(rank, match)
+        return
+    columns = CooperativeColumns(cooperatives.values())
+    listed = list(offers.values())
+    _FORKED.update(columns=columns, offers=listed, job=(top_k, as_of, min_score))
+    spans = [(i, i + OFFERS_PER_TASK) for i in range(0, len(listed), OFFERS_PER_TASK)]
+    try:
+        for lines in forked_map(_offer_lines, spans, workers):
+            yield from lines
+    finally:
+        _FORKED.clear()
 
 
 def rank_pairs(

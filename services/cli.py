@@ -235,9 +235,13 @@ def score(
     min_score: Annotated[
         float, typer.Option(help="leave out pairs scoring lower (default: the live threshold)")
     ] = SUGGESTION_THRESHOLD,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes ranking per offer (default: one per CPU)"),
+    ] = None,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
-    from services.batch_score import rank_pairs, read_inputs, suggestion_line
+    from services.batch_score import default_workers, read_inputs, score_lines
 
     if per not in ("offer", "cooperative"):
         err_console.print(f"--per must be 'offer' or 'cooperative', not {per!r}")
@@ -254,10 +258,16 @@ def score(
         raise typer.Exit(2)
     mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
     out = sys.stdout
-    for rank, match in rank_pairs(
-        coops, offer_values, per=mode, top_k=top_k, as_of=day, min_score=min_score
+    for line in score_lines(
+        coops,
+        offer_values,
+        per=mode,
+        top_k=top_k,
+        as_of=day,
+        min_score=min_score,
+        workers=workers or default_workers(),
     ):
-        out.write(suggestion_line(rank, match) + "\n")
+        out.write(line + "\n")
 
 
 @app.command()

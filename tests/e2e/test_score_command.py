@@ -216,3 +216,18 @@ def test_newest_version_of_each_line_wins(tmp_path):
     assert "fit" not in {
         s["cooperative_id"] for s in lines(score("--cooperatives", str(tied), *args).stdout)
     }
+
+
+def test_any_number_of_workers_writes_the_same_output(tmp_path):
+    """Offers are ranked a few at a time in forked workers: the lines are the same, in the
+    same order, as in one process."""
+    more = [
+        builders.offer(offer_id=f"kur-{i}", title=f"KUR {i} untuk usaha simpan pinjam")
+        for i in range(9)
+    ]
+    args = ["--cooperatives", str(coops(tmp_path)), "--offers", str(offers(tmp_path, more))]
+    outputs = [score(*args, "--workers", str(n)) for n in (1, 2, 3)]
+    assert all(result.exit_code == 0 for result in outputs), outputs[1].output
+    assert len(lines(outputs[0].stdout)) > 10
+    assert outputs[1].stdout == outputs[0].stdout
+    assert outputs[2].stdout == outputs[0].stdout
