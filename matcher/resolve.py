@@ -116,7 +116,8 @@ def resolve(text: str) -> tuple[Hit, ...]:
     hits: list[Hit] = []
     i, count = 0, len(toks)
     while i < count:
-        phrase, longest = toks[i], 0
+        word = phrase = toks[i]
+        longest = 0
         if phrase in prefixes:
             words, limit = 1, min(max_words, count - i)
             while True:
@@ -130,6 +131,9 @@ def resolve(text: str) -> tuple[Hit, ...]:
                 words += 1
         if longest:
             step, found = _resolve_variant_at(toks[i : i + longest + 1], longest)
+        elif word in STOPWORDS or word.isdigit():
+            i += 1  # as _resolve_word_at has it, without the call: half of all words
+            continue
         else:
             step, found = _resolve_word_at(toks[i : i + 2])
         if found:

@@ -63,7 +63,7 @@ class TextColumns:
             texts.append(" ".join(distinct))
             flat.extend([numbers.setdefault(w, len(numbers)) for w in distinct])
             ends.append(len(flat))
-        self._texts = texts
+        self._texts = np.array(texts, dtype=object)  # gathered many at a time
         self._numbers = numbers
         vocabulary = list(numbers)  # in number order
         word_chars = np.array([len(w) for w in vocabulary], dtype=np.int64)
@@ -88,15 +88,11 @@ class TextColumns:
     def __len__(self) -> int:
         return len(self._texts)
 
-    def text(self, row: int) -> str:
-        """The row's distinct words, sorted, joined: ``token_set_ratio`` as on its text."""
-        return self._texts[row]
-
     def similarities(self, offer_text: str, rows: NDArray[np.intp]) -> NDArray[np.float64]:
         """``text_similarity(offer_text, text)`` of each row, in one call."""
         if not offer_text or not len(rows):
             return np.zeros(len(rows))
-        texts = [self._texts[r] for r in rows.tolist()]
+        texts = self._texts[rows].tolist()
         scores = process.cdist([offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64)[
             0
         ]
