@@ -5,10 +5,14 @@ Lines are validated one at a time and kept only as the matcher's plain values; r
 offer goes through ``matcher.batch.CooperativeColumns``, which scores a whole region's
 cooperatives at once, and ranking per cooperative through a ``MatchIndex``.
 
-Ranking per offer uses several processes where fork is available: once the columns are
-built, forked workers rank the offers a few at a time, reading the columns the parent
-holds (``_FORKED``) instead of receiving them, and send back output lines. The output is
-the same, in the same order, for any number of workers.
+Ranking per offer uses several processes where fork is available. The cooperatives, in
+village-code order, are cut into one contiguous slice per worker (so a regency's offer
+mostly meets one slice); each forked worker reads its slice from what the parent holds
+(``_FORKED``) instead of receiving it, builds the columns of that slice and ranks every
+offer against it, and sends back each offer's k best matches of the slice. An offer's k
+best overall are among those, so the parent merges them by ``Match.sort_key``: the output
+is the same, in the same order, for any number of workers. Building the columns, the
+larger part of the work, is shared out as well as ranking.
 """
 
 from __future__ import annotations
@@ -35,9 +39,6 @@ ValueT = TypeVar("ValueT")
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
-# Offers one task ranks: enough to make a task's round trip negligible, few enough to
-# share the work out evenly (a national offer takes many times a regency's).
-OFFERS_PER_TASK = 4
 # What forked workers read: set by the parent before it starts them.
 _FORKED: dict[str, Any] = {}
 
@@ -131,14 +132,14 @@ def forked_map(
         yield from pool.imap(function, items)
 
 
-def _offer_lines(span: tuple[int, int]) -> list[str]:
-    columns: CooperativeColumns = _FORKED["columns"]
+def _slice_matches(index: int) -> list[list[Match]]:
+    """Each offer's k best matches among one slice of the cooperatives (in a worker)."""
+    columns = CooperativeColumns(_FORKED["slices"][index])
     top_k, as_of, min_score = _FORKED["job"]
-    lines = []
-    for offer in _FORKED["offers"][span[0] : span[1]]:
-        best = columns.best_cooperatives(offer, _limit(offer, top_k), as_of, min_score=min_score)
-        lines.extend(suggestion_line(rank, match) for rank, match in enumerate(best, start=1))
-    return lines
+    return [
+        columns.best_cooperatives(offer, _limit(offer, top_k), as_of, min_score=min_score)
+        for offer in _FORKED["offers"]
+    ]
 
 
 def score_lines(
@@ -152,22 +153,29 @@ def score_lines(
     workers: int = 1,
 ) -> Iterator[str]:
     """The command's output lines (``suggestion_line``), ranked as ``rank_pairs`` ranks
-    them; per offer in ``workers`` processes."""
+    them; per offer in ``workers`` processes, each with a slice of the cooperatives."""
     if per == "cooperative" or workers <= 1:
         for rank, match in rank_pairs(
             cooperatives, offers, per=per, top_k=top_k, as_of=as_of, min_score=min_score
         ):
             yield suggestion_line(rank, match)
         return
-    columns = CooperativeColumns(cooperatives.values())
+    coops = sorted(cooperatives.values(), key=lambda c: c.village_code)
+    size = -(-len(coops) // workers)
     listed = list(offers.values())
-    _FORKED.update(columns=columns, offers=listed, job=(top_k, as_of, min_score))
-    spans = [(i, i + OFFERS_PER_TASK) for i in range(0, len(listed), OFFERS_PER_TASK)]
+    _FORKED.update(
+        slices=[coops[i : i + size] for i in range(0, len(coops), size)],
+        offers=listed,
+        job=(top_k, as_of, min_score),
+    )
     try:
-        for lines in forked_map(_offer_lines, spans, workers):
-            yield from lines
+        found = list(forked_map(_slice_matches, range(len(_FORKED["slices"])), workers))
     finally:
         _FORKED.clear()
+    for i, offer in enumerate(listed):
+        merged = sorted((m for matches in found for m in matches[i]), key=lambda m: m.sort_key)
+        for rank, match in enumerate(merged[: _limit(offer, top_k)], start=1):
+            yield suggestion_line(rank, match)
 
 
 def rank_pairs(
