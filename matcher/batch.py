@@ -7,9 +7,10 @@ slice, and each cooperative's units, commodities and needs as numbers of distinc
 (nationally a few thousand unit sets for 83,762 cooperatives). For an offer, each term
 component is computed once per distinct set, gathered for every cooperative of the
 offer's regions, and summed in the same order as ``scoring.weighted_terms``, so each term
-part is the very float the index computes. The free-text component (at most its weight x
-100 points) and the explanation are computed only for cooperatives that can still enter
-the top k; their texts are made on first use.
+part is the very float the index computes (in a small region, per cooperative instead of
+per set). The free-text component (at most its weight x 100 points) and the explanation
+are computed only for cooperatives that can still enter the top k; in a long run of equal
+term parts, best ``TextColumns.bounds`` first and only while a bound can still compete.
 
 The result is that of scoring every pair (``MatchIndex.score``) and keeping the k best
 eligible pairs at or above ``min_score``, best first, ties by cooperative id (tested).

@@ -241,7 +241,12 @@ def score(
     ] = None,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
-    from services.batch_score import default_workers, read_inputs, score_lines
+    from services.batch_score import (
+        collection_paused,
+        default_workers,
+        read_inputs,
+        score_lines,
+    )
 
     if per not in ("offer", "cooperative"):
         err_console.print(f"--per must be 'offer' or 'cooperative', not {per!r}")
@@ -251,23 +256,24 @@ def score(
     except ValueError:
         err_console.print(f"--as-of must be a date YYYY-MM-DD, not {as_of!r}")
         raise typer.Exit(2) from None
-    coops, offer_values, invalid = read_inputs(cooperatives, offers)
-    for problem in invalid:
-        print(problem, file=sys.stderr)
-    if invalid and not skip_invalid:
-        raise typer.Exit(2)
-    mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
-    out = sys.stdout
-    for line in score_lines(
-        coops,
-        offer_values,
-        per=mode,
-        top_k=top_k,
-        as_of=day,
-        min_score=min_score,
-        workers=workers or default_workers(),
-    ):
-        out.write(line + "\n")
+    with collection_paused():
+        coops, offer_values, invalid = read_inputs(cooperatives, offers)
+        for problem in invalid:
+            print(problem, file=sys.stderr)
+        if invalid and not skip_invalid:
+            raise typer.Exit(2)
+        mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
+        out = sys.stdout
+        for line in score_lines(
+            coops,
+            offer_values,
+            per=mode,
+            top_k=top_k,
+            as_of=day,
+            min_score=min_score,
+            workers=workers or default_workers(),
+        ):
+            out.write(line + "\n")
 
 
 @app.command()
