@@ -223,7 +223,7 @@ def test_any_number_of_workers_writes_the_same_output(tmp_path):
     """Each worker ranks every offer against a slice of the cooperatives and the parent
     merges: the lines are the same, in the same order, as in one process, with offers
     national, provincial and local, and many ties."""
-    from services import synthetic
+    from services.demo import synthetic
 
     profiles = synthetic.cooperatives(seed=5)  # Kalimantan Barat, one per village
     found = synthetic.offers(count=40, seed=5, today=date(2026, 6, 1))
