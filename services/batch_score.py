@@ -181,7 +181,7 @@ def score_lines(
             yield suggestion_line(rank, match)
         return
     coops = sorted(cooperatives.values(), key=lambda c: c.village_code)
-    size = -(-len(coops) // workers)
+    size = max(1, -(-len(coops) // workers))
     listed = list(offers.values())
     _FORKED.update(
         slices=[coops[i : i + size] for i in range(0, len(coops), size)],

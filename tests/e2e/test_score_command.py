@@ -238,3 +238,6 @@ def test_any_number_of_workers_writes_the_same_output(tmp_path):
     assert len(lines(outputs[0].stdout)) > 100
     assert outputs[1].stdout == outputs[0].stdout
     assert outputs[2].stdout == outputs[0].stdout
+    empty = write_jsonl(tmp_path / "none.jsonl", [])
+    nothing = score("--cooperatives", str(empty), "--offers", str(offer_file), "--workers", "2")
+    assert (nothing.exit_code, nothing.stdout) == (0, "")
