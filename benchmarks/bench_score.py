@@ -10,10 +10,12 @@ subprocess: wall time and the child's peak RSS are measured, stdout is counted.
 The naive baseline is timed on a sample of offers and scaled to all of them: rapidfuzz
 ``WRatio`` of each offer's text against every cooperative in its regions, top 10.
 
-Ends with one JSON line: cooperatives, offers, seconds, peak_rss_mib, pairs_out, and the
-baseline's estimate.
+Ends with one JSON line: cooperatives, offers, seconds, cpu_seconds (the command's and its
+workers'), peak_rss_mib (the largest single process: forked workers share their parent's
+pages), workers, pairs_out, output_sha256, and the baseline's estimate.
 
-Run: ``uv run python benchmarks/bench_score.py [--data-dir DIR] [--baseline-offers 20]``
+Run: ``uv run python benchmarks/bench_score.py [--data-dir DIR] [--baseline-offers 20]
+[--workers N]``
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def write_inputs(directory: Path) -> tuple[Path, Path]:
     return coop_file, offer_file
 
 
-def run_score(coop_file: Path, offer_file: Path, out_file: Path) -> tuple[float, float, float, int]:
+def run_score(
+    coop_file: Path, offer_file: Path, out_file: Path, workers: int | None = None
+) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak RSS MiB, exit code) of one ``kopdes-match score`` run.
 
     The CPU seconds tell what the wall time would be on an idle core: the machine's two
@@ -91,6 +95,7 @@ def run_score(coop_file: Path, offer_file: Path, out_file: Path) -> tuple[float,
         "10",
         "--as-of",
         AS_OF,
+        *(["--workers", str(workers)] if workers else []),
     ]
     t = time.perf_counter()
     with out_file.open("wb") as out:
@@ -133,6 +138,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="where the input files are (or go)")
     parser.add_argument("--baseline-offers", type=int, default=20, help="0: no baseline")
     parser.add_argument("--keep-output", type=Path, help="copy the suggestions here")
+    parser.add_argument("--workers", type=int, help="score's --workers (default: its own)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
@@ -140,7 +146,7 @@ def main() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         coop_file, offer_file = write_inputs(directory)
         out_file = args.keep_output or Path(tmp) / "suggestions.jsonl"
-        seconds, cpu, peak_mib, code = run_score(coop_file, offer_file, out_file)
+        seconds, cpu, peak_mib, code = run_score(coop_file, offer_file, out_file, args.workers)
         if code != 0:
             sys.exit(f"kopdes-match score exited {code}")
         output = out_file.read_bytes()
@@ -164,6 +170,7 @@ def main() -> None:
                     "seconds": round(seconds, 2),
                     "cpu_seconds": round(cpu, 2),
                     "peak_rss_mib": round(peak_mib),
+                    "workers": args.workers or "default",
                     "pairs_out": pairs,
                     "output_sha256": hashlib.sha256(output).hexdigest(),
                     "naive_baseline_seconds": None if baseline is None else round(baseline, 1),

@@ -7,9 +7,10 @@ slice, and each cooperative's units, commodities and needs as numbers of distinc
 (nationally a few thousand unit sets for 83,762 cooperatives). For an offer, each term
 component is computed once per distinct set, gathered for every cooperative of the
 offer's regions, and summed in the same order as ``scoring.weighted_terms``, so each term
-part is the very float the index computes. The free-text component (at most its weight x
-100 points) and the explanation are computed only for cooperatives that can still enter
-the top k; their texts are made on first use.
+part is the very float the index computes (in a small region, per cooperative instead of
+per set). The free-text component (at most its weight x 100 points) and the explanation
+are computed only for cooperatives that can still enter the top k; in a long run of equal
+term parts, best ``TextColumns.bounds`` first and only while a bound can still compete.
 
 The result is that of scoring every pair (``MatchIndex.score``) and keeping the k best
 eligible pairs at or above ``min_score``, best first, ties by cooperative id (tested).
@@ -23,7 +24,6 @@ from datetime import date
 
 import numpy as np
 from numpy.typing import NDArray
-from rapidfuzz import fuzz, process
 
 from matcher.eligibility import offer_ineligibility
 from matcher.explain import explain
@@ -34,7 +34,7 @@ from matcher.profile import (
     OfferTerms,
     coop_term_sets,
     coop_terms,
-    coop_text,
+    coop_text_words,
     offer_terms,
 )
 from matcher.scoring import (
@@ -48,16 +48,23 @@ from matcher.scoring import (
     offer_weights,
     term_scores,
     text_ceiling,
-    text_score,
     total,
 )
+from matcher.text_columns import TextColumns
 
 # A score is its unrounded sum rounded to 0.1, so within 0.05 of it. Cooperatives whose
 # term part is this far below the k-th best term part cannot reach the top k (see
 # CooperativeColumns._near); twice the 0.1 needed, so float error in the sums never counts.
 ROUNDING_SLACK = 0.2
-# Runs of at least this many cooperatives have their texts compared on every core.
-PARALLEL_RUN = 2_000
+# A sum rounds (``total``) to at most itself plus this: half the 0.1 step, and room for
+# the float error of a double near 100.
+ROUNDS_UP_BY = 0.05 + 1e-9
+# Runs of at least this many cooperatives have the free text bounded first (TextColumns):
+# the exact similarity is computed best bound first, only while a bound can still compete.
+BOUNDED_RUN = 256
+# The exact similarities of a bounded run are computed this many at first, then twice as
+# many each time, up to the most.
+FIRST_CHUNK, MOST_CHUNK = 64, 1_024
 
 
 class _TermSets:
@@ -87,18 +94,26 @@ class _TermSets:
             self.matrix[row, : len(terms)] = [self._terms[t] for t in terms]
         self.empty = np.array([not s for s in sets], dtype=bool)
 
-    def best(self, values: dict[str, float]) -> NDArray[np.float64]:
-        """Each set's best value among its terms' ``values`` (0.0 when none has one)."""
+    def best(
+        self, values: dict[str, float], ids: NDArray[np.intp] | None = None
+    ) -> NDArray[np.float64]:
+        """Each set's best value among its terms' ``values`` (0.0 when none has one), or
+        that of each set of ``ids``: set by set when there are fewer of them than sets (a
+        small region), else once per distinct set."""
         vector = np.zeros(len(self._terms) + 1)
         for term, value in values.items():
             number = self._terms.get(term)
             if number is not None:
                 vector[number] = value
-        return vector[self.matrix].max(axis=1)
+        if ids is None:
+            return vector[self.matrix].max(axis=1)
+        if len(ids) < len(self.matrix):
+            return vector[self.matrix[ids]].max(axis=1)
+        return vector[self.matrix].max(axis=1)[ids]
 
-    def meets(self, terms: Iterable[str]) -> NDArray[np.bool_]:
-        """Whether each set shares a term with ``terms``."""
-        return self.best(dict.fromkeys(terms, 1.0)) > 0.0
+    def meets(self, terms: Iterable[str], ids: NDArray[np.intp] | None = None) -> NDArray[np.bool_]:
+        """Whether each set (of ``ids``) shares a term with ``terms``."""
+        return self.best(dict.fromkeys(terms, 1.0), ids) > 0.0
 
 
 class CooperativeColumns:
@@ -106,17 +121,20 @@ class CooperativeColumns:
         coops = sorted(cooperatives, key=lambda c: c.village_code)
         self._coops = coops
         self._codes = [c.village_code for c in coops]
-        self._texts: list[str | None] = [None] * len(coops)
         self._units, self._commodities = _TermSets(), _TermSets()
         self._intents, self._objects = _TermSets(), _TermSets()
         needs_groups: dict[tuple[int, int], int] = {}
         unit_ids, commodity_ids, needs_ids = [], [], []
+        words: list[tuple[str, ...]] = []
         for coop in coops:
             units, commodities, intents, objects = coop_term_sets(coop)
             unit_ids.append(self._units.add(units))
             commodity_ids.append(self._commodities.add(commodities))
             needs = (self._intents.add(intents), self._objects.add(objects))
             needs_ids.append(needs_groups.setdefault(needs, len(needs_groups)))
+            words.append(coop_text_words(coop))  # its needs were just normalised: cached
+        self._texts = TextColumns(words)
+        del words
         for sets in (self._units, self._commodities, self._intents, self._objects):
             sets.freeze()
         self._unit_id = np.array(unit_ids, dtype=np.intp)
@@ -158,8 +176,8 @@ class CooperativeColumns:
         near = self._near(keep, part[keep], k, text_most)
         positions = rows[near] if isinstance(rows, np.ndarray) else near + rows.start
         chosen = self._top(ot, weights, positions, part[near], k, min_score)
-        coops = (self._coops[i] for i in chosen)
-        return sorted((_explain(offer, ot, c) for c in coops), key=lambda m: m.sort_key)
+        matches = (_explain(offer, ot, self._coops[i], text) for i, text in chosen)
+        return sorted(matches, key=lambda m: m.sort_key)
 
     def _rows(self, regions: Iterable[str]) -> slice | NDArray[np.intp]:
         """The cooperatives of the regions (none: all Indonesia), as a slice when one range.
@@ -192,19 +210,24 @@ class CooperativeColumns:
         units = self._unit_id[rows]
         unit: NDArray[np.float64] | float = 0.0
         if tables.units is not None:
-            unit = self._units.best(tables.units)[units]
+            unit = self._units.best(tables.units, units)
         commodity: NDArray[np.float64] | float = 0.0
         if tables.commodities is not None:
-            handles = self._units.meets(tables.handled)[units]
-            produce = self._commodities.best(tables.commodities)[self._commodity_id[rows]]
+            handles = self._units.meets(tables.handled, units)
+            produce = self._commodities.best(tables.commodities, self._commodity_id[rows])
             commodity = np.where(handles, FIT, produce)
-        # Needs, per distinct (intents, objects) group, as term_scores has it.
-        has_intents = ~self._intents.empty[self._group_intents]
-        has_objects = ~self._objects.empty[self._group_objects]
-        intent_ok = self._intents.meets((ot.intent,))[self._group_intents]
-        object_fit = self._objects.best(tables.things)[self._group_objects] / 100.0
+        # Needs as term_scores has them, per cooperative in a small region, else per
+        # distinct (intents, objects) group and then gathered.
+        groups = self._needs_id[rows]
+        by_group = len(groups) >= len(self._group_intents)
+        group = np.arange(len(self._group_intents)) if by_group else groups
+        intents, objects = self._group_intents[group], self._group_objects[group]
+        has_intents = ~self._intents.empty[intents]
+        has_objects = ~self._objects.empty[objects]
+        intent_ok = self._intents.meets((ot.intent,), intents)
+        object_fit = self._objects.best(tables.things, objects) / 100.0
         span = 100.0 - NEEDS_FLOOR
-        needs_by_group = np.where(
+        needs = np.where(
             has_objects,
             np.where(
                 has_intents,
@@ -213,17 +236,15 @@ class CooperativeColumns:
             ),
             np.where(has_intents, NEEDS_FLOOR + span * INTENT_ONLY * intent_ok, NO_NEEDS),
         )
-        groups = self._needs_id[rows]
-        needs = needs_by_group[groups]
+        if by_group:
+            needs, intent_ok = needs[groups], intent_ok[groups]
         if ot.intent == "intent:supply":
             plausible: NDArray[np.bool_] | bool = self._retail[rows]
         elif ot.intent in ("intent:offtake", "intent:logistics"):
             plausible = self._produce[rows]
         else:
             plausible = True
-        offer_type = np.where(
-            intent_ok[groups], FIT, np.where(plausible, TYPE_PLAUSIBLE, TYPE_IMPLAUSIBLE)
-        )
+        offer_type = np.where(intent_ok, FIT, np.where(plausible, TYPE_PLAUSIBLE, TYPE_IMPLAUSIBLE))
         # The order of weighted_terms: the same float for every pair.
         return (
             weights["business_unit"] * unit
@@ -268,14 +289,13 @@ class CooperativeColumns:
         parts: NDArray[np.float64],
         k: int,
         min_score: float,
-    ) -> list[int]:
-        """The positions of the k best scores.
+    ) -> list[tuple[int, float]]:
+        """The positions of the k best scores, with their free-text similarity.
 
-        Runs of equal term parts are taken best first, the text component computed for a
-        whole run in one call, until a run cannot enter the top k any more (the index's
-        bound, summed in its order). Within a run, only sums that may round to a score in
-        the top k are rounded (``total``), one by one: a sum more than 0.1 below another's
-        rounds lower.
+        Runs of equal term parts are taken best first until a run cannot enter the top k
+        any more (the index's bound, summed in its order). A long run has its texts
+        bounded first, and exact similarities computed best bound first, a chunk at a
+        time, while the bound may still reach the k-th best score.
         """
         if not len(parts):
             return []
@@ -283,48 +303,61 @@ class CooperativeColumns:
         order = np.argsort(-parts, kind="stable")
         positions, parts = positions[order], parts[order]
         runs = np.flatnonzero(np.diff(parts)) + 1  # where the next run starts
-        best: list[tuple[float, str, int]] = []  # (-score, id, position), the k best so far
+        best: list[tuple[float, str, int, float]] = []  # (-score, id, position, text)
         for start, end in zip((0, *runs.tolist()), (*runs.tolist(), len(parts)), strict=True):
             part = float(parts[start])
             if len(best) == k and part + text_most + 0.05 < -best[-1][0]:
                 break
             run = positions[start:end]
-            texts = self._similarities(ot.text, run.tolist())
-            sums = part + text_weight * texts
-            floor = min_score if len(best) < k else -best[-1][0]
-            may = sums >= floor - ROUNDING_SLACK
-            if np.count_nonzero(may) > k:
-                kth = np.partition(sums[may], -k)[-k]
-                may &= sums >= kth - ROUNDING_SLACK
-            for position, text in zip(run[may].tolist(), texts[may].tolist(), strict=True):
-                score = total(weights, part, text)
-                if score >= min_score:
-                    best.append((-score, self._coops[position].cooperative_id, position))
-            best.sort()
-            del best[k:]
-        return [position for _, _, position in best]
+            if len(run) < BOUNDED_RUN:
+                texts = self._texts.similarities(ot.text, run)
+                self._take(weights, part, run, texts, best, k, min_score)
+                continue
+            bounds, exact = self._texts.bounds(ot.text, run)
+            by_bound = np.argsort(-bounds, kind="stable")
+            reach = part + text_weight * bounds[by_bound] + ROUNDS_UP_BY
+            taken, size = 0, FIRST_CHUNK
+            while taken < len(by_bound):
+                floor = min_score if len(best) < k else -best[-1][0]
+                chunk = by_bound[taken : taken + size][reach[taken : taken + size] >= floor]
+                if not len(chunk):
+                    break  # bounds descend: none further on reaches the floor either
+                taken, size = taken + size, min(2 * size, MOST_CHUNK)
+                texts = bounds[chunk]
+                inexact = ~exact[chunk]
+                texts[inexact] = self._texts.similarities(ot.text, run[chunk[inexact]])
+                self._take(weights, part, run[chunk], texts, best, k, min_score)
+        return [(position, text) for _, _, position, text in best]
 
-    def _similarities(self, offer_text: str, positions: list[int]) -> NDArray[np.float64]:
-        """text_similarity of the offer's text and each cooperative's, in one call (on
-        every core for a long run)."""
-        if not offer_text:
-            return np.zeros(len(positions))
-        texts = [self._text(p) for p in positions]
-        workers = -1 if len(texts) >= PARALLEL_RUN else 1
-        scores = process.cdist(
-            [offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=workers
-        )[0]
-        scores[[not text for text in texts]] = 0.0  # text_similarity: nothing to compare
-        return scores
+    def _take(
+        self,
+        weights: dict[str, float],
+        part: float,
+        positions: NDArray[np.intp],
+        texts: NDArray[np.float64],
+        best: list[tuple[float, str, int, float]],
+        k: int,
+        min_score: float,
+    ) -> None:
+        """Add the cooperatives of equal term ``part`` to ``best`` (the k best so far).
 
-    def _text(self, position: int) -> str:
-        """The cooperative's free text, made on first use: most are never needed."""
-        text = self._texts[position]
-        if text is None:
-            text = self._texts[position] = coop_text(self._coops[position])
-        return text
+        Only sums that may round to a score in the top k are rounded (``total``), one by
+        one: a sum more than 0.1 below another's rounds lower.
+        """
+        sums = part + weights["text"] * texts
+        floor = min_score if len(best) < k else -best[-1][0]
+        may = sums >= floor - ROUNDING_SLACK
+        if np.count_nonzero(may) > k:
+            kth = np.partition(sums[may], -k)[-k]
+            may &= sums >= kth - ROUNDING_SLACK
+        for position, text in zip(positions[may].tolist(), texts[may].tolist(), strict=True):
+            score = total(weights, part, text)
+            if score >= min_score:
+                best.append((-score, self._coops[position].cooperative_id, position, text))
+        best.sort()
+        del best[k:]
 
 
-def _explain(offer: Offer, ot: OfferTerms, coop: Cooperative) -> Match:
+def _explain(offer: Offer, ot: OfferTerms, coop: Cooperative, text: float) -> Match:
     ct = coop_terms(coop)
-    return explain(offer, coop, ot, ct, term_scores(ot, ct), text_score(ot, ct))
+    return explain(offer, coop, ot, ct, term_scores(ot, ct), text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from matcher.model import Cooperative, Offer
-from matcher.normalise import STOPWORDS, normalise
+from matcher.normalise import GENERIC_PHRASES, STOPWORDS, normalise
 from matcher.resolve import Hit, resolve, resolve_all
 from matcher.vocabulary import vocabulary
 
@@ -103,17 +103,82 @@ def _coop_terms(
 
 def coop_term_sets(coop: Cooperative) -> tuple[frozenset[str], ...]:
     """The cooperative's units, commodities, need intents and need objects, as
-    ``coop_terms`` has them, without the free text or a signature: for batch ranking, which
-    needs the free text of only the few cooperatives that come near an offer's top k."""
-    hits = _coop_hits(
-        coop.business_units, coop.commodities, coop.needs, bool(coop.financing_need_idr)
+    ``coop_terms`` has them, without the hits, the free text or a signature: for batch
+    ranking. Sets do not depend on the order of the fields, so each distinct unit or
+    commodity string is resolved to its sets once."""
+    units: set[str] = set()
+    commodities: set[str] = set()
+    for text in coop.business_units:
+        unit_terms, commodity_terms = _field_terms(text)
+        units |= unit_terms
+        commodities |= commodity_terms
+    for text in coop.commodities:
+        commodities |= _field_terms(text)[1]
+    intents, objects = _need_terms(coop.needs) if coop.needs else (frozenset(), frozenset())
+    if coop.financing_need_idr:
+        intents |= {FINANCING}
+    return frozenset(units), frozenset(commodities), intents, objects
+
+
+@lru_cache(maxsize=1 << 14)
+def _field_terms(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The unit terms and the commodity terms of one unit or commodity field."""
+    hits = resolve(text)
+    return (
+        frozenset(h.term for h in hits if h.term.startswith("unit:")),
+        frozenset(h.term for h in hits if h.term.startswith("commodity:")),
     )
-    return tuple(frozenset(kind) for kind in hits)
+
+
+def _need_terms(needs: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The intent terms and the other terms of a needs text."""
+    terms = [h.term for h in resolve(needs)]
+    intents = frozenset(t for t in terms if t.startswith("intent:"))
+    return intents, frozenset(terms) - intents
 
 
 def coop_text(coop: Cooperative) -> str:
     """The cooperative's text for the free-text component (``CoopTerms.text``)."""
     return _coop_text(coop.business_units, coop.commodities, coop.needs)
+
+
+def coop_text_words(coop: Cooperative) -> tuple[str, ...]:
+    """The words of ``coop_text(coop)``, in order.
+
+    Made field by field, each distinct unit or commodity string once (cooperatives share
+    most of them): the words of a joined text are the words of its fields, except that
+    "merah putih" is one generic phrase that may span two fields, so a cooperative with a
+    field that may hold either word, or any non-ASCII field, goes the long way.
+    """
+    words: list[str] = []
+    for field in (*coop.business_units, *coop.commodities):
+        found = _field_words(field)
+        if found is None:
+            return tuple(coop_text(coop).split())
+        words.extend(found)
+    needs = _words(coop.needs)  # nearly every one is new: not worth a cache entry
+    if needs is None:
+        return tuple(coop_text(coop).split())
+    words.extend(needs)
+    return tuple(words)
+
+
+@lru_cache(maxsize=1 << 14)
+def _field_words(field: str) -> tuple[str, ...] | None:
+    return _words(field)
+
+
+def _words(field: str) -> tuple[str, ...] | None:
+    """``_match_text(field)``'s words, or None when joining fields may change them."""
+    if not field.isascii():
+        return None
+    lowered = field.lower()
+    if any(word in lowered for word in _GENERIC_PHRASE_WORDS):
+        return None
+    return tuple(t for t in normalise(field).split() if t not in STOPWORDS)
+
+
+_GENERIC_PHRASE_WORDS = frozenset(word for phrase in GENERIC_PHRASES for word in phrase.split())
 
 
 def _coop_hits(

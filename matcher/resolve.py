@@ -101,15 +101,43 @@ def _fuzzy_choices(words: int) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 17)
 def resolve(text: str) -> tuple[Hit, ...]:
-    """All canonical terms in ``text``, in order, each once (its best hit)."""
+    """All canonical terms in ``text``, in order, each once (its best hit).
+
+    At each word, the longest variant starting there is found by extending the phrase
+    word by word while it still starts a variant. What follows depends on that variant
+    and the word after it (or, when no variant starts there, on the word and the next):
+    those are the cache keys, as texts are made of the same few phrases. (Keyed on the
+    whole window of ``max_words`` + 1 words, the cache missed on most windows of free
+    text.) The loop is inlined: it runs once per word of every profile.
+    """
     toks = tokens(text)
-    max_words = vocabulary().max_words
+    vocab = vocabulary()
+    prefixes, variants, max_words = vocab.prefixes, vocab.variants, vocab.max_words
     hits: list[Hit] = []
-    i = 0
-    while i < len(toks):
-        # What starts at token i depends on the next max_words + 1 tokens only.
-        step, found = _resolve_at(toks[i : i + max_words + 1], max_words)
-        hits.extend(found)
+    i, count = 0, len(toks)
+    while i < count:
+        word = phrase = toks[i]
+        longest = 0
+        if phrase in prefixes:
+            words, limit = 1, min(max_words, count - i)
+            while True:
+                if phrase in variants:
+                    longest = words
+                if words == limit:
+                    break
+                phrase = f"{phrase} {toks[i + words]}"
+                if phrase not in prefixes:
+                    break
+                words += 1
+        if longest:
+            step, found = _resolve_variant_at(toks[i : i + longest + 1], longest)
+        elif word in STOPWORDS or word.isdigit():
+            i += 1  # as _resolve_word_at has it, without the call: half of all words
+            continue
+        else:
+            step, found = _resolve_word_at(toks[i : i + 2])
+        if found:
+            hits.extend(found)
         i += step
     best: dict[str, Hit] = {}
     for hit in hits:
@@ -118,24 +146,24 @@ def resolve(text: str) -> tuple[Hit, ...]:
     return tuple(best.values())
 
 
-@lru_cache(maxsize=1 << 17)
-def _resolve_at(window: tuple[str, ...], max_words: int) -> tuple[int, tuple[Hit, ...]]:
-    """Resolve what starts at the window's first token: (tokens consumed, hits).
+@lru_cache(maxsize=1 << 16)
+def _resolve_variant_at(window: tuple[str, ...], n: int) -> tuple[int, tuple[Hit, ...]]:
+    """The window starts with an n-word variant and holds at most the word after it."""
+    phrase = " ".join(window[:n])
+    terms = _exact(phrase)
+    # A typo in the word after an exact match may make a longer variant
+    # ("kelapa sawet" is oil palm, not coconut): try the longer window fuzzily.
+    if n < len(window) and window[n] not in STOPWORDS:
+        longer = " ".join(window[: n + 1])
+        fuzzy = _fuzzy(longer, n + 1)
+        if fuzzy is not None and fuzzy[1].startswith(phrase + " "):
+            return n + 1, tuple(Hit(t, longer, fuzzy[2]) for t in fuzzy[0])
+    return n, tuple(Hit(t, phrase, 100.0) for t in terms)
 
-    Cached: texts are made of the same few phrases, so most windows recur.
-    """
-    for n in range(min(max_words, len(window)), 0, -1):
-        phrase = " ".join(window[:n])
-        terms = _exact(phrase)
-        if terms:
-            # A typo in the word after an exact match may make a longer variant
-            # ("kelapa sawet" is oil palm, not coconut): try the longer window fuzzily.
-            if n < len(window) and window[n] not in STOPWORDS:
-                longer = " ".join(window[: n + 1])
-                fuzzy = _fuzzy(longer, n + 1)
-                if fuzzy is not None and fuzzy[1].startswith(phrase + " "):
-                    return n + 1, tuple(Hit(t, longer, fuzzy[2]) for t in fuzzy[0])
-            return n, tuple(Hit(t, phrase, 100.0) for t in terms)
+
+@lru_cache(maxsize=1 << 16)
+def _resolve_word_at(window: tuple[str, ...]) -> tuple[int, tuple[Hit, ...]]:
+    """No variant starts at the window's first word; the window holds at most two words."""
     word = window[0]
     if word in STOPWORDS or word.isdigit():
         return 1, ()

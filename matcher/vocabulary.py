@@ -43,6 +43,9 @@ class Vocabulary:
     # one-word variants only: "kopi" never drifts to the two-word "kopi liberika".
     choices_by_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
     max_words: int = 1
+    # Every variant's leading words ("kelapa" and "kelapa sawit" for "kelapa sawit"): a
+    # phrase that is none of them starts no variant, so resolution stops extending it.
+    prefixes: frozenset[str] = frozenset()
 
     def term(self, term_id: str) -> Term:
         return self.terms[term_id]
@@ -103,6 +106,11 @@ def parse_vocabulary(text: str) -> Vocabulary:
         variants={k: tuple(v) for k, v in variants.items()},
         choices_by_words={n: tuple(sorted(v)) for n, v in by_words.items()},
         max_words=max(by_words),
+        prefixes=frozenset(
+            " ".join(words[:n])
+            for words in (key.split(" ") for key in variants)
+            for n in range(1, len(words) + 1)
+        ),
     )
 
 

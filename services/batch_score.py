@@ -4,16 +4,29 @@ Uses the same validation (the contract's models) and the same matcher as the liv
 Lines are validated one at a time and kept only as the matcher's plain values; ranking per
 offer goes through ``matcher.batch.CooperativeColumns``, which scores a whole region's
 cooperatives at once, and ranking per cooperative through a ``MatchIndex``.
+
+Ranking per offer uses several processes where fork is available. The cooperatives, in
+village-code order, are cut into one contiguous slice per worker (so a regency's offer
+mostly meets one slice); each forked worker reads its slice from what the parent holds
+(``_FORKED``) instead of receiving it, builds the columns of that slice and ranks every
+offer against it, and sends back each offer's k best matches of the slice. An offer's k
+best overall are among those, so the parent merges them by ``Match.sort_key``: the output
+is the same, in the same order, for any number of workers. Building the columns, the
+larger part of the work, is shared out as well as ranking.
 """
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Iterator
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,6 +38,11 @@ from services.matcher_values import cooperative_value, offer_value
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ValueT = TypeVar("ValueT")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+# What forked workers read: set by the parent before it starts them.
+_FORKED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,90 @@ def read_inputs(
 
 def _limit(offer: Offer, top_k: int) -> int:
     return top_k if offer.capacity is None else min(top_k, offer.capacity)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch is read and ranked.
+
+    A batch makes no reference cycles worth collecting, but holds millions of objects (the
+    values, their term sets and words), and every full collection walks all of them: a
+    tenth of the command's CPU time, and in a forked worker it would also copy every page
+    it touches.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def forked_map(
+    function: Callable[[ItemT], ResultT], items: Sequence[ItemT], workers: int
+) -> Iterator[ResultT]:
+    """``map(function, items)``, in order, in ``workers`` forked processes (in this one
+    when there is one worker, one item, or no fork)."""
+    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(function, items)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(function, items)
+
+
+def _slice_matches(index: int) -> list[list[Match]]:
+    """Each offer's k best matches among one slice of the cooperatives (in a worker)."""
+    columns = CooperativeColumns(_FORKED["slices"][index])
+    top_k, as_of, min_score = _FORKED["job"]
+    return [
+        columns.best_cooperatives(offer, _limit(offer, top_k), as_of, min_score=min_score)
+        for offer in _FORKED["offers"]
+    ]
+
+
+def score_lines(
+    cooperatives: dict[str, Cooperative],
+    offers: dict[str, Offer],
+    *,
+    per: Literal["offer", "cooperative"],
+    top_k: int,
+    as_of: date,
+    min_score: float,
+    workers: int = 1,
+) -> Iterator[str]:
+    """The command's output lines (``suggestion_line``), ranked as ``rank_pairs`` ranks
+    them; per offer in ``workers`` processes, each with a slice of the cooperatives."""
+    if per == "cooperative" or workers <= 1:
+        for rank, match in rank_pairs(
+            cooperatives, offers, per=per, top_k=top_k, as_of=as_of, min_score=min_score
+        ):
+            yield suggestion_line(rank, match)
+        return
+    coops = sorted(cooperatives.values(), key=lambda c: c.village_code)
+    size = max(1, -(-len(coops) // workers))
+    listed = list(offers.values())
+    _FORKED.update(
+        slices=[coops[i : i + size] for i in range(0, len(coops), size)],
+        offers=listed,
+        job=(top_k, as_of, min_score),
+    )
+    try:
+        found = list(forked_map(_slice_matches, range(len(_FORKED["slices"])), workers))
+    finally:
+        _FORKED.clear()
+    for i, offer in enumerate(listed):
+        merged = sorted((m for matches in found for m in matches[i]), key=lambda m: m.sort_key)
+        for rank, match in enumerate(merged[: _limit(offer, top_k)], start=1):
+            yield suggestion_line(rank, match)
 
 
 def rank_pairs(

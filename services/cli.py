@@ -235,9 +235,18 @@ def score(
     min_score: Annotated[
         float, typer.Option(help="leave out pairs scoring lower (default: the live threshold)")
     ] = SUGGESTION_THRESHOLD,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes ranking per offer (default: one per CPU)"),
+    ] = None,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
-    from services.batch_score import rank_pairs, read_inputs, suggestion_line
+    from services.batch_score import (
+        collection_paused,
+        default_workers,
+        read_inputs,
+        score_lines,
+    )
 
     if per not in ("offer", "cooperative"):
         err_console.print(f"--per must be 'offer' or 'cooperative', not {per!r}")
@@ -247,17 +256,24 @@ def score(
     except ValueError:
         err_console.print(f"--as-of must be a date YYYY-MM-DD, not {as_of!r}")
         raise typer.Exit(2) from None
-    coops, offer_values, invalid = read_inputs(cooperatives, offers)
-    for problem in invalid:
-        print(problem, file=sys.stderr)
-    if invalid and not skip_invalid:
-        raise typer.Exit(2)
-    mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
-    out = sys.stdout
-    for rank, match in rank_pairs(
-        coops, offer_values, per=mode, top_k=top_k, as_of=day, min_score=min_score
-    ):
-        out.write(suggestion_line(rank, match) + "\n")
+    with collection_paused():
+        coops, offer_values, invalid = read_inputs(cooperatives, offers)
+        for problem in invalid:
+            print(problem, file=sys.stderr)
+        if invalid and not skip_invalid:
+            raise typer.Exit(2)
+        mode: Literal["offer", "cooperative"] = "offer" if per == "offer" else "cooperative"
+        out = sys.stdout
+        for line in score_lines(
+            coops,
+            offer_values,
+            per=mode,
+            top_k=top_k,
+            as_of=day,
+            min_score=min_score,
+            workers=workers or default_workers(),
+        ):
+            out.write(line + "\n")
 
 
 @app.command()

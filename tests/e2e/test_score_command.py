@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -216,3 +217,27 @@ def test_newest_version_of_each_line_wins(tmp_path):
     assert "fit" not in {
         s["cooperative_id"] for s in lines(score("--cooperatives", str(tied), *args).stdout)
     }
+
+
+def test_any_number_of_workers_writes_the_same_output(tmp_path):
+    """Each worker ranks every offer against a slice of the cooperatives and the parent
+    merges: the lines are the same, in the same order, as in one process, with offers
+    national, provincial and local, and many ties."""
+    from services.demo import synthetic
+
+    profiles = synthetic.cooperatives(seed=5)  # Kalimantan Barat, one per village
+    found = synthetic.offers(count=40, seed=5, today=date(2026, 6, 1))
+    national = [o.model_copy(update={"regions": []}) for o in found[:8]]
+    coop_file = write_jsonl(tmp_path / "c.jsonl", [p.model_dump_json() for p in profiles])
+    offer_file = write_jsonl(
+        tmp_path / "o.jsonl", [o.model_dump_json() for o in national + found[8:]]
+    )
+    args = ["--cooperatives", str(coop_file), "--offers", str(offer_file), "--as-of", "2026-06-01"]
+    outputs = [score(*args, "--workers", str(n)) for n in (1, 2, 3)]
+    assert all(result.exit_code == 0 for result in outputs), outputs[1].output
+    assert len(lines(outputs[0].stdout)) > 100
+    assert outputs[1].stdout == outputs[0].stdout
+    assert outputs[2].stdout == outputs[0].stdout
+    empty = write_jsonl(tmp_path / "none.jsonl", [])
+    nothing = score("--cooperatives", str(empty), "--offers", str(offer_file), "--workers", "2")
+    assert (nothing.exit_code, nothing.stdout) == (0, "")

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+import matcher.batch as batch_module
 from matcher.batch import CooperativeColumns
 from matcher.index import MatchIndex
 from matcher.model import Cooperative, Match, Offer
@@ -57,8 +58,14 @@ def batch(population) -> tuple[list[Cooperative], list[Offer]]:
     return coops, offers
 
 
+@pytest.mark.parametrize("bounded_run", [256, 1])
 @pytest.mark.parametrize(("k", "min_score"), [(10, 50.0), (3, 0.0), (1, 65.0)])
-def test_equals_scoring_every_pair(batch, k: int, min_score: float) -> None:
+def test_equals_scoring_every_pair(
+    batch, k: int, min_score: float, bounded_run: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with every run's free text bounded first, in chunks of one and up."""
+    monkeypatch.setattr(batch_module, "BOUNDED_RUN", bounded_run)
+    monkeypatch.setattr(batch_module, "FIRST_CHUNK", 1)
     coops, offers = batch
     index = MatchIndex()
     index.upsert_cooperatives(coops)
