@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from schemas.events import IDENTIFIER_PATTERN
 from schemas.regions import region_table
+from services.review.cache import ScopeCache
 from services.review.labels import OFFER_TYPE_LABELS, region_name
 from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.review.scope import region_condition, scope_filter
@@ -34,6 +35,8 @@ MAX_EXPORT = 10_000
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 # Filter choices are the same for everyone of a scope and change slowly.
 CHOICES_SECONDS = 60.0
+# The overview too; a decision taken here drops it at once (services/review/cache.py).
+OVERVIEW_SECONDS = 60.0
 
 
 @dataclass
@@ -344,10 +347,8 @@ class FilterChoices:
         return [r for r in self.regencies if r.code.startswith(province + ".")]
 
 
-_choices: TTLCache[tuple[int, str, tuple[str, ...]], FilterChoices] = TTLCache(
-    maxsize=1024, ttl=CHOICES_SECONDS
-)
-_choices_lock = threading.Lock()
+# A decision leaves the choices as they are: their counts only order the partners.
+_choices: ScopeCache[FilterChoices] = ScopeCache(CHOICES_SECONDS, forget_on_decision=False)
 
 
 def filter_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
@@ -357,14 +358,7 @@ def filter_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
     merely finds nothing.
     """
     engine = session.get_bind()
-    key = (id(engine), str(coordinator.role), tuple(coordinator.scope))
-    with _choices_lock:
-        found = _choices.get(key)
-    if found is None:
-        found = _compute_choices(session, coordinator)
-        with _choices_lock:
-            _choices[key] = found
-    return found
+    return _choices.get(engine, coordinator, lambda: _compute_choices(session, coordinator))
 
 
 def _compute_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
@@ -416,11 +410,12 @@ def partner_names(session: Session, partner_ids: list[str]) -> dict[str, str]:
 
 
 _partners: TTLCache[int, dict[str, list[str]]] = TTLCache(maxsize=64, ttl=CHOICES_SECONDS)
+_partners_lock = threading.Lock()
 
 
 def partner_ids(engine: Engine, typed: str) -> list[str]:
     """The partners a typed value means: its id, or else every partner whose name has it."""
-    with _choices_lock:
+    with _partners_lock:
         by_name = _partners.get(id(engine))
     if by_name is None:
         by_name = defaultdict(list)
@@ -429,7 +424,7 @@ def partner_ids(engine: Engine, typed: str) -> list[str]:
                 select(OfferRow.partner_id, OfferRow.partner_name).distinct()
             ):
                 by_name[normalize(name)].append(partner_id)
-        with _choices_lock:
+        with _partners_lock:
             _partners[id(engine)] = by_name
     if any(typed in ids for ids in by_name.values()):
         return [typed]
@@ -568,8 +563,19 @@ def _summed(total: RegencyStats, parts: list[RegencyStats]) -> RegencyStats:
     return total
 
 
+_overviews: ScopeCache[Overview] = ScopeCache(OVERVIEW_SECONDS)
+
+
 def overview(session: Session, coordinator: Coordinator, province: str | None = None) -> Overview:
-    """Per regency of the scope (of ``province`` only, if given) and per partner."""
+    """Per regency of the scope (of ``province`` only, if given) and per partner: computed
+    once per scope and kept for a minute, or until a decision here changes it."""
+    engine = session.get_bind()
+    return _overviews.get(
+        engine, coordinator, lambda: _compute_overview(session, coordinator, province), province
+    )
+
+
+def _compute_overview(session: Session, coordinator: Coordinator, province: str | None) -> Overview:
     in_scope = scope_filter(coordinator)
     if province:
         in_scope = and_(in_scope, region_condition(province))
