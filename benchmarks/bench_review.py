@@ -177,7 +177,7 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
             col(SuggestionRow.partner_id) + "/" + col(SuggestionRow.offer_id),
             col(SuggestionRow.regency_code) == regency,
         )
-        existing = set(session.exec(select(Coordinator.username)).all())
+        existing = {c.username: c for c in session.exec(select(Coordinator)).all()}
     roles = {
         "admin": (Role.ADMIN, []),
         "pmo_province": (Role.PMO, [province]),
@@ -191,6 +191,13 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
                 engine,
                 CoordinatorCreate(username=username, role=role, scope=scope, password=PASSWORD),
             )
+        elif existing[username].scope != scope:  # a kept database whose busiest region moved
+            with Session(engine) as session:
+                kept = session.exec(select(Coordinator).where(Coordinator.username == username))
+                coordinator = kept.one()
+                coordinator.scope = scope
+                session.add(coordinator)
+                session.commit()
     village_name = table.name(village)
     filters = {
         "province": province,
