@@ -36,6 +36,8 @@ IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 CHOICES_SECONDS = 60.0
 # The overview too; a decision taken here drops it at once (services/review/cache.py).
 OVERVIEW_SECONDS = 60.0
+# Past fresh, both are served while computed again in the background, up to this age.
+KEPT_SECONDS = 900.0
 
 
 @dataclass
@@ -443,17 +445,18 @@ class FilterChoices:
 
 
 # A decision leaves the choices as they are: their counts only order the partners.
-_choices: ScopeCache[FilterChoices] = ScopeCache(CHOICES_SECONDS, forget_on_decision=False)
+_choices: ScopeCache[FilterChoices] = ScopeCache(
+    CHOICES_SECONDS, KEPT_SECONDS, forget_on_decision=False
+)
 
 
 def filter_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
     """The values the queue's filters offer: those with pending suggestions in scope.
 
-    Computed once per scope and kept for a minute; a choice that emptied meanwhile
-    merely finds nothing.
+    Computed once per scope, fresh for a minute, then refreshed in the background
+    (services/review/cache.py); a choice that emptied meanwhile merely finds nothing.
     """
-    engine = session.get_bind()
-    return _choices.get(engine, coordinator, lambda: _compute_choices(session, coordinator))
+    return _choices.get(session, coordinator, _compute_choices)
 
 
 def _compute_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
@@ -658,15 +661,15 @@ def _summed(total: RegencyStats, parts: list[RegencyStats]) -> RegencyStats:
     return total
 
 
-_overviews: ScopeCache[Overview] = ScopeCache(OVERVIEW_SECONDS)
+_overviews: ScopeCache[Overview] = ScopeCache(OVERVIEW_SECONDS, KEPT_SECONDS)
 
 
 def overview(session: Session, coordinator: Coordinator, province: str | None = None) -> Overview:
     """Per regency of the scope (of ``province`` only, if given) and per partner: computed
-    once per scope and kept for a minute, or until a decision here changes it."""
-    engine = session.get_bind()
+    once per scope, fresh for a minute (then refreshed in the background), dropped when a
+    decision here changes it."""
     return _overviews.get(
-        engine, coordinator, lambda: _compute_overview(session, coordinator, province), province
+        session, coordinator, lambda s, c: _compute_overview(s, c, province), province
     )
 
 

@@ -1,13 +1,16 @@
 """The overview is computed once per scope and kept; a decision drops it for the scopes
-that hold the decided suggestion, and only for those."""
+that hold the decided suggestion, and only for those; past fresh it is served while it is
+computed again."""
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
 from schemas import suggestion_id
-from services.storage.models import SuggestionRow
+from services.review import queries, search
+from services.storage.models import CooperativeRow, SuggestionRow
 from services.storage.types import utcnow
+from tests.conftest import wait_until
 from tests.review.conftest import KOTAWARINGIN, SAMBAS, SUNGAI_RAYA_A, bearer, coop_id
 
 
@@ -87,3 +90,34 @@ def test_reopening_drops_the_kept_overview_too(client, seeded, tokens):
     )
     assert answer.status_code == 200, answer.text
     assert _pending(client, kalbar)["61.12"] == 6
+
+
+def test_a_stale_overview_is_served_while_it_is_computed_again(
+    client, engine, seeded, tokens, monkeypatch
+):
+    """Past ``fresh`` the kept overview still answers at once and a background thread
+    computes it again; past ``stale`` the request waits for it."""
+    admin = tokens["admin"]
+    monkeypatch.setattr(queries._overviews, "fresh", 0.0)
+    assert _pending(client, admin)["61.01"] == 2
+    _add_pending(engine, SAMBAS, "kur-lain")
+    assert _pending(client, admin)["61.01"] == 2  # the kept one, while the refresh runs
+    wait_until(lambda: _pending(client, admin)["61.01"] == 3)
+
+    monkeypatch.setattr(queries._overviews, "stale", 0.0)
+    _add_pending(engine, SAMBAS, "kur-lain-2")
+    assert _pending(client, admin)["61.01"] == 4  # too old to serve: computed now
+
+
+def test_a_renamed_cooperative_is_found_once_the_names_are_rebuilt(engine, seeded, monkeypatch):
+    """The search's names are rebuilt in the background when the cooperatives change;
+    searches meanwhile use the names as they were."""
+    assert search.search(engine, "Sungai Raya").village_codes  # the names, built now
+    with Session(engine) as session:
+        row = session.get(CooperativeRow, coop_id(SAMBAS))
+        row.name, row.updated_at = "Koperasi Tani Makmur Sejahtera", utcnow()
+        session.add(row)
+        session.commit()
+    monkeypatch.setattr(search, "RECHECK_SECONDS", 0.0)
+    renamed = [coop_id(SAMBAS)]
+    wait_until(lambda: search.search(engine, "Makmur Sejahtera").cooperative_ids == renamed)
