@@ -194,6 +194,18 @@ def _conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) -> lis
     return conditions
 
 
+def _cooperative_side(coordinator: Coordinator, f: QueueFilter) -> list[Any]:
+    """The scope and region filters again on the cooperative (whose regency and village
+    are its suggestions'), for the cooperative sort: walking cooperatives by name, the
+    planner skips those outside before looking up their suggestions (a province's first
+    page: 1,250 lookups to find 25)."""
+    conditions = [scope_filter(coordinator, CooperativeRow)]
+    for code in (f.province, f.regency, f.district):
+        if code:
+            conditions.append(region_condition(code, CooperativeRow))
+    return conditions
+
+
 def _sort_key(sort: Sort) -> tuple[Any, bool]:
     """The column a sort orders by (the suggestion id breaks ties) and whether it descends."""
     return {
@@ -261,6 +273,7 @@ def _rows(
     limit: int,
     offset: int = 0,
     reverse: bool = False,
+    cooperative_side: list[Any] | None = None,
 ) -> list[Any]:
     """The rows of one stretch of the queue, names joined.
 
@@ -271,10 +284,11 @@ def _rows(
     partner and offer ids for independent: 22,000 rows for 500,000) and, for a long
     stretch (an export), joins and sorts the whole pending table: 4.5-6.8 s at 500,000
     pending. Given the ids as values, it looks them up. The cooperative sort orders by a
-    name, so it joins first.
+    name, so it joins first (``cooperative_side``: the same filters on the cooperative).
     """
     if sort == "cooperative":
-        query = _ordered(_joined().where(*conditions), sort, reverse).offset(offset).limit(limit)
+        joined = _joined().where(*conditions, *(cooperative_side or []))
+        query = _ordered(joined, sort, reverse).offset(offset).limit(limit)
     else:
         chosen = _ordered(select(SuggestionRow.suggestion_id).where(*conditions), sort, reverse)
         ids = list(session.exec(chosen.offset(offset).limit(limit)).all())
@@ -288,17 +302,20 @@ def queue(session: Session, coordinator: Coordinator, f: QueueFilter) -> QueuePa
     """One page of the pending queue: after or before a cursor, the last, or an offset page."""
     engine = session.get_bind()
     conditions = _conditions(engine, coordinator, f)
+    mirror = _cooperative_side(coordinator, f)
     total = count(session, coordinator, f)
     n = f.per_page
     if f.before or f.end:
         back = [*conditions, _beyond(f.sort, f.before, forward=False)] if f.before else conditions
-        rows = _rows(session, back, f.sort, n + 1, reverse=True)
+        rows = _rows(session, back, f.sort, n + 1, reverse=True, cooperative_side=mirror)
         items = [_item(r) for r in reversed(rows[:n])]
         return QueuePage(items, total, f, has_next=bool(f.before), has_previous=len(rows) > n)
     if f.after:
-        rows = _rows(session, [*conditions, _beyond(f.sort, f.after, forward=True)], f.sort, n + 1)
+        after = [*conditions, _beyond(f.sort, f.after, forward=True)]
+        rows = _rows(session, after, f.sort, n + 1, cooperative_side=mirror)
         return QueuePage([_item(r) for r in rows[:n]], total, f, len(rows) > n, True)
-    rows = _rows(session, conditions, f.sort, n + 1, offset=(f.page - 1) * n)
+    offset = (f.page - 1) * n
+    rows = _rows(session, conditions, f.sort, n + 1, offset=offset, cooperative_side=mirror)
     return QueuePage([_item(r) for r in rows[:n]], total, f, len(rows) > n, f.page > 1)
 
 
@@ -345,6 +362,7 @@ def export_rows(session: Session, coordinator: Coordinator, f: QueueFilter) -> l
         )
         .join(CooperativeRow, col(CooperativeRow.cooperative_id) == s.cooperative_id)
         .where(*_conditions(session.get_bind(), coordinator, f))
+        .where(*_cooperative_side(coordinator, f))
     )
     rows = session.exec(_ordered(query, f.sort).limit(MAX_EXPORT)).all()
     keys = sorted({(r[6], r[7]) for r in rows})
@@ -400,7 +418,8 @@ def cursor_at(
     """The cursor of the row ``fraction`` of the way down the queue (benchmarks' deep pages)."""
     offset = int(count(session, coordinator, f) * fraction)
     conditions = _conditions(session.get_bind(), coordinator, f)
-    rows = _rows(session, conditions, f.sort, 1, offset=offset)
+    mirror = _cooperative_side(coordinator, f)
+    rows = _rows(session, conditions, f.sort, 1, offset=offset, cooperative_side=mirror)
     return cursor_of(_item(rows[0]), f.sort) if rows else None
 
 
