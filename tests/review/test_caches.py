@@ -121,3 +121,29 @@ def test_a_renamed_cooperative_is_found_once_the_names_are_rebuilt(engine, seede
     monkeypatch.setattr(search, "RECHECK_SECONDS", 0.0)
     renamed = [coop_id(SAMBAS)]
     wait_until(lambda: search.search(engine, "Makmur Sejahtera").cooperative_ids == renamed)
+
+
+def test_a_queue_total_is_kept_per_filter_until_a_decision_in_its_scope(
+    client, engine, seeded, tokens
+):
+    kalbar, kalteng = tokens["pmo.kalbar"], tokens["pmo.kalteng"]
+
+    def total(token: str, **params: str) -> int:
+        answer = client.get("/api/v1/suggestions", params=params, headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["total"]
+
+    assert total(kalbar) == 8 and total(kalbar, regency="61.01") == 2
+    assert total(kalteng) == 2
+    _add_pending(engine, SAMBAS, "kur-lain")
+    _add_pending(engine, KOTAWARINGIN, "kur-lain")
+    assert total(kalbar) == 8 and total(kalteng) == 2  # kept
+    assert total(kalbar, regency="61.01", partner="bri") == 2  # another filter: counted now
+    answer = client.post(
+        f"/api/v1/suggestions/{seeded.sid(SUNGAI_RAYA_A)}/decision",
+        json={"decision": "rejected", "reason_code": "sudah_ada_mitra", "version": 1},
+        headers=bearer(kalbar),
+    )
+    assert answer.status_code == 201, answer.text
+    assert total(kalbar) == 8 and total(kalbar, regency="61.01") == 3  # -1 decided, +1 new
+    assert total(kalteng) == 2  # not of its scope: kept
