@@ -198,9 +198,15 @@ def test_admin_overview_groups_provinces_and_links_to_the_queue(app, seeded):
 
 
 def test_pages_are_gzip_compressed(app, seeded):
-    answer = logged_in(app, "admin").get("/", headers={"accept-encoding": "gzip"})
+    admin = logged_in(app, "admin")
+    answer = admin.get("/", headers={"accept-encoding": "gzip"})
     assert answer.headers["content-encoding"] == "gzip"
     assert f"{2 * len(VILLAGES)} menunggu" in answer.text
+    assert admin.get("/export.csv").headers["content-encoding"] == "gzip"
+    # An XLSX file is a zip already: sent as it is.
+    xlsx = admin.get("/export.xlsx", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in xlsx.headers
+    assert load_workbook(io.BytesIO(xlsx.content)).active.max_row == 1 + 2 * len(VILLAGES)
 
 
 def test_an_export_holds_at_most_max_export_rows_and_the_queue_says_so(app, seeded, monkeypatch):
