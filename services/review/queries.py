@@ -397,15 +397,18 @@ class ExportItem:
 def export_rows(session: Session, coordinator: Coordinator, f: QueueFilter) -> list[ExportItem]:
     """The filtered queue in its order, at most ``MAX_EXPORT`` rows.
 
-    The rows are chosen from the suggestion table's indexes alone (a province's 49,000
-    pending are sorted in the regency/score index, not read from the table: 0.9 s), then
-    read as plain columns, not ORM objects (a third of the time of 10,000 rows went into
-    building them), with the cooperative's name joined (one key: the planner judges that
-    join well); the offers' names come from ``offer_names``.
+    When the filter holds more, the rows are chosen from the suggestion table's indexes
+    alone (a province's 49,000 pending are sorted in the regency/score index, not read
+    from the table: 0.9 s), then read by id. Rows are read as plain columns, not ORM
+    objects (a third of the time of 10,000 rows went into building them), with the
+    cooperative's name joined (one key: the planner judges that join well); the offers'
+    names come from ``offer_names``.
     """
     s = SuggestionRow
     conditions = _conditions(session.get_bind(), coordinator, f)
-    if f.sort == "cooperative":  # ordered by a name: chosen while joined
+    if f.sort == "cooperative" or total(session, coordinator, f) <= MAX_EXPORT:
+        # Every matching row goes out (or the order is by a name): read in the table's
+        # order, as the planner likes (a regency's 2,700 rows: 55 ms, by id: 105 ms).
         chosen = [*conditions, *_cooperative_side(coordinator, f)]
     else:
         ids = _ordered(select(s.suggestion_id).where(*conditions), f.sort).limit(MAX_EXPORT)
