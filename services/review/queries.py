@@ -32,9 +32,10 @@ SORTS = ("score", "newest", "oldest", "cooperative")
 PER_PAGE = 25
 MAX_PER_PAGE = 100
 # An export is a work list, not a copy of the database: narrow the filter for more (the
-# queue page says so when a download would be cut). The largest regency's queue, 2,732 at
-# 500,000 pending nationally, fits whole; 5,000 rows are written in ~0.15 s, 10,000 took
-# 0.4-0.6 s on the shared 2-core machine (benchmarks/bench_review.py, export_*_all).
+# queue page says so when a download would be cut). At 500,000 pending nationally every
+# regency's queue fits whole but Aceh Utara's (5,520; by district it does); 99 % of them
+# hold under 3,000. 10,000 rows took 0.4-0.6 s to export on the shared 2-core machine, 5,000
+# take about half (benchmarks/bench_review.py, export_*_all), a regency's ~0.1 s.
 MAX_EXPORT = 5_000
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 # Filter choices are the same for everyone of a scope and change slowly.
