@@ -8,14 +8,24 @@ times every page and API listing with a real HTTP client: the queue's first, mid
 last page, a search, each filter (one cooperative's and one offer's queue too), the
 exports, the overview and a detail page.
 
-Prints one JSON line per page and role: ``page``, ``role``, ``p50_ms``, ``p95_ms``,
-``bytes`` (the body as served, before compression) and ``gzip_bytes`` (as transferred
-with ``Accept-Encoding: gzip``).
+Prints one JSON line per page and role: ``page``, ``role``, ``p50_ms``, ``p95_ms`` (of
+``--rounds`` requests after two warm-up requests), ``first_ms`` (the first request, with
+the caches of the scope still cold), ``bytes`` (the body as served, before compression)
+and ``gzip_bytes`` (as transferred with ``Accept-Encoding: gzip``).
 
-Run: ``uv run python benchmarks/bench_review.py [--scale 0.1] [--keep] [--legacy]``.
-``KOPDES_BENCH_DATABASE_URL`` selects PostgreSQL (schema ``public`` is dropped first unless
-``--keep`` finds suggestions there already). ``--legacy`` pages with ``page=N`` only (for
-measuring the code before keyset pagination, search and exports existed).
+Run: ``uv run python benchmarks/bench_review.py [--scale 0.1] [--keep] [--pending N]
+[--legacy]``. ``KOPDES_BENCH_DATABASE_URL`` selects PostgreSQL (schema ``public`` is dropped
+first unless ``--keep`` finds suggestions there already). ``--legacy`` pages with ``page=N``
+only (for measuring the code before keyset pagination, search and exports existed).
+
+``--pending N`` (PostgreSQL): the province rule leaves fewer pending suggestions than a
+national rollout will hold, so the table is topped up to ``N`` pending with extra rows made
+in the database (``top_up``): each copies a real pending suggestion (its offer, regency,
+province, basis, rank, explanation and summary; the score within ±2) for another
+cooperative of the same regency, with the id ``schemas.events.suggestion_id`` gives that
+pair. The extra rows are thus spread over provinces, regencies and offers as the real ones
+are; their ``created_at`` is spread over the last 14 days. Nothing marks them: run the
+benchmark on a database of its own.
 """
 
 from __future__ import annotations
@@ -63,6 +73,67 @@ def settle(engine: Any) -> None:
             conn.execute(text("ANALYZE"))
 
 
+# Statuses are stored by name (SQLAlchemy's Enum), times as UTC without a zone
+# (services/storage/types.py).
+# One copy of every real pending suggestion per round, each round to the cooperative
+# ``shift`` places further in its regency (by id), until the target is reached.
+TOP_UP = text(
+    """
+    WITH coop AS (
+        SELECT cooperative_id, village_code, regency_code,
+               row_number() OVER (PARTITION BY regency_code ORDER BY cooperative_id) AS rn,
+               count(*) OVER (PARTITION BY regency_code) AS n
+        FROM cooperative
+    ),
+    candidate AS (
+        SELECT s.partner_id, s.offer_id, o.cooperative_id, o.village_code, s.regency_code,
+               s.province_code, s.score, s.rank, s.basis, s.explanation, s.summary
+        FROM suggestion s
+        JOIN coop c ON c.cooperative_id = s.cooperative_id
+        JOIN coop o ON o.regency_code = c.regency_code AND o.rn = (c.rn - 1 + :shift) % c.n + 1
+        WHERE s.status = 'PENDING' AND o.cooperative_id <> s.cooperative_id
+        ORDER BY random()
+        LIMIT :missing
+    )
+    INSERT INTO suggestion (suggestion_id, partner_id, offer_id, cooperative_id,
+        regency_code, province_code, village_code, score, rank, basis, explanation, summary,
+        status, version, created_at, updated_at)
+    SELECT 'sg-' || substr(encode(sha256(convert_to(
+               partner_id || '/' || offer_id || '|' || cooperative_id, 'UTF8')), 'hex'), 1, 24),
+           partner_id, offer_id, cooperative_id, regency_code, province_code, village_code,
+           round(least(100, greatest(0, score + 4 * random() - 2))::numeric, 1),
+           rank, basis, explanation, summary, 'PENDING', 1, stamp, stamp
+    FROM (
+        SELECT *, (now() AT TIME ZONE 'UTC') - random() * interval '14 days' AS stamp
+        FROM candidate
+    ) AS c
+    ON CONFLICT DO NOTHING
+    """
+)
+
+
+def pending_count(engine: Any) -> int:
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count()).select_from(SuggestionRow).where(SuggestionRow.status == "pending")
+        ).one()
+
+
+def top_up(engine: Any, target: int) -> int:
+    """Add pending suggestions like the real ones until ``target`` are pending (see the
+    module's docstring); the number added."""
+    if engine.dialect.name != "postgresql":
+        raise SystemExit("--pending needs PostgreSQL (KOPDES_BENCH_DATABASE_URL)")
+    added = 0
+    for shift in range(1, 50):
+        missing = target - pending_count(engine)
+        if missing <= 0:
+            break
+        with engine.begin() as conn:
+            added += conn.execute(TOP_UP, {"shift": shift, "missing": missing}).rowcount
+    return added
+
+
 def busiest(session: Session, column: Any, where: Any = True) -> str:
     """The code (of ``column``) with the most pending suggestions."""
     return session.exec(
@@ -107,7 +178,7 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
             col(SuggestionRow.partner_id) + "/" + col(SuggestionRow.offer_id),
             col(SuggestionRow.regency_code) == regency,
         )
-        existing = set(session.exec(select(Coordinator.username)).all())
+        existing = {c.username: c for c in session.exec(select(Coordinator)).all()}
     roles = {
         "admin": (Role.ADMIN, []),
         "pmo_province": (Role.PMO, [province]),
@@ -121,6 +192,13 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
                 engine,
                 CoordinatorCreate(username=username, role=role, scope=scope, password=PASSWORD),
             )
+        elif existing[username].scope != scope:  # a kept database whose busiest region moved
+            with Session(engine) as session:
+                kept = session.exec(select(Coordinator).where(Coordinator.username == username))
+                coordinator = kept.one()
+                coordinator.scope = scope
+                session.add(coordinator)
+                session.commit()
     village_name = table.name(village)
     filters = {
         "province": province,
@@ -163,10 +241,13 @@ def measure(
 ) -> dict[str, Any]:
     timings: list[float] = []
     answer = None
+    first = 0.0
     for i in range(rounds + 2):
         started = time.perf_counter()
         answer = client.get(url, headers={"accept-encoding": "gzip", **(headers or {})})
         elapsed = 1000 * (time.perf_counter() - started)
+        if i == 0:
+            first = elapsed
         if i >= 2:  # two warm-up requests: caches filled, connections open
             timings.append(elapsed)
     assert answer is not None
@@ -175,6 +256,9 @@ def measure(
     return {
         "p50_ms": round(statistics.median(timings), 1),
         "p95_ms": round(percentile(timings, 95), 1),
+        # The first request, not counted above: what a cold cache (the scope's filter
+        # choices, a new search, a new filter's total) costs the first to ask.
+        "first_ms": round(first, 1),
         "bytes": len(answer.content),
         "gzip_bytes": answer.num_bytes_downloaded,
     }
@@ -245,6 +329,9 @@ def pages(
         listing += [
             ("export_csv", "/export.csv?" + urlencode(scoped)),
             ("export_xlsx", "/export.xlsx?" + urlencode(scoped)),
+            # The whole queue of the scope: up to queries.MAX_EXPORT rows.
+            ("export_csv_all", "/export.csv"),
+            ("export_xlsx_all", "/export.xlsx"),
             ("overview_csv", "/overview.csv"),
             ("filter_cooperative", q(cooperative=filters["cooperative_id"])),
             ("filter_offer", q(offer=filters["offer"])),
@@ -259,6 +346,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="timed requests per page")
     parser.add_argument("--keep", action="store_true", help="reuse a loaded database")
     parser.add_argument("--legacy", action="store_true", help="page=N only (the old code)")
+    parser.add_argument(
+        "--pending", type=int, default=0, help="top up to this many pending (PostgreSQL)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kopdes-review-") as tmp:
@@ -283,13 +373,14 @@ def main() -> None:
             load_national(parts, args.scale)
             print(json.dumps({"loaded_s": round(time.perf_counter() - started, 1)}), flush=True)
         create_schema(parts.engine)  # the newest migration (indexes) on a kept database
+        if args.pending:
+            started = time.perf_counter()
+            added = top_up(parts.engine, args.pending)
+            elapsed = round(time.perf_counter() - started, 1)
+            print(json.dumps({"topped_up": added, "top_up_s": elapsed}), flush=True)
         settle(parts.engine)
+        pending = pending_count(parts.engine)
         with Session(parts.engine) as session:
-            pending = session.exec(
-                select(func.count())
-                .select_from(SuggestionRow)
-                .where(SuggestionRow.status == "pending")
-            ).one()
             cooperatives = session.exec(select(func.count()).select_from(CooperativeRow)).one()
         print(
             json.dumps(

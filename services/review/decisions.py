@@ -25,6 +25,7 @@ from schemas import (
 )
 from schemas.internal import PairDecided
 from services.platform.outbox import enqueue, enqueue_many
+from services.review.cache import forget_region
 from services.review.labels import (
     APPROVE_REASONS,
     NOTE_REQUIRED,
@@ -300,7 +301,17 @@ def decide(
     version: int,
 ) -> DecisionRow:
     with session_scope(engine) as session:
-        return decide_in(session, coordinator, suggestion_id, decision, reason_code, note, version)
+        record = decide_in(
+            session, coordinator, suggestion_id, decision, reason_code, note, version
+        )
+        village = _village(session, suggestion_id)
+    forget_region(engine, village)  # the overviews that count it, once committed
+    return record
+
+
+def _village(session: Session, suggestion_id: str) -> str:
+    row = session.get(SuggestionRow, suggestion_id)  # decide_in loaded it: no query
+    return row.village_code if row is not None else ""
 
 
 @dataclass
@@ -333,6 +344,8 @@ def bulk_approve(
                     version,
                     bulk=True,
                 )
+                village = _village(session, suggestion_id)
+            forget_region(engine, village)
             result.approved.append(suggestion_id)
         except DecisionError as refused:
             result.refused[suggestion_id] = refused.message
@@ -425,4 +438,5 @@ def reopen(
             suggestion_event(row),
             f"{suggestion_id}:suggested:{row.version}",
         )
-        return row
+    forget_region(engine, row.village_code)
+    return row

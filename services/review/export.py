@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from fastapi.responses import Response
-from openpyxl import Workbook
 
 from schemas.regions import region_table
+from services.review import xlsx
 from services.review.labels import OFFER_TYPE_LABELS, WIB
-from services.review.queries import Overview, QueueItem
+from services.review.queries import ExportItem, Overview
 
 Table = tuple[list[str], list[list[object]]]
 
@@ -49,29 +49,28 @@ OVERVIEW_COLUMNS = [
 ]
 
 
-def queue_table(items: list[QueueItem], now: datetime) -> Table:
+def queue_table(items: list[ExportItem], now: datetime) -> Table:
     table = region_table()
     rows: list[list[object]] = []
-    for item in items:
-        s = item.suggestion
+    for s in items:
         village = s.village_code
         rows.append(
             [
                 s.suggestion_id,
                 round(s.score),
                 s.created_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M"),
-                item.waiting_days(now),
-                item.cooperative_name,
+                s.waiting_days(now),
+                s.cooperative_name,
                 s.cooperative_id,
                 table.name(village),
                 table.name(village[:8]),
                 table.name(village[:5]),
                 table.name(village[:2]),
                 village,
-                item.partner_name,
+                s.partner_name,
                 s.partner_id,
-                OFFER_TYPE_LABELS.get(item.offer_type, item.offer_type),
-                item.offer_title,
+                OFFER_TYPE_LABELS.get(s.offer_type, s.offer_type),
+                s.offer_title,
             ]
         )
     return QUEUE_COLUMNS, rows
@@ -115,18 +114,7 @@ def as_csv(data: Table, name: str) -> Response:
 
 def as_xlsx(data: Table, name: str) -> Response:
     header, rows = data
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(name[:31])
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return _attachment(
-        out.getvalue(),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        name + ".xlsx",
-    )
+    return _attachment(xlsx.workbook(header, rows, name), xlsx.MEDIA_TYPE, name + ".xlsx")
 
 
 WRITERS: dict[str, Callable[[Table, str], Response]] = {"csv": as_csv, "xlsx": as_xlsx}

@@ -187,6 +187,7 @@ def queue_page(
         without=lambda key: "/" + _with({k: v for k, v in params.items() if k != key}),
         now=datetime.now(UTC),
         remind_days=settings.reminder_after_days,
+        max_export=queries.MAX_EXPORT,
     )
 
 

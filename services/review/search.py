@@ -10,6 +10,7 @@ cooperative ids and village codes the queue filters on, which keeps the search o
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -19,12 +20,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from cachetools import LRUCache
 from rapidfuzz import fuzz, process
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from schemas.regions import region_table
 from services.storage.models import CooperativeRow
+
+log = logging.getLogger(__name__)
 
 # At most this many cooperatives and villages narrow the queue (the SQL IN list).
 MAX_HITS = 1000
@@ -98,34 +102,70 @@ def _villages() -> _WordIndex:
 
 
 class _Cooperatives:
-    """The cooperative names of one database, rebuilt when the table changes."""
+    """The cooperative names of one database, rebuilt when the table changes: the first
+    time while the search waits, later in the background (1.5 s for 83,762 names), the
+    searches meanwhile using the names as they were."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.index = _WordIndex().freeze()
         self.ids: dict[str, str] = {}  # lower-case id -> id
         self.signature: tuple[object, ...] | None = None
         self.checked = 0.0
+        self.rebuilding = False
+        self.hits: LRUCache[str, Hits] = LRUCache(maxsize=256)  # of this index
 
     def current(self, engine: Engine) -> _Cooperatives:
         with self.lock:
-            if time.monotonic() - self.checked < RECHECK_SECONDS:
+            if self.rebuilding or time.monotonic() - self.checked < RECHECK_SECONDS:
                 return self
             with Session(engine) as session:
                 signature = tuple(
                     session.exec(select(func.count(), func.max(CooperativeRow.updated_at))).one()
                 )
-                if signature != self.signature:
-                    index = _WordIndex()
-                    ids = {}
-                    for cooperative_id, name in session.exec(
-                        select(CooperativeRow.cooperative_id, CooperativeRow.name)
-                    ):
-                        index.add(cooperative_id, name)
-                        ids[cooperative_id.lower()] = cooperative_id
-                    self.index, self.ids, self.signature = index.freeze(), ids, signature
             self.checked = time.monotonic()
-            return self
+            if signature == self.signature:
+                return self
+            if self.signature is None:
+                self._rebuild(engine, signature)  # nothing to search yet: wait for it
+                return self
+            self.rebuilding = True
+        threading.Thread(target=self._rebuild, args=(engine, signature), daemon=True).start()
+        return self
+
+    def found(self, words: list[str]) -> Hits:
+        """A search's hits, kept while the names are current: paging through the results,
+        or coming back to them, does not match the words again (20-50 ms nationally)."""
+        key = " ".join(words)
+        with self.lock:
+            index, kept = self.index, self.hits
+            hits = kept.get(key)
+        if hits is None:
+            hits = Hits(index.find(words), _villages().find(words))
+            with self.lock:
+                kept[key] = hits
+        return hits
+
+    def _rebuild(self, engine: Engine, signature: tuple[object, ...]) -> None:
+        try:
+            index = _WordIndex()
+            ids = {}
+            with Session(engine) as session:
+                for cooperative_id, name in session.exec(
+                    select(CooperativeRow.cooperative_id, CooperativeRow.name)
+                ):
+                    index.add(cooperative_id, name)
+                    ids[cooperative_id.lower()] = cooperative_id
+            with self.lock:
+                self.index, self.ids, self.signature = index.freeze(), ids, signature
+                self.hits = LRUCache(maxsize=256)
+        except Exception:  # the names as they were stay; tried again at the next check
+            if self.signature is None:
+                raise
+            log.warning("rebuilding the cooperative names for search failed", exc_info=True)
+        finally:
+            with self.lock:
+                self.rebuilding = False
 
 
 _by_engine: dict[int, _Cooperatives] = {}
@@ -157,4 +197,4 @@ def search(engine: Engine, query: str) -> Hits:
     words = normalize(text).split()
     if not words:
         return Hits([], [])
-    return Hits(cooperatives.index.find(words), _villages().find(words))
+    return cooperatives.found(words)

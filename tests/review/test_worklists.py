@@ -10,6 +10,7 @@ from datetime import timedelta
 from openpyxl import load_workbook
 from sqlmodel import Session
 
+from services.review import queries
 from services.storage.models import SuggestionRow
 from services.storage.types import utcnow
 from tests.review.conftest import (
@@ -197,6 +198,24 @@ def test_admin_overview_groups_provinces_and_links_to_the_queue(app, seeded):
 
 
 def test_pages_are_gzip_compressed(app, seeded):
-    answer = logged_in(app, "admin").get("/", headers={"accept-encoding": "gzip"})
+    admin = logged_in(app, "admin")
+    answer = admin.get("/", headers={"accept-encoding": "gzip"})
     assert answer.headers["content-encoding"] == "gzip"
     assert f"{2 * len(VILLAGES)} menunggu" in answer.text
+    assert admin.get("/export.csv").headers["content-encoding"] == "gzip"
+    # An XLSX file is a zip already: sent as it is.
+    xlsx = admin.get("/export.xlsx", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in xlsx.headers
+    assert load_workbook(io.BytesIO(xlsx.content)).active.max_row == 1 + 2 * len(VILLAGES)
+
+
+def test_an_export_holds_at_most_max_export_rows_and_the_queue_says_so(app, seeded, monkeypatch):
+    monkeypatch.setattr(queries, "MAX_EXPORT", 2)
+    pmo = logged_in(app, "pmo.kalbar")
+    rows = _rows_of_csv(pmo.get("/export.csv").content)
+    best = {seeded.sid(SUNGAI_RAYA_A), seeded.sid(SUNGAI_RAYA_A, "bulog")}  # score 90 both
+    assert {r["ID saran"] for r in rows} == best and len(rows) == 2
+    sheet = load_workbook(io.BytesIO(pmo.get("/export.xlsx").content)).active
+    assert sheet.max_row == 1 + 2
+    assert "Unduhan memuat 2 saran teratas dari 8" in pmo.get("/").text
+    assert "Unduhan memuat" not in pmo.get("/", params={"regency": "61.01"}).text
