@@ -82,6 +82,12 @@ class Matcher:
         await self.runtime.broker.connect()
         with contextlib.suppress(NotFoundError):  # the one durable of the earlier shape
             await self.js.delete_consumer(INTERNAL.name, "matcher")
+        if self.ownership.shared and not self.ownership.assigned:
+            # Be a member before taking anything, and give peers starting alongside one look
+            # to be members too: otherwise the first to start takes every province, loads
+            # them all, and gives half of them back moments later.
+            await asyncio.to_thread(self._locked, self.ownership.connect)
+            await asyncio.sleep(LOOK_SECONDS)
         await self.rebalance()
 
     async def rebalance(self) -> None:
