@@ -42,32 +42,19 @@ import nats
 from background import EDIT_EVERY, profile_update
 from bench_floor import floor
 from pydantic import BaseModel
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import Session, select
 from transport import cpu_seconds, peak_rss_mib, percentile, publish_all, wait_for
 
 from schemas import internal
 from services.demo.synthetic import national
-from services.matching.ownership import PROVINCE_LOCKS
+from services.matching.ownership import province_owners
 from services.platform.embedded_nats import EmbeddedNats
 from services.platform.outbox import unsent
 from services.platform.publishing import encode_event
 from services.platform.topology import INPUT, INTERNAL, consumers_backlog
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import SuggestionRow, SuggestionStatus
-
-
-def owners(engine: Any) -> set[int]:
-    """The database sessions holding province locks: one per matcher that owns some."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = :space AND objsubid = 2"
-            ),
-            {"space": PROVINCE_LOCKS},
-        ).scalars()
-        return set(rows)
 
 
 def start_service(
@@ -187,7 +174,10 @@ async def run_pipeline(
                     return False
                 # Several matchers: each holds its share before the load starts (the first
                 # to start takes every province until it sees the others).
-                return sqlite or len(owners(engine)) == len(matchers)
+                if sqlite:
+                    return True
+                with engine.connect() as conn:
+                    return len(province_owners(conn)) == len(matchers)
 
             await wait_for(ready, timeout=300)
             cpu_before = [cpu_seconds(p.pid) for p in matchers]

@@ -118,8 +118,8 @@ def _load(session: Session, table: Table, keys: list[OfferKey]) -> dict[OfferKey
     """The rows of ``offer`` or ``offer_withdrawal`` with these keys, as column dicts."""
     found: dict[OfferKey, dict[str, Any]] = {}
     key_columns = tuple_(table.c.partner_id, table.c.offer_id)
-    for start in range(0, len(keys), 500):
-        query = select_core(table).where(key_columns.in_(keys[start : start + 500]))
+    for chunk in bulk.chunks(session.connection(), keys):
+        query = select_core(table).where(key_columns.in_(chunk))
         for row in session.connection().execute(query).mappings():
             found[(row["partner_id"], row["offer_id"])] = dict(row)
     return found

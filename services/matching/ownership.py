@@ -156,15 +156,8 @@ class Ownership:
     def _members(self) -> list[int]:
         """The live matcher processes' member keys, sorted (this one's included)."""
         assert self.connection is not None
-        keys = self.connection.execute(
-            text(
-                "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = :space AND objsubid = 2"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ),
-            {"space": MEMBER_LOCKS},
-        ).scalars()
-        return sorted({int(key) for key in keys} | {self._member})
+        keys = {key for _, key in _held(self.connection, MEMBER_LOCKS)}
+        return sorted(keys | {self._member})
 
     def lost(self) -> None:
         """The connection failed: its locks are gone with it (the database released them)."""
@@ -184,3 +177,25 @@ class Ownership:
         if self._file_lock is not None:
             self._file_lock.release()
             self._file_lock = None
+
+
+def _held(connection: Connection, space: int) -> list[tuple[int, int]]:
+    """(backend pid, key) of the advisory locks of this key space held in this database."""
+    rows = connection.execute(
+        text(
+            "SELECT pid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = :space AND objsubid = 2"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"space": space},
+    ).all()
+    return [(int(pid), int(key)) for pid, key in rows]
+
+
+def province_owners(connection: Connection) -> dict[int, list[str]]:
+    """The provinces each matcher process owns, by its database backend (for operators,
+    tests and benchmarks: who holds what)."""
+    owners: dict[int, list[str]] = {}
+    for pid, province in _held(connection, PROVINCE_LOCKS):
+        owners.setdefault(pid, []).append(f"{province:02d}")
+    return owners

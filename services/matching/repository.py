@@ -44,7 +44,6 @@ SUGGESTION: Table = SuggestionRow.__table__  # type: ignore[attr-defined]
 COOPERATIVE: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
 OFFER: Table = OfferRow.__table__  # type: ignore[attr-defined]
 REJECTED: Table = RejectedPairRow.__table__  # type: ignore[attr-defined]
-CHUNK = 500
 # Rows a matcher may write over: never a coordinator's decision.
 OPEN = (SuggestionStatus.PENDING, SuggestionStatus.RETRACTED)
 
@@ -73,11 +72,6 @@ def split_key(key: str) -> tuple[str, str]:
     return partner_id, offer_id
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
 # -- reads -----------------------------------------------------------------------------------
 
 
@@ -100,7 +94,7 @@ def offers(session: Session, keys: Iterable[tuple[str, str]] | None = None) -> d
             offer = offer_of(row)
             found[offer.key] = offer
         return found
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in bulk.chunks(session.connection(), sorted(set(keys))):
         where = tuple_(OFFER.c.partner_id, OFFER.c.offer_id).in_(chunk)
         for row in session.connection().execute(query.where(where)):
             offer = offer_of(row)
@@ -127,7 +121,7 @@ def load(session: Session, shortlists: Sequence[Shortlist]) -> None:
     for shortlist in shortlists:
         province = shortlist.province
         regencies = [r.code for r in regions.of_level(Level.REGENCY, province)]
-        for chunk in _chunks(regencies):
+        for chunk in bulk.chunks(session.connection(), regencies):
             query = select(*_COOP_COLUMNS).where(COOPERATIVE.c.regency_code.in_(chunk))
             for row in session.connection().execute(query):
                 shortlist.upsert_cooperative(cooperative_of(row))

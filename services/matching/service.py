@@ -176,19 +176,19 @@ class Matcher:
                 msgs = [(await self._inbox.get())[2]]
                 while len(msgs) < self.settings.batch_size and not self._inbox.empty():
                     msgs.append(self._inbox.get_nowait()[2])
-                units, given_up = self._units(msgs)
-                for unit in units:
-                    # Not those of provinces given up while the units before it ran.
-                    work = [m for m in unit if self._owns(m)]
-                    given_up.extend(m for m in unit if not self._owns(m))
-                    if not work:
-                        continue
-                    outcomes = await asyncio.to_thread(self._locked, self._process, work)
-                    await settle(work, outcomes)
-                    self.runtime.relay.wake()
-                for msg in given_up:  # for their next owner
-                    with contextlib.suppress(Exception):
-                        await msg.nak()
+                for unit in self._units(msgs):
+                    # Those of provinces given up meanwhile are for their next owner.
+                    work: list[Msg] = []
+                    given_up: list[Msg] = []
+                    for msg in unit:
+                        (work if self._owns(msg) else given_up).append(msg)
+                    for msg in given_up:
+                        with contextlib.suppress(Exception):
+                            await msg.nak()
+                    if work:
+                        outcomes = await asyncio.to_thread(self._locked, self._process, work)
+                        await settle(work, outcomes)
+                        self.runtime.relay.wake()
         finally:
             await self._drop(sorted(self.shortlists), release=False)
             await asyncio.to_thread(self._locked, self.ownership.close)
@@ -199,26 +199,17 @@ class Matcher:
     def _owns(self, msg: Msg) -> bool:
         return internal.province_of_subject(msg.subject) in self.shortlists
 
-    def _units(self, msgs: list[Msg]) -> tuple[list[list[Msg]], list[Msg]]:
+    def _units(self, msgs: list[Msg]) -> list[list[Msg]]:
         """The batch as units of work (transactions). A partner or a coordinator waits for
         an offer's or a decision's province: each such province is a unit of its own, first,
         so that its suggestions are published while the next is matched. Profiles come in
-        bulk: the rest is one unit. Also returns the messages of provinces given up
-        meanwhile."""
+        bulk: the rest is one unit."""
         by_province: dict[str, list[Msg]] = {}
         for msg in msgs:
             by_province.setdefault(internal.province_of_subject(msg.subject), []).append(msg)
-        urgent: list[list[Msg]] = []
-        rest: list[Msg] = []
-        given_up: list[Msg] = []
-        for province, work in by_province.items():
-            if province not in self.shortlists:
-                given_up.extend(work)
-            elif not all(_bulk(m) for m in work):
-                urgent.append(work)
-            else:
-                rest.extend(work)
-        return [*urgent, rest] if rest else urgent, given_up
+        urgent = [work for work in by_province.values() if not all(map(_bulk, work))]
+        rest = [m for work in by_province.values() if all(map(_bulk, work)) for m in work]
+        return [*urgent, rest] if rest else urgent
 
     async def run_ownership(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from schemas import DeadLetter, subjects
 from services.platform.consuming import Delivery
 from services.platform.outbox import enqueue_many
+from services.storage import bulk
 from services.storage.models import DeadLetterRow
 
 
@@ -52,9 +53,10 @@ def record_dead_letters(session: Session, refusals: Sequence[Refusal]) -> None:
     table: Table = DeadLetterRow.__table__  # type: ignore[attr-defined]
     sources = [source for _, source, _ in refusals]
     known: set[str] = set()
-    for start in range(0, len(sources), 500):
-        query = select_core(table.c.source).where(table.c.source.in_(sources[start : start + 500]))
-        known.update(session.connection().execute(query).scalars())
+    conn = session.connection()
+    for chunk in bulk.chunks(conn, sources):
+        query = select_core(table.c.source).where(bulk.among(conn, table.c.source, chunk))
+        known.update(conn.execute(query).scalars())
     rows: list[dict[str, Any]] = []
     messages: list[tuple[str, BaseModel, str]] = []
     for letter, source, msg_id in refusals:

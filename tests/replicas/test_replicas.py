@@ -12,10 +12,9 @@ import time
 
 import nats
 import pytest
-from sqlalchemy import text
 
 from schemas import internal
-from services.matching.ownership import PROVINCE_LOCKS, province_weights, split
+from services.matching.ownership import province_owners, province_weights, split
 from services.storage.db import make_engine
 from tests.conftest import eventually
 from tests.replicas.cluster import (
@@ -40,44 +39,19 @@ def stop(replicas: list[subprocess.Popen[bytes]]) -> None:
             replica.kill()
 
 
-def owners(database_url: str) -> dict[int, int]:
+def owned(database_url: str) -> dict[int, list[str]]:
     """Provinces owned, by PostgreSQL backend (one per matcher process)."""
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT pid, count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND granted AND classid = :space AND objsubid = 2 AND database ="
-                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
-                    " GROUP BY pid"
-                ),
-                {"space": PROVINCE_LOCKS},
-            ).all()
-        return {pid: count for pid, count in rows}
+            return province_owners(conn)
     finally:
         engine.dispose()
 
 
-def owned(database_url: str) -> dict[int, list[str]]:
-    """Provinces owned, by PostgreSQL backend."""
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT pid, objid FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND granted AND classid = :space AND objsubid = 2 AND database ="
-                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
-                ),
-                {"space": PROVINCE_LOCKS},
-            ).all()
-        found: dict[int, list[str]] = {}
-        for pid, province in rows:
-            found.setdefault(pid, []).append(f"{province:02d}")
-        return found
-    finally:
-        engine.dispose()
+def owners(database_url: str) -> dict[int, int]:
+    """How many provinces each matcher process owns."""
+    return {pid: len(provinces) for pid, provinces in owned(database_url).items()}
 
 
 async def test_matchers_share_the_provinces(nats_server, database_url, tmp_path):
