@@ -32,9 +32,9 @@ from pydantic import BaseModel, ValidationError
 
 from matcher import Cooperative, Match, MatchIndex, Offer
 from matcher.batch import CooperativeColumns
+from matcher.values import cooperative_value, offer_value
 from schemas import CooperativeProfile, PartnerOffer, suggestion_id
 from services.ingest.intake import describe_validation_error
-from services.matcher_values import cooperative_value, offer_value
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ValueT = TypeVar("ValueT")

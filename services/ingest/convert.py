@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from matcher import Cooperative, Offer
+from matcher.values import cooperative_value, offer_value
 from schemas import CooperativeProfile, PartnerOffer
 from schemas.regions import regency_code
-from services.matcher_values import cooperative_value, offer_value
 from services.storage.models import CooperativeRow, OfferRow
 
 

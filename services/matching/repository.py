@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from matcher import Cooperative, Offer
 from matcher.shortlist import Published, Rejection, Retracted, Shortlist, Suggested
+from matcher.values import cooperative_value, offer_value
 from schemas import (
     MatchRetracted,
     RetractReason,
@@ -28,7 +29,6 @@ from schemas import (
     suggestion_id,
 )
 from schemas.regions import Level, region_table
-from services.matcher_values import cooperative_value, offer_value
 from services.platform.outbox import enqueue_many
 from services.storage import bulk
 from services.storage.models import (

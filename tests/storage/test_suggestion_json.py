@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from matcher.shortlist import Rule, Shortlist, Suggested
+from matcher.values import cooperative_value, offer_value
 from schemas import MatchSuggestion, suggestion_id
 from services.demo.synthetic import kalbar_demo
-from services.matcher_values import cooperative_value, offer_value
 from services.matching import repository
 from services.matching.repository import _event, _suggestion_row
 from services.storage.types import utcnow

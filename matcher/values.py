@@ -1,8 +1,10 @@
-"""The matcher's value objects from contract events or table rows.
+"""The matcher's value objects from anything with the contract's field names.
 
-Both have the events' field names, so one translation serves the live pipeline (rows, via
-``convert.py``) and the batch command (events). Kept apart from ``convert.py`` so that the
-batch command does not load SQLAlchemy with the table models.
+Contract events and table rows both have the events' field names, so one translation serves
+the live pipeline (rows, via ``services/ingest/convert.py`` and the matching repository)
+and the batch command (events). Pure and structural (``Protocol``s, no pydantic, no SQL), so
+that every stage may use it and the batch command does not load SQLAlchemy with the table
+models.
 """
 
 from __future__ import annotations
