@@ -21,10 +21,10 @@ from sqlalchemy import func, update
 from sqlmodel import Session, SQLModel, col, select
 
 from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
-from services.app import Pipeline
 from services.demo.loopback import LoopbackReceiver
 from services.ingest.convert import cooperative_row, offer_row
 from services.notify.webhooks import register_endpoint
+from services.pipeline.app import Pipeline
 from services.platform.embedded_nats import EmbeddedNats
 from services.platform.settings import Settings
 from services.storage.db import make_engine, session_scope

@@ -19,8 +19,8 @@ from pathlib import Path
 import nats
 from sqlmodel import Session, col, select
 
-from services.app import Pipeline
 from services.demo.synthetic import kalbar_demo
+from services.pipeline.app import Pipeline
 from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.settings import Settings
 from services.review import decisions

@@ -97,8 +97,8 @@ def run(
     verbose: bool = False,
 ) -> None:
     """Run the services in the foreground until SIGINT or SIGTERM."""
-    from services.app import Pipeline
     from services.matching.ownership import SecondMatcherError
+    from services.pipeline.app import Pipeline
     from services.platform.embedded_nats import EmbeddedNats, is_reachable
 
     settings = load_settings(nats_url, database_url, data_dir)
@@ -154,7 +154,7 @@ async def _threads_stopped(log: logging.Logger) -> None:
     the orchestrator kills it. Its transaction was not committed, so its messages were not
     acknowledged and are redelivered after a restart.
     """
-    from services.app import STOP_TIMEOUT_SECONDS
+    from services.pipeline.app import STOP_TIMEOUT_SECONDS
 
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -355,7 +355,7 @@ def asyncapi(
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
     """Print the AsyncAPI document generated from the services' code."""
-    from services.app import asyncapi_document
+    from services.pipeline.app import asyncapi_document
 
     text = json.dumps(asyncapi_document().to_specification().to_jsonable(), indent=2) + "\n"
     if out is None:

@@ -10,7 +10,7 @@ from typing import Any
 import nats
 from sqlmodel import Session
 
-from services.app import Pipeline
+from services.pipeline.app import Pipeline
 from services.platform.outbox import unsent as work_left
 from services.platform.settings import Settings
 from services.platform.topology import consumers_backlog

@@ -21,10 +21,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from schemas import Decision, Notification
-from services.app import Pipeline
 from services.demo.loopback import Delivered, LoopbackReceiver
 from services.notify.inbox import inbox
 from services.notify.webhooks import register_endpoint
+from services.pipeline.app import Pipeline
 from services.review.decisions import decide
 from services.review.models import Coordinator
 from services.storage.db import session_scope

@@ -22,10 +22,10 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from schemas.regions import region_table
-from services.app import Pipeline
 from services.demo.loopback import LOOPBACK
 from services.demo.notifications import show_notification, webhooks_while_serving
 from services.demo.synthetic import kalbar_demo
+from services.pipeline.app import Pipeline
 from services.platform.embedded_nats import EmbeddedNats
 from services.platform.outbox import unsent as work_left
 from services.platform.publishing import encode_event

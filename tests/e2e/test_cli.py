@@ -41,7 +41,7 @@ def test_demo_prints_suggestions_with_explanations(tmp_path):
 
 
 def declare_streams(url: str) -> None:
-    from services.app import declare_streams as declare
+    from services.pipeline.app import declare_streams as declare
     from services.platform.settings import Settings
 
     asyncio.run(declare(Settings(nats_url=url)))

@@ -9,8 +9,8 @@ import signal
 import nats
 import pytest
 
-from services.app import declare_streams
 from services.demo.synthetic import kalbar_demo
+from services.pipeline.app import declare_streams
 from services.platform.publishing import encode_event
 from services.platform.settings import Settings
 from tests.conftest import eventually

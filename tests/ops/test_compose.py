@@ -24,8 +24,8 @@ import pytest
 import typer.main
 from ruamel.yaml import YAML
 
-from services.app import SERVICE_FACTORIES
 from services.cli import app
+from services.pipeline.app import SERVICE_FACTORIES
 from services.platform.embedded_nats import free_port, is_reachable, nats_server_binary
 from services.platform.natsconfig import generate, inbox_prefix, load_credentials
 from services.platform.settings import Settings

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
-import services.app  # noqa: F401  (every service, so every table any of them defines)
+import services.pipeline.app  # noqa: F401  (every service, so every table any of them defines)
 from services.cli import app
 from services.storage import migrate
 from services.storage.db import make_engine, session_scope

@@ -1,6 +1,7 @@
-"""Dependencies flow one way: entry points (cli, demo, app) -> the stages (ingest, matching,
-review, notify) -> platform and storage -> schemas and matcher. No stage imports another,
-matcher/ and schemas/ import nothing of services/. Read from the source with ``ast``.
+"""Dependencies flow one way: the entry points (cli, which starts the demo, which like ``run``
+assembles a pipeline) -> the stages (ingest, matching, review, notify) -> platform and
+storage -> schemas and matcher. No stage imports another, matcher/ and schemas/ import
+nothing of services/. Read from the source with ``ast``.
 
 The move into this layout is not finished (issue "A house that shows the pipeline"): the
 imports that still run against the flow are listed in ``NOT_YET``, so that none is added
@@ -12,13 +13,16 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY = {"services", "services.__main__", "services.cli", "services.app", "services.demo"}
+# The command line starts the demo; both assemble their process with services.pipeline.
+ENTRY = {"services", "services.__main__", "services.cli"}
 STAGES = {"services.ingest", "services.matching", "services.review", "services.notify"}
 # Platform stands on storage (the outbox is a table); storage stands on nothing of ours.
 BASE = {"services.storage"}
 CORE = {"schemas", "matcher"}
 LEVEL: dict[str, float] = {
-    **dict.fromkeys(ENTRY, 3),
+    **dict.fromkeys(ENTRY, 4),
+    "services.demo": 3,
+    "services.pipeline": 2.5,
     "services.batch_score": 3,
     **dict.fromkeys(STAGES, 2),
     "services.platform": 1.5,

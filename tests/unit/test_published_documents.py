@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from schemas.export import json_schemas
-from services.app import asyncapi_document
+from services.pipeline.app import asyncapi_document
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 REGENERATE = (
