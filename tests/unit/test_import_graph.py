@@ -23,7 +23,6 @@ LEVEL: dict[str, float] = {
     **dict.fromkeys(ENTRY, 4),
     "services.demo": 3,
     "services.pipeline": 2.5,
-    "services.batch_score": 3,
     **dict.fromkeys(STAGES, 2),
     "services.platform": 1.5,
     **dict.fromkeys(BASE, 1),

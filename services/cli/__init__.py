@@ -241,7 +241,7 @@ def score(
     ] = None,
 ) -> None:
     """Batch scoring of exported files (CONTRACT.md): JSON Lines suggestions on stdout."""
-    from services.batch_score import (
+    from services.cli.batch_score import (
         collection_paused,
         default_workers,
         read_inputs,
@@ -310,7 +310,7 @@ def deadletters(
     console.print(table)
 
 
-EVALUATION_SETS = Path(__file__).resolve().parents[1] / "tests" / "data"
+EVALUATION_SETS = Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
 @app.command()
