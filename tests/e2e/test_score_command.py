@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -241,3 +243,22 @@ def test_any_number_of_workers_writes_the_same_output(tmp_path):
     empty = write_jsonl(tmp_path / "none.jsonl", [])
     nothing = score("--cooperatives", str(empty), "--offers", str(offer_file), "--workers", "2")
     assert (nothing.exit_code, nothing.stdout) == (0, "")
+
+
+def test_the_command_loads_neither_sqlalchemy_nor_faststream(tmp_path):
+    """The command line's start-up and ``score`` stay off the table models and the broker
+    (services/cli/__init__.py): checked in a fresh interpreter, as the command runs."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from services.cli import app\n"
+        "result = CliRunner().invoke(app, sys.argv[1:])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'sqlalchemy', 'sqlmodel', 'faststream', 'nats'}))\n"
+    )
+    args = ["score", "--cooperatives", str(coops(tmp_path)), "--offers", str(offers(tmp_path))]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
