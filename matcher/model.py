@@ -1,7 +1,7 @@
 """The matcher's own value objects: plain data, no I/O, no framework.
 
-The services translate events and database rows into these, so the scoring core never
-depends on pydantic, SQL or NATS.
+The services translate events and database rows into these (with ``matcher/values.py``, which
+needs only their field names), so the scoring core never depends on pydantic, SQL or NATS.
 """
 
 from __future__ import annotations
