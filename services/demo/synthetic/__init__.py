@@ -26,646 +26,36 @@ from functools import cache
 
 from schemas.events import CooperativeProfile, OfferType, PartnerOffer, PartnerType
 from schemas.regions import Level, Region, region_table
+from services.demo.synthetic.tables import (
+    BANK_TERMS,
+    BANKS,
+    COMMODITY_NEEDS,
+    COMMODITY_TRAININGS,
+    COMMODITY_VARIANTS,
+    COMPANY_SUFFIXES,
+    DEFAULT_PRODUCE,
+    FINANCING_NEEDS,
+    GENERAL_NEEDS,
+    ISLAND_WORDS,
+    KALBAR_PRODUCE,
+    NGOS,
+    OFFTAKE,
+    PROCESSING_VARIANTS,
+    PROVINCE_PRODUCE,
+    PROVINCE_SLUGS,
+    SHORTHAND,
+    TRAININGS,
+    UNIT_NEEDS,
+    UNIT_VARIANTS,
+    Variants,
+)
 
 __all__ = ["cooperatives", "default_updated_at", "kalbar_demo", "national", "offers"]
 
 WIB = timezone(timedelta(hours=7))
 KALBAR = "61"
-NATIONAL_VILLAGES = 83_762
 
-# ---------------------------------------------------------------------------------------------
-# Vocabulary: canonical key -> the ways people write it, with relative weights.
-# ``{desa}`` is replaced by "desa" or "kelurahan" to suit the village.
-# ---------------------------------------------------------------------------------------------
-
-Variants = Sequence[tuple[str, int]]
-
-UNIT_VARIANTS: dict[str, Variants] = {
-    "kantor": [
-        ("kantor koperasi", 6),
-        ("kantor", 1),
-        ("sekretariat koperasi", 1),
-        ("Kantor Koperasi", 1),
-    ],
-    "sembako": [
-        ("gerai sembako", 5),
-        ("kios sembako", 4),
-        ("toko sembako", 2),
-        ("warung sembako", 1),
-        ("sembako", 2),
-        ("gerai kebutuhan pokok", 1),
-        ("Gerai Sembako", 1),
-        ("kios sembilan bahan pokok", 1),
-        ("gerai sembilan bahan pokok", 1),
-    ],
-    "usp": [
-        ("unit simpan pinjam", 5),
-        ("USP", 5),
-        ("simpan pinjam", 4),
-        ("usp", 1),
-        ("unit simpan-pinjam", 1),
-        ("Simpan Pinjam", 1),
-        ("unit simpan pinjam (USP)", 1),
-        ("Unit Simpan Pinjam", 1),
-    ],
-    "klinik": [
-        ("klinik {desa}", 6),
-        ("klinik", 2),
-        ("Klinik {Desa}", 1),
-        ("klinik pratama", 1),
-        ("klinik kesehatan {desa}", 1),
-    ],
-    "apotek": [
-        ("apotek {desa}", 5),
-        ("apotik {desa}", 3),
-        ("apotek", 2),
-        ("apotik", 2),
-        ("Apotek {Desa}", 1),
-        ("Apotik", 1),
-    ],
-    "gudang": [
-        ("pergudangan", 4),
-        ("gudang", 4),
-        ("gudang koperasi", 2),
-        ("unit pergudangan", 1),
-        ("warehouse", 1),
-        ("Gudang", 1),
-    ],
-    "cold": [
-        ("cold storage", 5),
-        ("gudang pendingin", 4),
-        ("cold-storage", 1),
-        ("coldstorage", 1),
-        ("Cold Storage", 2),
-        ("gudang beku", 1),
-        ("gudang dingin", 1),
-    ],
-    "logistik": [
-        ("logistik", 4),
-        ("unit logistik", 3),
-        ("jasa logistik", 1),
-        ("angkutan barang", 1),
-        ("distribusi", 1),
-        ("Logistik", 1),
-    ],
-    "lpg": [
-        ("pangkalan LPG 3 kg", 5),
-        ("pangkalan LPG", 3),
-        ("pangkalan gas", 3),
-        ("pangkalan elpiji", 2),
-        ("pangkalan LPG 3kg", 2),
-        ("pangkalan gas melon", 1),
-        ("Pangkalan Elpiji 3 Kg", 1),
-        ("pangkalan lpg", 1),
-    ],
-    "pupuk": [
-        ("kios pupuk", 6),
-        ("kios pupuk lengkap", 2),
-        ("KPL", 1),
-        ("pengecer pupuk", 2),
-        ("kios pupuk bersubsidi", 1),
-        ("penyalur pupuk", 1),
-        ("kios saprodi", 1),
-    ],
-    "agen": [
-        ("agen BRILink", 5),
-        ("BRILink", 3),
-        ("agen brilink", 2),
-        ("agen bank", 2),
-        ("agen laku pandai", 1),
-        ("Agen46", 1),
-        ("agen BNI46", 1),
-        ("agen BSI", 1),
-        ("AgenBRILink", 1),
-    ],
-}
-
-# Units for the local potential: processing or offtake of members' produce.
-PROCESSING_VARIANTS: dict[str, Variants] = {
-    "sawit": [
-        ("pengumpul TBS", 3),
-        ("unit jual beli TBS", 2),
-        ("ram sawit", 2),
-        ("unit usaha sawit", 2),
-        ("peron sawit", 1),
-        ("pengepul sawit", 1),
-    ],
-    "karet": [
-        ("unit pengolahan bokar", 3),
-        ("pengolahan karet", 3),
-        ("UPPB", 2),
-        ("pemasaran bokar", 1),
-        ("pengumpul getah", 1),
-    ],
-    "lada": [
-        ("pengolahan lada", 3),
-        ("unit pemasaran lada", 2),
-        ("pengolahan lada putih", 1),
-        ("gudang lada", 1),
-    ],
-    "kopi liberika": [
-        ("pengolahan kopi", 3),
-        ("roasting kopi", 1),
-        ("kedai kopi", 1),
-        ("unit pengolahan kopi liberika", 1),
-    ],
-    "kopi": [("pengolahan kopi", 3), ("roasting kopi", 1), ("kedai kopi", 1), ("huller kopi", 1)],
-    "padi": [
-        ("penggilingan padi", 4),
-        ("RMU", 2),
-        ("penggilingan beras", 1),
-        ("huller", 1),
-        ("rice milling unit", 1),
-        ("unit penggilingan gabah", 1),
-    ],
-    "jagung": [
-        ("pengeringan jagung", 2),
-        ("unit pengering jagung", 1),
-        ("dryer jagung", 1),
-        ("pemasaran jagung", 1),
-    ],
-    "ubi kayu": [
-        ("pengolahan singkong", 2),
-        ("tepung mocaf", 1),
-        ("pengolahan ubi kayu", 2),
-        ("produksi tapioka", 1),
-    ],
-    "jeruk": [("pemasaran jeruk", 2), ("sortasi jeruk", 1)],
-    "ikan": [
-        ("pengolahan ikan", 3),
-        ("TPI", 1),
-        ("pengasapan ikan", 1),
-        ("ikan asin", 1),
-        ("unit perikanan", 1),
-        ("pemasaran hasil tangkapan", 1),
-    ],
-    "kelapa": [("pengolahan kelapa", 2), ("pengolahan kopra", 1), ("VCO", 1)],
-    "kakao": [("fermentasi kakao", 2), ("pengolahan kakao", 2)],
-    "rumput laut": [("pengeringan rumput laut", 2), ("gudang rumput laut", 1)],
-    "*": [
-        ("pemasaran hasil tani", 3),
-        ("offtake hasil anggota", 1),
-        ("unit usaha tani", 2),
-        ("pengolahan hasil pertanian", 2),
-        ("unit pemasaran hasil bumi", 1),
-    ],
-}
-
-COMMODITY_VARIANTS: dict[str, Variants] = {
-    "sawit": [
-        ("sawit", 6),
-        ("kelapa sawit", 5),
-        ("TBS", 3),
-        ("TBS sawit", 2),
-        ("buah sawit", 2),
-        ("Kelapa Sawit", 2),
-        ("tbs kelapa sawit", 1),
-        ("kelapa-sawit", 1),
-        ("sawit rakyat", 1),
-    ],
-    "karet": [
-        ("karet", 6),
-        ("getah karet", 4),
-        ("bokar", 3),
-        ("lateks", 2),
-        ("getah", 1),
-        ("karet alam", 1),
-        ("Karet", 2),
-        ("latex", 1),
-        ("lump karet", 1),
-    ],
-    "lada": [
-        ("lada", 6),
-        ("merica", 3),
-        ("lada hitam", 2),
-        ("lada putih", 2),
-        ("sahang", 1),
-        ("Lada", 2),
-        ("mrica", 1),
-    ],
-    "kopi liberika": [
-        ("kopi liberika", 5),
-        ("kopi", 3),
-        ("liberika", 2),
-        ("kopi liberica", 1),
-        ("Kopi Liberika", 1),
-        ("kopi lokal", 1),
-    ],
-    "kopi": [
-        ("kopi", 6),
-        ("kopi arabika", 2),
-        ("kopi robusta", 3),
-        ("biji kopi", 2),
-        ("green bean", 1),
-        ("kopi gelondong", 1),
-        ("Kopi", 1),
-    ],
-    "padi": [
-        ("padi", 6),
-        ("gabah", 4),
-        ("beras", 3),
-        ("padi sawah", 1),
-        ("GKP", 1),
-        ("gabah kering", 1),
-        ("Padi", 1),
-    ],
-    "jagung": [("jagung", 6), ("jagung pipil", 2), ("jagung pakan", 1), ("Jagung", 1)],
-    "ubi kayu": [
-        ("ubi kayu", 4),
-        ("singkong", 4),
-        ("ketela pohon", 1),
-        ("ubi", 1),
-        ("Singkong", 1),
-    ],
-    "jeruk": [
-        ("jeruk", 5),
-        ("jeruk sambas", 3),
-        ("jeruk siam", 2),
-        ("Jeruk Sambas", 1),
-        ("limau", 1),
-    ],
-    "sayuran": [
-        ("sayuran", 5),
-        ("sayur", 3),
-        ("sayur-mayur", 2),
-        ("hortikultura", 1),
-        ("sayur mayur", 1),
-    ],
-    "ikan": [
-        ("ikan", 6),
-        ("ikan laut", 2),
-        ("ikan segar", 2),
-        ("hasil tangkapan", 1),
-        ("hasil laut", 1),
-        ("perikanan", 1),
-        ("Ikan", 1),
-    ],
-    "ikan tawar": [
-        ("ikan air tawar", 4),
-        ("ikan", 3),
-        ("ikan keramba", 2),
-        ("ikan sungai", 1),
-        ("ikan toman", 1),
-    ],
-    "kelapa": [("kelapa", 5), ("kelapa dalam", 2), ("kopra", 2), ("kelapa bulat", 1)],
-    "pinang": [("pinang", 4), ("buah pinang", 1), ("pinang kering", 1)],
-    "nanas": [("nanas", 4), ("nenas", 2), ("nanas madu", 1)],
-    "madu": [("madu hutan", 3), ("madu", 3), ("madu kelulut", 2)],
-    "lidah buaya": [("lidah buaya", 4), ("aloe vera", 2)],
-    "kakao": [("kakao", 5), ("cokelat", 2), ("coklat", 2), ("biji kakao", 2)],
-    "cengkeh": [("cengkeh", 5), ("cengkih", 2)],
-    "pala": [("pala", 5), ("biji pala", 2), ("fuli", 1)],
-    "tebu": [("tebu", 5)],
-    "tembakau": [("tembakau", 5), ("mbako", 1)],
-    "bawang merah": [("bawang merah", 5), ("brambang", 1)],
-    "gambir": [("gambir", 5)],
-    "kayu manis": [("kayu manis", 4), ("cassiavera", 1)],
-    "sagu": [("sagu", 5), ("tepung sagu", 1)],
-    "ubi jalar": [("ubi jalar", 4), ("petatas", 1), ("hipere", 1)],
-    "rumput laut": [("rumput laut", 5), ("rumput laut kering", 2), ("seaweed", 1)],
-    "jambu mete": [("jambu mete", 3), ("mete", 2), ("kacang mete", 1)],
-    "kemiri": [("kemiri", 5)],
-    "nilam": [("nilam", 4), ("minyak nilam", 2)],
-}
-
-# Kalimantan Barat by regency: canonical commodity -> share of rural cooperatives holding it.
-KALBAR_PRODUCE: dict[str, dict[str, float]] = {
-    "61.01": {
-        "sawit": 0.55,
-        "karet": 0.45,
-        "padi": 0.6,
-        "lada": 0.35,
-        "jeruk": 0.3,
-        "kopi liberika": 0.15,
-        "ikan": 0.25,
-        "kelapa": 0.15,
-        "sayuran": 0.15,
-    },  # Sambas
-    "61.02": {
-        "sawit": 0.45,
-        "karet": 0.45,
-        "padi": 0.35,
-        "kelapa": 0.3,
-        "ikan": 0.2,
-        "sayuran": 0.15,
-        "pinang": 0.1,
-    },  # Mempawah
-    "61.03": {"sawit": 0.75, "karet": 0.6, "lada": 0.3, "padi": 0.2, "sayuran": 0.1},  # Sanggau
-    "61.04": {"sawit": 0.7, "karet": 0.45, "ikan": 0.35, "padi": 0.25, "kelapa": 0.15},  # Ketapang
-    "61.05": {
-        "sawit": 0.6,
-        "karet": 0.65,
-        "lada": 0.3,
-        "padi": 0.2,
-        "ikan tawar": 0.15,
-        "madu": 0.05,
-    },  # Sintang
-    "61.06": {
-        "karet": 0.7,
-        "sawit": 0.4,
-        "ikan tawar": 0.3,
-        "madu": 0.15,
-        "padi": 0.2,
-    },  # Kapuas Hulu
-    "61.07": {
-        "sawit": 0.55,
-        "karet": 0.55,
-        "lada": 0.4,
-        "jagung": 0.5,
-        "padi": 0.3,
-        "sayuran": 0.1,
-    },  # Bengkayang
-    "61.08": {
-        "karet": 0.65,
-        "sawit": 0.55,
-        "ubi kayu": 0.45,
-        "padi": 0.3,
-        "jagung": 0.15,
-        "sayuran": 0.1,
-    },  # Landak
-    "61.09": {"sawit": 0.75, "karet": 0.6, "padi": 0.15, "sayuran": 0.05},  # Sekadau
-    "61.10": {"karet": 0.65, "sawit": 0.55, "padi": 0.2, "madu": 0.05},  # Melawi
-    "61.11": {
-        "ikan": 0.6,
-        "kopi liberika": 0.4,
-        "kelapa": 0.3,
-        "sawit": 0.4,
-        "karet": 0.3,
-        "padi": 0.2,
-        "madu": 0.05,
-    },  # Kayong Utara
-    "61.12": {
-        "sawit": 0.55,
-        "karet": 0.4,
-        "kopi liberika": 0.3,
-        "ikan": 0.35,
-        "kelapa": 0.3,
-        "padi": 0.35,
-        "sayuran": 0.2,
-        "pinang": 0.15,
-        "nanas": 0.15,
-    },  # Kubu Raya
-    "61.71": {"sayuran": 0.15, "lidah buaya": 0.12, "ikan": 0.08, "sawit": 0.02},  # Kota Pontianak
-    "61.72": {
-        "sayuran": 0.2,
-        "padi": 0.1,
-        "ikan": 0.15,
-        "karet": 0.1,
-        "sawit": 0.06,
-        "jeruk": 0.05,
-    },  # Kota Singkawang
-}
-
-# Other provinces, broadly: sawit/karet on Sumatra and Kalimantan, padi/jagung widely,
-# kopi in the highlands, ikan on the coasts, spices in the east.
-PROVINCE_PRODUCE: dict[str, dict[str, float]] = {
-    "11": {
-        "padi": 0.55,
-        "kopi": 0.25,
-        "sawit": 0.35,
-        "karet": 0.2,
-        "kakao": 0.15,
-        "ikan": 0.25,
-        "pinang": 0.1,
-        "nilam": 0.05,
-    },
-    "12": {
-        "sawit": 0.5,
-        "karet": 0.35,
-        "padi": 0.5,
-        "kopi": 0.2,
-        "jagung": 0.25,
-        "ikan": 0.15,
-        "sayuran": 0.15,
-        "kakao": 0.1,
-    },
-    "13": {
-        "padi": 0.6,
-        "sawit": 0.25,
-        "karet": 0.2,
-        "kopi": 0.15,
-        "gambir": 0.1,
-        "kakao": 0.15,
-        "ikan": 0.15,
-        "kayu manis": 0.1,
-    },
-    "14": {"sawit": 0.8, "karet": 0.35, "kelapa": 0.2, "ikan": 0.15, "padi": 0.15, "pinang": 0.1},
-    "15": {"sawit": 0.7, "karet": 0.5, "kopi": 0.1, "kayu manis": 0.1, "padi": 0.2, "pinang": 0.15},
-    "16": {"karet": 0.55, "sawit": 0.55, "padi": 0.4, "kopi": 0.2, "ikan": 0.1},
-    "17": {"sawit": 0.55, "karet": 0.35, "kopi": 0.35, "padi": 0.3, "ikan": 0.15},
-    "18": {
-        "padi": 0.45,
-        "jagung": 0.4,
-        "kopi": 0.3,
-        "ubi kayu": 0.35,
-        "lada": 0.15,
-        "kakao": 0.15,
-        "sawit": 0.15,
-        "karet": 0.2,
-        "ikan": 0.1,
-    },
-    "19": {"lada": 0.5, "sawit": 0.35, "karet": 0.3, "ikan": 0.35},
-    "21": {"ikan": 0.6, "kelapa": 0.2, "sayuran": 0.1},
-    "31": {"ikan": 0.03, "sayuran": 0.02},
-    "32": {"padi": 0.6, "sayuran": 0.3, "jagung": 0.2, "kopi": 0.1, "ikan": 0.15},
-    "33": {
-        "padi": 0.65,
-        "jagung": 0.3,
-        "sayuran": 0.25,
-        "tembakau": 0.08,
-        "kopi": 0.08,
-        "ikan": 0.1,
-        "bawang merah": 0.1,
-    },
-    "34": {"padi": 0.5, "sayuran": 0.25, "jagung": 0.15, "ubi kayu": 0.1},
-    "35": {
-        "padi": 0.65,
-        "jagung": 0.45,
-        "tebu": 0.15,
-        "tembakau": 0.1,
-        "kopi": 0.08,
-        "ikan": 0.15,
-        "sayuran": 0.2,
-    },
-    "36": {"padi": 0.55, "sayuran": 0.15, "ikan": 0.15, "kelapa": 0.1},
-    "51": {"padi": 0.35, "kopi": 0.12, "sayuran": 0.2, "ikan": 0.2, "kelapa": 0.15, "cengkeh": 0.1},
-    "52": {"padi": 0.55, "jagung": 0.45, "ikan": 0.2, "bawang merah": 0.1, "kopi": 0.05},
-    "53": {
-        "jagung": 0.6,
-        "padi": 0.3,
-        "kopi": 0.12,
-        "kakao": 0.1,
-        "ikan": 0.3,
-        "kemiri": 0.1,
-        "rumput laut": 0.1,
-    },
-    "62": {"sawit": 0.6, "karet": 0.55, "padi": 0.2, "ikan": 0.1, "ikan tawar": 0.1},
-    "63": {"karet": 0.45, "sawit": 0.4, "padi": 0.45, "ikan": 0.2},
-    "64": {"sawit": 0.55, "karet": 0.2, "padi": 0.2, "ikan": 0.25, "kakao": 0.05},
-    "65": {"sawit": 0.35, "ikan": 0.4, "padi": 0.2, "rumput laut": 0.15},
-    "71": {"kelapa": 0.55, "cengkeh": 0.3, "pala": 0.15, "jagung": 0.3, "ikan": 0.35},
-    "72": {
-        "kakao": 0.45,
-        "kelapa": 0.35,
-        "padi": 0.35,
-        "ikan": 0.3,
-        "cengkeh": 0.15,
-        "sawit": 0.15,
-    },
-    "73": {
-        "padi": 0.6,
-        "jagung": 0.35,
-        "kakao": 0.3,
-        "kopi": 0.12,
-        "ikan": 0.3,
-        "rumput laut": 0.15,
-    },
-    "74": {
-        "kakao": 0.35,
-        "jagung": 0.25,
-        "padi": 0.25,
-        "ikan": 0.4,
-        "rumput laut": 0.2,
-        "jambu mete": 0.15,
-    },
-    "75": {"jagung": 0.65, "kelapa": 0.35, "padi": 0.25, "ikan": 0.3},
-    "76": {"kakao": 0.5, "sawit": 0.35, "kelapa": 0.3, "padi": 0.25, "ikan": 0.3},
-    "81": {"pala": 0.4, "cengkeh": 0.35, "kelapa": 0.4, "ikan": 0.6, "sagu": 0.2},
-    "82": {"pala": 0.4, "cengkeh": 0.35, "kelapa": 0.5, "ikan": 0.55},
-    "91": {"sagu": 0.35, "ubi jalar": 0.3, "ikan": 0.35, "kakao": 0.1, "sayuran": 0.15},
-    "92": {"sagu": 0.3, "ubi jalar": 0.25, "ikan": 0.4, "pala": 0.15, "kakao": 0.1},
-    "93": {"sagu": 0.35, "padi": 0.2, "ikan": 0.4, "ubi jalar": 0.2, "sawit": 0.05},
-    "94": {"ubi jalar": 0.4, "sagu": 0.25, "kopi": 0.15, "sayuran": 0.25, "ikan": 0.15},
-    "95": {"ubi jalar": 0.6, "kopi": 0.35, "sayuran": 0.4},
-    "96": {"sagu": 0.3, "ikan": 0.45, "pala": 0.15, "kelapa": 0.25, "ubi jalar": 0.2},
-}
-DEFAULT_PRODUCE = {"padi": 0.4, "jagung": 0.2, "sayuran": 0.2, "ikan": 0.15}
-
-# Words people shorten when typing on a phone.
-SHORTHAND = {
-    "untuk": "utk",
-    "yang": "yg",
-    "dengan": "dgn",
-    "tidak": "tdk",
-    "sudah": "sdh",
-    "karena": "krn",
-    "dan": "&",
-    "belum": "blm",
-    "anggota": "angg.",
-}
 _SHORTHAND_RE = re.compile(r"\b(" + "|".join(k for k in SHORTHAND if k != "dan") + r"|dan)\b")
-
-# ---------------------------------------------------------------------------------------------
-# Needs: short phrases tied to a unit ({u}) or a commodity ({c}), in the words people use.
-# ---------------------------------------------------------------------------------------------
-
-UNIT_NEEDS: dict[str, tuple[str, ...]] = {
-    "sembako": (
-        "butuh modal kerja untuk {u}",
-        "perlu pasokan beras dan minyak goreng untuk {u}",
-        "ingin kerja sama dengan pemasok sembako supaya harga di {u} bersaing",
-        "stok {u} sering kosong, perlu distributor tetap",
-        "cari pemasok gula dan tepung terigu untuk {u}",
-    ),
-    "usp": (
-        "butuh tambahan modal untuk {u} anggota",
-        "perlu pendampingan pembukuan {u}",
-        "ingin aplikasi pencatatan untuk {u}",
-        "dana {u} kurang, banyak anggota antri pinjaman",
-    ),
-    "klinik": (
-        "butuh alat kesehatan untuk {u}",
-        "perlu tenaga perawat untuk {u}",
-        "{u} belum punya bangunan sendiri",
-    ),
-    "apotek": (
-        "butuh pasokan obat rutin untuk {u}",
-        "obat di {u} sering habis",
-        "perlu apoteker penanggung jawab untuk {u}",
-        "cari mitra pemasok obat generik untuk {u}",
-    ),
-    "gudang": (
-        "perlu gudang penyimpanan hasil panen anggota",
-        "ingin merehab {u}",
-        "{u} sudah penuh, butuh tambahan kapasitas",
-    ),
-    "cold": (
-        "perlu {u} untuk menyimpan hasil panen anggota",
-        "listrik untuk {u} belum cukup",
-        "butuh bantuan pembangunan {u}",
-    ),
-    "logistik": (
-        "butuh truk untuk angkut barang koperasi",
-        "perlu mitra pengiriman barang ke kota",
-        "butuh mobil pick up untuk {u}",
-    ),
-    "lpg": (
-        "ingin jadi {u} resmi Pertamina",
-        "kuota {u} kurang, warga sering antri",
-        "mau daftar {u}",
-    ),
-    "pupuk": (
-        "pupuk subsidi sering telat datang ke {u}",
-        "ingin jadi pengecer resmi Pupuk Indonesia",
-        "stok {u} tidak cukup saat musim tanam",
-    ),
-    "agen": ("ingin buka {u} supaya warga mudah transaksi", "butuh mesin EDC untuk {u}"),
-    "klinik+apotek": ("butuh pasokan obat untuk apotek dan klinik desa",),
-}
-
-COMMODITY_NEEDS: dict[str, tuple[str, ...]] = {
-    "*": (
-        "ingin menjual {c} hasil anggota langsung ke pembeli",
-        "harga {c} di tengkulak rendah, butuh offtaker",
-        "perlu pelatihan pascapanen {c}",
-        "butuh pembeli tetap untuk {c} anggota",
-    ),
-    "sawit": (
-        "{c} anggota dijual ke tengkulak, ingin kemitraan langsung dengan PKS",
-        "butuh bibit sawit bersertifikat untuk replanting",
-        "perlu truk angkut {c} ke pabrik",
-        "ingin jual {c} langsung ke pabrik kelapa sawit",
-    ),
-    "karet": (
-        "ingin menjual {c} bersih langsung ke pabrik crumb rubber",
-        "butuh pelatihan bokar bersih",
-        "harga {c} anjlok, cari pembeli yang stabil",
-    ),
-    "lada": (
-        "ingin menjual {c} hasil anggota langsung ke pembeli",
-        "perlu mesin pengolah {c} putih",
-        "cari eksportir yang mau beli {c} anggota",
-    ),
-    "kopi liberika": (
-        "butuh mesin roasting untuk {c}",
-        "ingin memasarkan {c} ke kafe di kota",
-        "perlu pelatihan pengolahan {c} pascapanen",
-    ),
-    "kopi": ("butuh mesin roasting untuk {c}", "ingin memasarkan {c} ke kafe di kota"),
-    "padi": (
-        "butuh mesin pengering {c}",
-        "ingin jual {c} ke Bulog",
-        "perlu combine harvester",
-        "ingin punya penggilingan padi sendiri",
-    ),
-    "ikan": (
-        "perlu gudang pendingin untuk {c}",
-        "butuh es balok dan cool box untuk nelayan",
-        "ingin jual {c} langsung ke pembeli di kota",
-    ),
-    "ikan tawar": ("butuh pakan ikan murah untuk keramba", "ingin jual {c} ke pasar kota"),
-    "jagung": ("butuh dryer jagung", "ingin kontrak jual {c} ke pabrik pakan"),
-    "ubi kayu": ("ingin olah {c} jadi tepung mocaf", "butuh pembeli {c} untuk pabrik tapioka"),
-    "jeruk": ("ingin pasarkan {c} ke luar daerah", "butuh pelatihan pengendalian hama jeruk"),
-}
-
-FINANCING_NEEDS = (
-    "butuh modal kerja {a}",
-    "perlu pinjaman {a} untuk {u}",
-    "ajukan pembiayaan {a} ke bank Himbara",
-    "butuh modal {a} untuk pengembangan {u}",
-    "rencana pinjam {a} untuk {u}",
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,11 +78,6 @@ def _table(variants: Variants) -> tuple[list[str], list[float]]:
             cum.append(total)
         found = _TABLES[id(variants)] = (values, [c / total for c in cum])
     return found
-
-
-def _pick(rng: random.Random, variants: Variants) -> str:
-    values, cum = _table(variants)
-    return values[bisect.bisect_right(cum, rng.random())]
 
 
 def _typo(rng: random.Random, text: str) -> str:
@@ -765,19 +150,6 @@ def _region_slug(region: Region) -> str:
     if region.level is Level.REGENCY and name.startswith("Kota "):
         return _slug(name)
     return _slug(name.removeprefix("Kota "))
-
-
-# Provinces as people abbreviate them in ids and chat: Kalbar, Jatim, NTB ...
-PROVINCE_SLUGS = {
-    "11": "aceh", "12": "sumut", "13": "sumbar", "14": "riau", "15": "jambi", "16": "sumsel",
-    "17": "bengkulu", "18": "lampung", "19": "babel", "21": "kepri", "31": "jakarta",
-    "32": "jabar", "33": "jateng", "34": "diy", "35": "jatim", "36": "banten", "51": "bali",
-    "52": "ntb", "53": "ntt", "61": "kalbar", "62": "kalteng", "63": "kalsel", "64": "kaltim",
-    "65": "kaltara", "71": "sulut", "72": "sulteng", "73": "sulsel", "74": "sultra",
-    "75": "gorontalo", "76": "sulbar", "81": "maluku", "82": "malut", "91": "papua",
-    "92": "papua-barat", "93": "papua-selatan", "94": "papua-tengah", "95": "papua-pegunungan",
-    "96": "papua-barat-daya",
-}  # fmt: skip
 
 
 def _province_slug(code: str) -> str:
@@ -939,17 +311,7 @@ def _needs(
         templates = COMMODITY_NEEDS.get(key, ()) + COMMODITY_NEEDS["*"]
         phrases.append(rng.choice(templates).format(c=commodities[key].lower()))
     if not phrases:
-        phrases.append(
-            rng.choice(
-                (
-                    "butuh pendampingan menyusun proposal bisnis",
-                    "perlu pelatihan pengurus",
-                    "ingin kerja sama dengan mitra",
-                    "butuh modal kerja",
-                    "perlu pendampingan Simkopdes",
-                )
-            )
-        )
+        phrases.append(rng.choice(GENERAL_NEEDS))
     joiner = rng.choice((", ", "; ", ". ", ", dan ", " & "))
     text = joiner.join(phrases)
     if rng.random() < 0.25:  # a phone typist
@@ -1026,164 +388,6 @@ def _villages_by_regency() -> dict[str, list[Region]]:
 # ---------------------------------------------------------------------------------------------
 # Offers
 # ---------------------------------------------------------------------------------------------
-
-BANK_TERMS = (
-    "bunga 6% per tahun, tenor hingga 72 bulan, masa tenggang 6–8 bulan. Syarat: "
-    "badan hukum koperasi, NIK koperasi, rekening bank, NPWP, NIB dan proposal bisnis "
-    "yang disetujui"
-)
-
-BANKS = {
-    "bri": ("PT Bank Rakyat Indonesia (Persero) Tbk", "BRI"),
-    "bni": ("PT Bank Negara Indonesia (Persero) Tbk", "BNI"),
-    "mandiri": ("PT Bank Mandiri (Persero) Tbk", "Bank Mandiri"),
-    "bsi": ("PT Bank Syariah Indonesia Tbk", "BSI"),
-}
-
-OFFTAKE_GOODS: dict[str, tuple[str, str, Sequence[str]]] = {
-    # canonical -> (product slug, what they buy, commodity terms on the offer)
-    "sawit": ("tbs", "TBS kelapa sawit", ("sawit", "TBS", "kelapa sawit")),
-    "karet": ("bokar", "bahan olah karet (bokar) bersih", ("karet", "bokar", "getah karet")),
-    "lada": ("lada", "lada hitam dan lada putih", ("lada", "merica")),
-    "kopi liberika": (
-        "kopi",
-        "biji kopi liberika (green bean dan gelondong)",
-        ("kopi liberika", "kopi"),
-    ),
-    "kopi": ("kopi", "biji kopi (green bean)", ("kopi", "kopi robusta", "kopi arabika")),
-    "padi": ("gabah", "gabah kering panen", ("gabah", "padi", "beras")),
-    "jagung": ("jagung", "jagung pipil kering untuk pakan", ("jagung", "jagung pipil")),
-    "ubi kayu": ("singkong", "ubi kayu segar untuk tapioka", ("ubi kayu", "singkong")),
-    "ikan": ("ikan", "ikan segar hasil tangkapan", ("ikan", "ikan laut")),
-    "ikan tawar": ("ikan", "ikan air tawar dari keramba", ("ikan air tawar", "ikan")),
-    "kelapa": ("kelapa", "kelapa bulat dan kopra", ("kelapa", "kopra")),
-    "kakao": ("kakao", "biji kakao fermentasi", ("kakao", "cokelat")),
-    "jeruk": ("jeruk", "jeruk siam grade A-B", ("jeruk", "jeruk sambas")),
-    "rumput laut": ("rumput-laut", "rumput laut kering", ("rumput laut",)),
-    "pala": ("pala", "biji pala dan fuli", ("pala",)),
-    "cengkeh": ("cengkeh", "cengkeh kering", ("cengkeh",)),
-    "sagu": ("sagu", "tepung sagu basah", ("sagu",)),
-    "madu": ("madu", "madu hutan dan madu kelulut", ("madu hutan", "madu")),
-    "nanas": ("nanas", "nanas segar", ("nanas",)),
-    "tebu": ("tebu", "tebu giling", ("tebu",)),
-}
-
-OFFTAKE_UNITS: dict[str, Sequence[str]] = {
-    "sawit": ("pengumpul TBS",),
-    "karet": ("unit pengolahan bokar", "UPPB"),
-    "lada": ("pengolahan lada",),
-    "kopi liberika": ("pengolahan kopi",),
-    "kopi": ("pengolahan kopi",),
-    "padi": ("penggilingan padi",),
-    "ikan": ("pengolahan ikan", "cold storage"),
-    "ikan tawar": ("pengolahan ikan",),
-}
-
-COMPANY_WORDS: dict[str, tuple[str, ...]] = {
-    "sawit": ("Sawit", "Agro Sawit", "Palma"),
-    "karet": ("Karet", "Rubber", "Lateks"),
-    "lada": ("Lada", "Sahang"),
-    "kopi liberika": ("Kopi", "Liberika"),
-    "kopi": ("Kopi", "Kopi Nusa"),
-    "padi": ("Pangan", "Beras"),
-    "jagung": ("Jagung", "Pakan"),
-    "ubi kayu": ("Tapioka", "Singkong"),
-    "ikan": ("Bahari", "Samudra", "Perikanan"),
-    "ikan tawar": ("Perikanan", "Mina"),
-    "kelapa": ("Kelapa", "Nyiur"),
-    "kakao": ("Kakao", "Cokelat"),
-    "jeruk": ("Jeruk", "Buah"),
-    "rumput laut": ("Rumput Laut", "Seaweed"),
-    "pala": ("Pala", "Rempah"),
-    "cengkeh": ("Cengkeh", "Rempah"),
-    "sagu": ("Sagu",),
-    "madu": ("Madu", "Lebah"),
-    "nanas": ("Nanas", "Buah"),
-    "tebu": ("Tebu", "Manis"),
-}
-
-ISLAND_WORDS: dict[str, tuple[str, ...]] = {
-    "1": ("Andalas", "Swarnadwipa", "Sumatra"),
-    "2": ("Segara", "Kepri"),
-    "3": ("Jawa", "Dwipa", "Nusantara"),
-    "5": ("Nusa", "Sunda Kecil"),
-    "6": ("Borneo", "Khatulistiwa", "Kapuas", "Kalimantan"),
-    "7": ("Celebes", "Sulawesi"),
-    "8": ("Maluku", "Rempah Timur"),
-    "9": ("Papua", "Cenderawasih"),
-}
-COMPANY_SUFFIX = ("Lestari", "Makmur", "Sejahtera", "Abadi", "Mandiri", "Jaya", "Sentosa", "Raya")
-
-NGOS = (
-    ("yayasan-desa-mandiri", "Yayasan Desa Mandiri Nusantara (fiktif)"),
-    ("lembaga-koperasi-rakyat", "Lembaga Pengembangan Koperasi Rakyat (fiktif)"),
-    ("perkumpulan-tani-lestari", "Perkumpulan Petani Lestari (fiktif)"),
-)
-
-TRAININGS = (
-    (
-        "pembukuan",
-        "Pelatihan pembukuan dan pelaporan Simkopdes",
-        "Kelas dua hari untuk pengurus dan pengelola: pembukuan sederhana, laporan keuangan, "
-        "input data di Simkopdes.",
-        ("USP", "kantor koperasi"),
-        (),
-    ),
-    (
-        "proposal",
-        "Pendampingan penyusunan proposal bisnis koperasi",
-        "Pendampingan menyusun proposal bisnis yang disyaratkan bank Himbara untuk pembiayaan.",
-        (),
-        (),
-    ),
-    (
-        "apotek",
-        "Pelatihan pengelolaan apotek dan klinik desa",
-        "Tata kelola obat, pencatatan stok dan pelayanan apotek desa bersama tenaga kesehatan.",
-        ("apotek desa", "apotik", "klinik desa"),
-        (),
-    ),
-    (
-        "sembako",
-        "Pelatihan manajemen gerai sembako",
-        "Pengelolaan stok, harga dan kasir untuk gerai sembako koperasi.",
-        ("gerai sembako", "kios sembako"),
-        (),
-    ),
-)
-COMMODITY_TRAININGS: dict[str, tuple[str, str, str]] = {
-    "karet": (
-        "bokar",
-        "Pelatihan bokar bersih",
-        "Cara menghasilkan bahan olah karet bersih agar harga getah karet anggota naik.",
-    ),
-    "sawit": (
-        "sawit",
-        "Sekolah lapang sawit berkelanjutan",
-        "Praktik budidaya, replanting dan persiapan sertifikasi ISPO untuk pekebun sawit anggota.",
-    ),
-    "lada": (
-        "lada",
-        "Sekolah lapang budidaya lada",
-        "Budidaya dan pascapanen lada putih dan lada hitam yang sesuai standar pembeli.",
-    ),
-    "kopi liberika": (
-        "kopi",
-        "Pelatihan pascapanen kopi liberika",
-        "Petik merah, fermentasi dan roasting kopi liberika.",
-    ),
-    "kopi": ("kopi", "Pelatihan pascapanen kopi", "Petik merah, pengeringan dan penyimpanan kopi."),
-    "ikan": (
-        "ikan",
-        "Pelatihan penanganan ikan segar dan cold storage",
-        "Rantai dingin ikan hasil tangkapan dari kapal sampai gudang pendingin.",
-    ),
-    "padi": (
-        "padi",
-        "Pelatihan pengelolaan penggilingan padi",
-        "Operasional RMU dan penyimpanan gabah kering giling.",
-    ),
-}
 
 
 @dataclass
@@ -1609,16 +813,16 @@ class _OfferMaker:
         rng = self.rng
         if commodity is None:
             anchor = self.regency()
-            produce = {k: v for k, v in produce_of(anchor.code).items() if k in OFFTAKE_GOODS}
+            produce = {k: v for k, v in produce_of(anchor.code).items() if k in OFFTAKE}
             if not produce:
                 return self.training()
             commodity = rng.choices(list(produce), weights=list(produce.values()))[0]
-        product, goods, terms = OFFTAKE_GOODS[commodity]
+        offtake = OFFTAKE[commodity]
         regions, slug = self.regions_for((0.1, 0.35, 0.15), commodity)
         island = ISLAND_WORDS.get(regions[0][0], ("Nusantara",))
         company = (
-            f"{rng.choice(('PT', 'PT', 'CV'))} {rng.choice(COMPANY_WORDS[commodity])} "
-            f"{rng.choice(island)} {rng.choice(COMPANY_SUFFIX)}"
+            f"{rng.choice(('PT', 'PT', 'CV'))} {rng.choice(offtake.company_words)} "
+            f"{rng.choice(island)} {rng.choice(COMPANY_SUFFIXES)}"
         )
         volume = rng.choice(
             (
@@ -1630,20 +834,20 @@ class _OfferMaker:
         )
         self.add(
             _slug(company.removeprefix("PT ").removeprefix("CV ")),
-            product,
+            offtake.product,
             slug,
             partner_name=company,
             partner_type=PartnerType.BUSINESS,
             offer_type=OfferType.OFFTAKE,
-            title=f"Membeli {goods} dari koperasi",
+            title=f"Membeli {offtake.goods} dari koperasi",
             description=(
-                f"{company} membeli {goods} hasil anggota koperasi di "
+                f"{company} membeli {offtake.goods} hasil anggota koperasi di "
                 f"{self.table.describe(regions[0])}, {volume}. Harga mengikuti harga "
                 f"pasar/penetapan dinas, pembayaran maksimal 7 hari, dijemput di gudang "
                 f"koperasi."
             ),
-            business_units=list(OFFTAKE_UNITS.get(commodity, ())),
-            commodities=list(terms),
+            business_units=list(offtake.units),
+            commodities=list(offtake.terms),
             regions=regions,
             min_members=rng.choice((None, None, 30, 50)),
             capacity=rng.choice((None, 5, 10, 20)),
@@ -1661,12 +865,12 @@ class _OfferMaker:
         commodity_trainings = [c for c in produce_of(anchor.code) if c in COMMODITY_TRAININGS]
         if commodity_trainings and rng.random() < 0.4:
             c = rng.choice(commodity_trainings)
-            product, title, description = COMMODITY_TRAININGS[c]
-            units: Sequence[str] = OFFTAKE_UNITS.get(c, ())
-            commodities: Sequence[str] = OFFTAKE_GOODS[c][2]
+            training = COMMODITY_TRAININGS[c]
+            units, commodities = OFFTAKE[c].units, OFFTAKE[c].terms
             regions, slug = self.regions_for((0.2, 0.3, 0.2), c)
         else:
-            product, title, description, units, commodities = rng.choice(TRAININGS)
+            training = rng.choice(TRAININGS)
+            units, commodities = training.units, training.commodities
             regions, slug = self.regions_for((0.4, 0.2, 0.15))
         if government:
             province = self.table.get(regions[0][:2])
@@ -1679,13 +883,13 @@ class _OfferMaker:
             partner_type = PartnerType.NGO
         self.add(
             partner_id,
-            f"pelatihan-{product}",
+            f"pelatihan-{training.product}",
             slug,
             partner_name=partner_name,
             partner_type=partner_type,
             offer_type=OfferType.TRAINING,
-            title=title,
-            description=description + " Gratis untuk pengurus dan pengelola unit.",
+            title=training.title,
+            description=training.description + " Gratis untuk pengurus dan pengelola unit.",
             business_units=list(units),
             commodities=list(commodities),
             regions=regions,
