@@ -18,7 +18,8 @@ Variants = Sequence[tuple[str, int]]
 
 
 def _load(name: str) -> dict[str, Any]:
-    text = (files(__package__) / "data" / name).read_text(encoding="utf-8")
+    # Through importlib.resources: the files are package data, read from an installed wheel too.
+    text = (files("services.demo.synthetic") / "data" / name).read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
