@@ -266,13 +266,14 @@ def measure(
 
 def middle_cursor(engine: Any, username: str) -> str | None:
     """A cursor halfway down the coordinator's queue (keyset pagination)."""
-    from services.review import queries
+    from services.review.filters import QueueFilter
+    from services.review.queue import cursor_at
 
     with Session(engine) as session:
         coordinator = session.exec(
             select(Coordinator).where(Coordinator.username == username)
         ).one()
-        return queries.cursor_at(session, coordinator, queries.QueueFilter(), fraction=0.5)
+        return cursor_at(session, coordinator, QueueFilter(), fraction=0.5)
 
 
 def first_pending(engine: Any, username: str) -> str:
@@ -329,7 +330,7 @@ def pages(
         listing += [
             ("export_csv", "/export.csv?" + urlencode(scoped)),
             ("export_xlsx", "/export.xlsx?" + urlencode(scoped)),
-            # The whole queue of the scope: up to queries.MAX_EXPORT rows.
+            # The whole queue of the scope: up to worklist.MAX_EXPORT rows.
             ("export_csv_all", "/export.csv"),
             ("export_xlsx_all", "/export.xlsx"),
             ("overview_csv", "/overview.csv"),

@@ -1,6 +1,6 @@
 """Benchmark of ``kopdes-match score`` on a national data set (not a timed test).
 
-One cooperative per village of the region table (83,762, ``services/demo/synthetic.py``) and
+One cooperative per village of the region table (83,762, ``services/demo/synthetic/``) and
 1,000 offers: every fifth one national, the others kept at province or regency level (an
 offer the generator gives several regencies or a district is moved to its first regency).
 The files are written as JSON Lines to a directory (a temporary one unless ``--data-dir``

@@ -1,7 +1,7 @@
 """A small seeded generator of cooperatives and offers typed the way people type them.
 
 Used by ``bench_matcher.py`` and by the matcher's recall tests. Deliberately simple (a
-colleague's ``services/demo/synthetic.py`` is the realistic one): each cooperative gets 1-3
+colleague's ``services/demo/synthetic/`` is the realistic one): each cooperative gets 1-3
 units and 1-3 local commodities, written with variants, abbreviations and occasional
 typos; offers target a regency, a province, a district, several regencies or the nation.
 """

@@ -14,10 +14,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from schemas import Decision
-from services.review import decisions, queries
+from services.review import decisions
 from services.review.deps import ApiCoordinator, SessionDep
+from services.review.detail import detail
+from services.review.filters import MAX_PER_PAGE, PER_PAGE, QueueFilter, Sort, offer_key
 from services.review.labels import APPROVE_REASONS, REJECT_REASONS
 from services.review.models import AuditPublic, CoordinatorPublic, DecisionPublic
+from services.review.overview import overview as scope_overview
+from services.review.queue import BadCursor, QueueItem, queue
 
 router = APIRouter(tags=["review"])
 
@@ -63,7 +67,7 @@ class SuggestionOut(BaseModel):
     updated_at: datetime
 
 
-def _out(item: queries.QueueItem) -> SuggestionOut:
+def _out(item: QueueItem) -> SuggestionOut:
     s = item.suggestion
     return SuggestionOut(
         suggestion_id=s.suggestion_id,
@@ -200,9 +204,9 @@ def list_suggestions(
     offer: Annotated[
         str | None, Query(max_length=129, description="partner_id/offer_id: its suggestions")
     ] = None,
-    sort: queries.Sort = "score",
+    sort: Sort = "score",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)] = queries.PER_PAGE,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
     after: Annotated[str | None, Query(max_length=300, description="next_cursor")] = None,
     before: Annotated[str | None, Query(max_length=300, description="previous_cursor")] = None,
     end: Annotated[bool, Query(description="the last page")] = False,
@@ -211,15 +215,15 @@ def list_suggestions(
 
     Page with ``after=<next_cursor>`` (fast at any depth); ``page`` is an offset and slows
     down deep in a large queue."""
-    if offer and queries.offer_key(offer) is None:
+    if offer and offer_key(offer) is None:
         raise HTTPException(422, "offer is partner_id/offer_id")
-    f = queries.QueueFilter(
+    f = QueueFilter(
         q, province, regency, district, partner, offer_type, min_score, cooperative, offer,
         sort, page, per_page, after, before, end,
     )  # fmt: skip
     try:
-        result = queries.queue(session, coordinator, f)
-    except queries.BadCursor:
+        result = queue(session, coordinator, f)
+    except BadCursor:
         raise HTTPException(422, "after/before is not a cursor of this sort") from None
     return QueueOut(
         items=[_out(i) for i in result.items],
@@ -238,12 +242,12 @@ def _as_dict(row: Any) -> dict[str, Any]:
 
 @router.get("/suggestions/{suggestion_id}", response_model=DetailOut, responses=ERRORS)
 def get_suggestion(session: SessionDep, coordinator: ApiCoordinator, suggestion_id: str) -> Any:
-    found = queries.detail(session, coordinator, suggestion_id[:40])
+    found = detail(session, coordinator, suggestion_id[:40])
     if found is None:
         raise HTTPException(404, decisions.NOT_FOUND)
     coop = found.cooperative
     offer = found.offer
-    item = queries.QueueItem(
+    item = QueueItem(
         found.suggestion,
         coop.name if coop else "",
         offer.title if offer else "",
@@ -333,7 +337,7 @@ def reopen(
 @router.get("/overview", response_model=OverviewOut, responses=ERRORS)
 def overview(session: SessionDep, coordinator: ApiCoordinator) -> Any:
     """Per regency: pending/approved/rejected and coverage; approval rate per partner."""
-    o = queries.overview(session, coordinator)
+    o = scope_overview(session, coordinator)
     return OverviewOut(
         regencies=[
             RegencyOut(

@@ -29,6 +29,10 @@ from services.review.models import Coordinator, Role
 
 log = logging.getLogger(__name__)
 
+# Past ``fresh``, the filter choices and the overview are served while computed again in the
+# background, up to this age.
+KEPT_SECONDS = 900.0
+
 V = TypeVar("V")
 # (role, scope, anything else the value depends on)
 Key = tuple[str, tuple[str, ...], Hashable]

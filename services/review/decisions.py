@@ -26,6 +26,7 @@ from schemas import (
 from schemas.internal import PairDecided
 from services.platform.outbox import enqueue, enqueue_many
 from services.review.cache import forget_region
+from services.review.detail import approved_count
 from services.review.labels import (
     APPROVE_REASONS,
     NOTE_REQUIRED,
@@ -34,7 +35,6 @@ from services.review.labels import (
     when,
 )
 from services.review.models import AuditRow, Coordinator, DecisionRow
-from services.review.queries import approved_count
 from services.review.scope import scope_filter
 from services.storage.db import begin_writing, session_scope
 from services.storage.models import (

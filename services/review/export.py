@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from schemas.regions import region_table
 from services.review import xlsx
 from services.review.labels import OFFER_TYPE_LABELS, WIB
-from services.review.queries import ExportItem, Overview
+from services.review.overview import Overview
+from services.review.worklist import ExportItem
 
 Table = tuple[list[str], list[list[object]]]
 

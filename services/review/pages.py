@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from schemas import Decision
-from services.review import confirm, decisions, export, queries, resume
+from services.review import confirm, decisions, export, resume, worklist
 from services.review.auth import (
     authenticate,
     end_login,
@@ -18,9 +18,14 @@ from services.review.auth import (
     new_csrf_token,
     start_login,
 )
+from services.review.choices import filter_choices
 from services.review.deps import CsrfChecked, PageCoordinator, SessionDep, SettingsDep
+from services.review.detail import detail
+from services.review.filters import SORTS, QueueFilter, narrowed_to, offer_key
 from services.review.models import Coordinator
+from services.review.overview import overview
 from services.review.paths import local_path
+from services.review.queue import BadCursor, next_after, queue
 from services.review.scope import scope_label
 from services.review.web import flash, render
 
@@ -106,7 +111,7 @@ def queue_filter(
     after: Annotated[str, Query(max_length=300)] = "",
     before: Annotated[str, Query(max_length=300)] = "",
     end: Annotated[str, Query(max_length=1)] = "",
-) -> queries.QueueFilter:
+) -> QueueFilter:
     """The queue's filter from the URL: every page that leads back to the queue keeps it."""
     try:
         score = float(min_score.replace(",", ".")) if min_score.strip() else None
@@ -115,12 +120,12 @@ def queue_filter(
     if score is not None and not 0 <= score <= 100:
         raise HTTPException(422, SCORE_ERROR)
     offer = offer.strip()
-    if offer and queries.offer_key(offer) is None:
+    if offer and offer_key(offer) is None:
         raise HTTPException(422, OFFER_ERROR)
     # A district or regency outside the chosen province or regency is dropped, not combined.
     regency = regency if not province or regency.startswith(province + ".") else ""
     district = district if regency and district.startswith(regency + ".") else ""
-    return queries.QueueFilter(
+    return QueueFilter(
         q=q.strip() or None,
         province=province or None,
         regency=regency or None,
@@ -130,7 +135,7 @@ def queue_filter(
         min_score=score,
         cooperative=cooperative.strip() or None,
         offer=offer or None,
-        sort=sort if sort in queries.SORTS else "score",  # type: ignore[arg-type]
+        sort=sort if sort in SORTS else "score",  # type: ignore[arg-type]
         page=page,
         after=after or None,
         before=before or None,
@@ -138,7 +143,7 @@ def queue_filter(
     )
 
 
-QueueFilterDep = Annotated[queries.QueueFilter, Depends(queue_filter)]
+QueueFilterDep = Annotated[QueueFilter, Depends(queue_filter)]
 
 
 def _with(params: dict[str, str], **more: object) -> str:
@@ -169,10 +174,10 @@ def queue_page(
     if sorted(request.query_params.multi_items()) != sorted(canonical.items()):
         return RedirectResponse("/" + _with(canonical), status_code=303)
     try:
-        result = queries.queue(session, coordinator, f)
-    except queries.BadCursor:
+        result = queue(session, coordinator, f)
+    except BadCursor:
         raise HTTPException(422, "Tautan halaman tidak sah. Buka antrean dari awal.") from None
-    choices = queries.filter_choices(session, coordinator)
+    choices = filter_choices(session, coordinator)
     return render(
         request,
         "queue.html",
@@ -181,13 +186,13 @@ def queue_page(
         result=result,
         choices=choices,
         params=params,
-        narrowed=queries.narrowed_to(session, coordinator, f),
+        narrowed=narrowed_to(session, coordinator, f),
         query=_with(params),
         page_url=lambda **cursor: "/" + _with(params, **cursor),
         without=lambda key: "/" + _with({k: v for k, v in params.items() if k != key}),
         now=datetime.now(UTC),
         remind_days=settings.reminder_after_days,
-        max_export=queries.MAX_EXPORT,
+        max_export=worklist.MAX_EXPORT,
     )
 
 
@@ -199,7 +204,7 @@ def detail_page(
     suggestion_id: str,
     f: QueueFilterDep,
 ) -> Response:
-    found = queries.detail(session, coordinator, suggestion_id[:40])
+    found = detail(session, coordinator, suggestion_id[:40])
     if found is None:
         raise HTTPException(404, decisions.NOT_FOUND)
     return render(
@@ -226,7 +231,7 @@ def next_suggestion(
 ) -> Response:
     """The next suggestion of the same filtered queue, or the queue when there is none."""
     query = _with(f.params())
-    following = queries.next_after(session, coordinator, f, suggestion_id[:40])
+    following = next_after(session, coordinator, f, suggestion_id[:40])
     if following is None:
         flash(request, "Tidak ada saran berikutnya untuk saringan ini.")
         return RedirectResponse("/" + query, status_code=303)
@@ -399,7 +404,7 @@ def overview_page(
         "overview.html",
         coordinator=coordinator,
         scope=scope_label(coordinator),
-        o=queries.overview(session, coordinator, province or None),
+        o=overview(session, coordinator, province or None),
         province=province,
         # The admin's 500 regencies start as 38 provinces; a province opens its regencies.
         by_province=coordinator.sees_everything and not province,
@@ -415,7 +420,7 @@ def export_queue(
     writer = export.WRITERS.get(kind)
     if writer is None:
         raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
-    rows = export.queue_table(queries.export_rows(session, coordinator, f), datetime.now(UTC))
+    rows = export.queue_table(worklist.export_rows(session, coordinator, f), datetime.now(UTC))
     return writer(rows, "antrean-saran")
 
 
@@ -429,5 +434,5 @@ def export_overview(
     writer = export.WRITERS.get(kind)
     if writer is None:
         raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
-    o = queries.overview(session, coordinator, province or None)
+    o = overview(session, coordinator, province or None)
     return writer(export.overview_table(o), "ringkasan-wilayah")

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from services.review import queries
+from services.review.filters import QueueFilter
 from services.review.models import Coordinator
+from services.review.queue import queue
 from tests.review.conftest import (
     KOTAWARINGIN,
     KUALA_MANDOR,
@@ -188,7 +189,7 @@ def test_narrowed_queue_leads_with_its_index_on_sqlite(engine, seeded, narrowed)
         admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
         event.listen(engine, "before_cursor_execute", seen)
         try:
-            page = queries.queue(session, admin, queries.QueueFilter(**narrowed))
+            page = queue(session, admin, QueueFilter(**narrowed))
         finally:
             event.remove(engine, "before_cursor_execute", seen)
         assert page.items

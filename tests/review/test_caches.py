@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from schemas import suggestion_id
-from services.review import queries, search
+from services.review import overview, search
 from services.storage.models import CooperativeRow, SuggestionRow
 from services.storage.types import utcnow
 from tests.conftest import wait_until
@@ -98,13 +98,13 @@ def test_a_stale_overview_is_served_while_it_is_computed_again(
     """Past ``fresh`` the kept overview still answers at once and a background thread
     computes it again; past ``stale`` the request waits for it."""
     admin = tokens["admin"]
-    monkeypatch.setattr(queries._overviews, "fresh", 0.0)
+    monkeypatch.setattr(overview._overviews, "fresh", 0.0)
     assert _pending(client, admin)["61.01"] == 2
     _add_pending(engine, SAMBAS, "kur-lain")
     assert _pending(client, admin)["61.01"] == 2  # the kept one, while the refresh runs
     wait_until(lambda: _pending(client, admin)["61.01"] == 3)
 
-    monkeypatch.setattr(queries._overviews, "stale", 0.0)
+    monkeypatch.setattr(overview._overviews, "stale", 0.0)
     _add_pending(engine, SAMBAS, "kur-lain-2")
     assert _pending(client, admin)["61.01"] == 4  # too old to serve: computed now
 

@@ -193,7 +193,8 @@ def test_scope_rules_per_role():
 
 def test_a_disabled_coordinator_sees_nothing(engine, seeded):
     from services.review.accounts import set_active
-    from services.review.queries import QueueFilter, queue
+    from services.review.filters import QueueFilter
+    from services.review.queue import queue
 
     row = set_active(engine, "admin", active=False)
     with Session(engine) as session:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from openpyxl import load_workbook
 from sqlmodel import Session
 
-from services.review import queries
+from services.review import worklist
 from services.storage.models import SuggestionRow
 from services.storage.types import utcnow
 from tests.review.conftest import (
@@ -210,7 +210,7 @@ def test_pages_are_gzip_compressed(app, seeded):
 
 
 def test_an_export_holds_at_most_max_export_rows_and_the_queue_says_so(app, seeded, monkeypatch):
-    monkeypatch.setattr(queries, "MAX_EXPORT", 2)
+    monkeypatch.setattr(worklist, "MAX_EXPORT", 2)
     pmo = logged_in(app, "pmo.kalbar")
     rows = _rows_of_csv(pmo.get("/export.csv").content)
     best = {seeded.sid(SUNGAI_RAYA_A), seeded.sid(SUNGAI_RAYA_A, "bulog")}  # score 90 both
