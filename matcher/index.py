@@ -78,8 +78,11 @@ class MatchIndex:
         self._offer_weights: dict[str, dict[str, float]] = {}
         # term -> region code as written in the offer ("" = national) -> offer keys
         self._offer_postings: dict[str, dict[str, set[str]]] = {}
-        # The term part depends only on the two term profiles: many pairs share one.
-        self._parts: dict[tuple[int, int], float] = {}
+        # The term part depends only on the two term profiles: many pairs share one. By
+        # offer profile, then cooperative profile: the inner keys are the profiles' own
+        # signature ints, where a tuple per pair cost more than the part it keeps.
+        self._parts: dict[int, dict[int, float]] = {}
+        self._part_count = 0
         # pair_score of pairs asked for again and again (the members of a set, each time a
         # cooperative is placed into it), by cooperative then offer key, as of one date;
         # dropped for a cooperative or an offer when it changes.
@@ -243,12 +246,17 @@ class MatchIndex:
         return total(weights, self._term_part(ot, weights, ct), text_score(ot, ct))
 
     def _term_part(self, ot: OfferTerms, weights: dict[str, float], ct: CoopTerms) -> float:
-        pair = (ot.signature, ct.signature)
-        part = self._parts.get(pair)
+        parts = self._parts.get(ot.signature)
+        if parts is None:
+            parts = self._parts[ot.signature] = {}
+        part = parts.get(ct.signature)
         if part is None:
-            if len(self._parts) >= PART_CACHE_LIMIT:
+            if self._part_count >= PART_CACHE_LIMIT:
                 self._parts.clear()
-            part = self._parts[pair] = weighted_terms(weights, term_scores(ot, ct))
+                self._part_count = 0
+                parts = self._parts[ot.signature] = {}
+            part = parts[ct.signature] = weighted_terms(weights, term_scores(ot, ct))
+            self._part_count += 1
         return part
 
     def offers_to_place(

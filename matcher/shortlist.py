@@ -99,7 +99,7 @@ class Retracted:
 Event = Suggested | Retracted
 
 
-@dataclass
+@dataclass(slots=True)
 class Published:
     score: float  # as announced
     rank: int
