@@ -19,9 +19,11 @@ its candidates are all cooperatives in its regions.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Container, Iterable
 from datetime import date
 
@@ -76,8 +78,11 @@ class MatchIndex:
         self._offer_weights: dict[str, dict[str, float]] = {}
         # term -> region code as written in the offer ("" = national) -> offer keys
         self._offer_postings: dict[str, dict[str, set[str]]] = {}
-        # The term part depends only on the two term profiles: many pairs share one.
-        self._parts: dict[tuple[int, int], float] = {}
+        # The term part depends only on the two term profiles: many pairs share one. By
+        # offer profile, then cooperative profile: the inner keys are the profiles' own
+        # signature ints, where a tuple per pair cost more than the part it keeps.
+        self._parts: dict[int, dict[int, float]] = {}
+        self._part_count = 0
         # pair_score of pairs asked for again and again (the members of a set, each time a
         # cooperative is placed into it), by cooperative then offer key, as of one date;
         # dropped for a cooperative or an offer when it changes.
@@ -85,6 +90,10 @@ class MatchIndex:
         self._pair_scored_by_offer: dict[str, set[str]] = {}
         self._pair_scores_as_of: date | None = None
         self._pair_score_count = 0
+        # The offers' member floors (``min_members``), counted, and sorted when asked: a
+        # cooperative whose member count crosses none keeps every score and eligibility.
+        self._member_floors: Counter[int] = Counter()
+        self._sorted_floors: list[int] | None = []
 
     # ------------------------------------------------------------------ store
     @property
@@ -101,7 +110,17 @@ class MatchIndex:
     def offer(self, key: str) -> Offer | None:
         return self._offers.get(key)
 
-    def upsert_cooperative(self, coop: Cooperative) -> None:
+    def upsert_cooperative(self, coop: Cooperative) -> bool:
+        """Store the cooperative; whether the change can move any pair's score or eligibility.
+
+        Most profile updates change only the member count (or the name), which scoring does
+        not read and eligibility reads only against offers' member floors: such an update
+        replaces the value and keeps the terms, postings and cached scores, and the caller
+        has nothing to recompute."""
+        old = self._cooperatives.get(coop.cooperative_id)
+        if old is not None and _same_terms(old, coop) and not self._crosses_floor(old, coop):
+            self._cooperatives[coop.cooperative_id] = coop
+            return False
         self.remove_cooperative(coop.cooperative_id)
         terms = coop_terms(coop)
         self._cooperatives[coop.cooperative_id] = coop
@@ -117,6 +136,18 @@ class MatchIndex:
             for term in terms.index_terms:
                 self._sig_postings.setdefault(term, set()).add(terms.signature)
         members.add(coop.cooperative_id)
+        return True
+
+    def _crosses_floor(self, old: Cooperative, new: Cooperative) -> bool:
+        """Whether some offer's ``min_members`` lies in (lower, higher] of the two counts."""
+        lower, higher = sorted((old.member_count, new.member_count))
+        if lower == higher:
+            return False
+        if self._sorted_floors is None:
+            self._sorted_floors = sorted(self._member_floors)
+        floors = self._sorted_floors
+        i = bisect.bisect_right(floors, lower)
+        return i < len(floors) and floors[i] <= higher
 
     def remove_cooperative(self, cooperative_id: str) -> None:
         scores = self._pair_scores.pop(cooperative_id, {})
@@ -147,6 +178,9 @@ class MatchIndex:
         self._offers[offer.key] = offer
         self._offer_terms[offer.key] = terms
         self._offer_weights[offer.key] = offer_weights(terms)
+        if offer.min_members is not None:
+            self._member_floors[offer.min_members] += 1
+            self._sorted_floors = None
         for term in (*terms.index_terms, EVERY_OFFER):
             by_region = self._offer_postings.setdefault(term, {})
             for region in offer.regions or (NATIONAL,):
@@ -162,6 +196,11 @@ class MatchIndex:
             return
         terms = self._offer_terms.pop(key)
         del self._offer_weights[key]
+        if offer.min_members is not None:
+            self._member_floors[offer.min_members] -= 1
+            if not self._member_floors[offer.min_members]:
+                del self._member_floors[offer.min_members]
+            self._sorted_floors = None
         for term in (*terms.index_terms, EVERY_OFFER):
             for region in offer.regions or (NATIONAL,):
                 _discard(self._offer_postings, term, region, key)
@@ -207,12 +246,17 @@ class MatchIndex:
         return total(weights, self._term_part(ot, weights, ct), text_score(ot, ct))
 
     def _term_part(self, ot: OfferTerms, weights: dict[str, float], ct: CoopTerms) -> float:
-        pair = (ot.signature, ct.signature)
-        part = self._parts.get(pair)
+        parts = self._parts.get(ot.signature)
+        if parts is None:
+            parts = self._parts[ot.signature] = {}
+        part = parts.get(ct.signature)
         if part is None:
-            if len(self._parts) >= PART_CACHE_LIMIT:
+            if self._part_count >= PART_CACHE_LIMIT:
                 self._parts.clear()
-            part = self._parts[pair] = weighted_terms(weights, term_scores(ot, ct))
+                self._part_count = 0
+                parts = self._parts[ot.signature] = {}
+            part = parts[ct.signature] = weighted_terms(weights, term_scores(ot, ct))
+            self._part_count += 1
         return part
 
     def offers_to_place(
@@ -628,6 +672,18 @@ class _RevKey:
 
     def __hash__(self) -> int:
         return hash(self.value)
+
+
+def _same_terms(old: Cooperative, new: Cooperative) -> bool:
+    """Whether everything but the member count and the name is the same: all that
+    scoring and eligibility read of a cooperative besides its member count."""
+    return (
+        old.village_code == new.village_code
+        and old.business_units == new.business_units
+        and old.commodities == new.commodities
+        and old.needs == new.needs
+        and old.financing_need_idr == new.financing_need_idr
+    )
 
 
 def _digest(parts: Iterable[Iterable[str]]) -> str:

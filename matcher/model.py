@@ -6,6 +6,7 @@ needs only their field names), so the scoring core never depends on pydantic, SQ
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -48,7 +49,9 @@ class Offer:
 
 
 def offer_key(partner_id: str, offer_id: str) -> str:
-    return f"{partner_id}/{offer_id}"
+    # Interned: a matcher holds each key in many maps of many provinces; one string per
+    # offer instead of one per call.
+    return sys.intern(f"{partner_id}/{offer_id}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ class Retracted:
 Event = Suggested | Retracted
 
 
-@dataclass
+@dataclass(slots=True)
 class Published:
     score: float  # as announced
     rank: int
@@ -167,7 +167,8 @@ class Shortlist:
         if province_of(coop.village_code) != self.province:
             self.remove_cooperative(coop.cooperative_id)
             return
-        self.index.upsert_cooperative(coop)
+        if not self.index.upsert_cooperative(coop):
+            return  # no score or eligibility moved: the selection stands as it is
         self._dirty_coops.add(coop.cooperative_id)
         cid = coop.cooperative_id
         self._recheck_rejections((key, cid) for key in self._blocked_by_coop.get(cid, ()))

@@ -1,20 +1,24 @@
 """Ingest service: profiles, offers and withdrawals in; stored rows and change events out.
 
 Durable pull consumers ``ingest-cooperatives``, ``ingest-offers`` and ``ingest-withdrawals``
-on the KOPDES_INPUT stream. Every input is either applied (newest ``updated_at`` wins) or
-refused to ``kopdes.deadletter`` with its reason; the consumer keeps going either way.
+on the KOPDES_INPUT stream feed one inbox (``platform/inbox.py``); one worker applies
+what waits there in batches, offers and withdrawals first (a partner waits for them).
+Every input is either applied (newest ``updated_at`` wins) or refused to
+``kopdes.deadletter`` with its reason; the consumers keep going either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from faststream import Context
 from faststream.middlewares import AckPolicy
-from faststream.nats import NatsRouter, PullSub
+from faststream.nats import NatsBroker, NatsRouter, PullSub
 from faststream.nats.message import NatsBatchMessage
+from nats.js import JetStreamContext
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -23,6 +27,7 @@ from services.ingest.intake import InputEvent, Refused, parse_input, raw_text
 from services.ingest.store import apply_event, apply_events
 from services.platform.consuming import Delivery, Outcome, defer_decoding, process_batch, settle
 from services.platform.dead_letters import Refusal, record_dead_letters
+from services.platform.inbox import Inbox, finish, pull_into
 from services.platform.log_throttle import ThrottledLog
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
@@ -33,6 +38,38 @@ log = logging.getLogger(__name__)
 REFUSALS_LOG = ThrottledLog(log)
 
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
+# How long a batch being applied may take to finish when the service stops.
+STOP_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Input:
+    durable: str
+    subject: str
+    title: str
+    model: type[BaseModel]
+    urgent: bool  # a partner waits for its suggestions
+
+
+INPUTS = (
+    Input(
+        "ingest-cooperatives",
+        subjects.COOPERATIVE_UPSERTED,
+        "Cooperative profiles",
+        CooperativeProfile,
+        urgent=False,
+    ),
+    Input(
+        "ingest-offers", subjects.OFFER_UPSERTED_PREFIX + "*", "Partner offers", PartnerOffer, True
+    ),
+    Input(
+        "ingest-withdrawals",
+        subjects.OFFER_WITHDRAWN_PREFIX + "*",
+        "Offer withdrawals",
+        OfferWithdrawn,
+        urgent=True,
+    ),
+)
 
 
 def dead_letter_for(delivery: Delivery, error_type: str, reason: str, limit: int) -> DeadLetter:
@@ -53,6 +90,7 @@ class Ingest:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
+        self.inbox = Inbox()
 
     def apply(self, session: Session, delivery: Delivery) -> None:
         """One message (the batch failed and its messages are retried one by one)."""
@@ -115,62 +153,70 @@ class Ingest:
             apply_batch=self.apply_batch,
         )
 
-    async def consume(self, message: NatsBatchMessage) -> None:
-        msgs = message.raw_message
+    @property
+    def js(self) -> JetStreamContext:
+        return self.runtime.broker.config.connection_state.stream
+
+    async def start(self) -> None:
+        await self.runtime.broker.connect()
+
+    def consumers(self) -> list[Any]:
+        """One task per input consumer, feeding the inbox."""
+        return [
+            lambda spec=spec: pull_into(
+                self.js,
+                self.inbox,
+                stream=INPUT.name,
+                subject=spec.subject,
+                config=consumer_config(spec.durable, self.settings),
+                limit=self.settings.batch_size,
+                urgent=spec.urgent,
+            )
+            for spec in INPUTS
+        ]
+
+    async def run(self) -> None:
+        """Apply what the consumers delivered, a batch at a time."""
+        while True:
+            msgs = await self.inbox.take(self.settings.batch_size)
+            await finish(asyncio.ensure_future(self._apply_batch(msgs)), STOP_SECONDS)
+
+    async def _apply_batch(self, msgs: list[Any]) -> None:
         outcomes = await asyncio.to_thread(self.process, [Delivery.of(m) for m in msgs])
         await settle(msgs, outcomes)
         self.runtime.relay.wake()
 
 
-def ingest_router(runtime: Runtime) -> NatsRouter:
-    settings = runtime.settings
-    ingest = Ingest(runtime)
+def document_inputs(broker: NatsBroker) -> None:
+    """The input channels in the AsyncAPI document, with their payloads: declared on a
+    broker that is only documented, never started (the consumers are ``pull_into``)."""
     router = NatsRouter()
-    # Profiles come in bulk; a partner waits for its offer's suggestions.
-    bulk, urgent = settings.pull_timeout_seconds, settings.urgent_pull_timeout_seconds
-    inputs: list[tuple[str, str, str, type[BaseModel], float]] = [
-        (
-            "ingest-cooperatives",
-            subjects.COOPERATIVE_UPSERTED,
-            "Cooperative profiles",
-            CooperativeProfile,
-            bulk,
-        ),
-        (
-            "ingest-offers",
-            subjects.OFFER_UPSERTED_PREFIX + "*",
-            "Partner offers",
-            PartnerOffer,
-            urgent,
-        ),
-        (
-            "ingest-withdrawals",
-            subjects.OFFER_WITHDRAWN_PREFIX + "*",
-            "Offer withdrawals",
-            OfferWithdrawn,
-            urgent,
-        ),
-    ]
-    for durable, subject, title, model, pull_timeout in inputs:
+    for spec in INPUTS:
 
         async def handle(body: Any, message: BatchMessage) -> None:
-            await ingest.consume(message)
+            raise RuntimeError("documentation only")
 
         # The payload model documents the channel in AsyncAPI (see defer_decoding).
-        handle.__annotations__["body"] = list[model]  # type: ignore[valid-type]
+        handle.__annotations__["body"] = list[spec.model]  # type: ignore[name-defined]
         router.subscriber(
-            subject,
+            spec.subject,
             stream=jstream(INPUT),
-            durable=durable,
-            config=consumer_config(durable, settings),
-            pull_sub=PullSub(settings.batch_size, timeout=pull_timeout, batch=True),
+            durable=spec.durable,
+            pull_sub=PullSub(batch=True),
             ack_policy=AckPolicy.MANUAL,
             decoder=defer_decoding,
-            title=f"{durable}:{subject}",
-            description=title,
+            title=f"{spec.durable}:{spec.subject}",
+            description=spec.title,
         )(handle)
-    return router
+    broker.include_router(router)
 
 
 def ingest_service(runtime: Runtime) -> ServiceParts:
-    return ServiceParts("ingest", routers=[ingest_router(runtime)])
+    ingest = Ingest(runtime)
+    return ServiceParts(
+        "ingest",
+        on_start=[ingest.start],
+        background=[ingest.run, *ingest.consumers()],
+        handle=ingest,
+        durables=[spec.durable for spec in INPUTS],
+    )

@@ -12,7 +12,7 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
-from services.ingest.service import ingest_service
+from services.ingest.service import document_inputs, ingest_service
 from services.matching import matcher_service
 from services.notify.service import notify_service
 from services.platform.observability import (
@@ -94,6 +94,7 @@ class Pipeline:
             for subscriber in self.runtime.broker.subscribers
             if (name := getattr(getattr(subscriber, "config", None), "durable_name", None))
         }
+        durables.update(name for part in self.parts.values() for name in part.durables)
         self.stalls = StallWatch(settings.stall_seconds, durables)
 
     def handle(self, name: str) -> object:
@@ -191,6 +192,7 @@ class Pipeline:
 def asyncapi_document() -> AsyncAPI:
     # Fixed values, not the environment: the committed document must not vary by machine.
     pipeline = Pipeline(Settings(nats_url="nats://localhost:4222", database_url="sqlite://"))
+    document_inputs(pipeline.runtime.broker)
     return AsyncAPI(
         pipeline.runtime.broker,
         title="kopdes-match",

@@ -19,3 +19,5 @@ class ServiceParts:
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     # Anything tests or the CLI want to reach (the matchmaker, the web app).
     handle: Any = None
+    # Durable consumers the service reads itself, outside its routers (for the stall watch).
+    durables: list[str] = field(default_factory=list)

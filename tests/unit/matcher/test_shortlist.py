@@ -61,7 +61,15 @@ OFFERS = [
         business_units=("USP",),
         regions=("61.01",),
     ),
-    Offer("kopi", "p4", "offtake", "Kopi liberika", commodities=("kopi",), regions=("61.02",)),
+    Offer(
+        "kopi",
+        "p4",
+        "offtake",
+        "Kopi liberika",
+        commodities=("kopi",),
+        regions=("61.02",),
+        min_members=30,
+    ),
     Offer(
         "sembako", "p5", "supply", "Pasokan sembako", business_units=("kios sembako",), capacity=1
     ),
@@ -191,7 +199,7 @@ coop_change = st.tuples(
     st.integers(0, 5),
     st.integers(0, 3),
     st.integers(0, 3),
-    st.sampled_from([10, 50, 200]),
+    st.sampled_from([10, 29, 30, 31, 50, 200]),  # around the kopi offer's floor of 30
 )
 offer_change = st.tuples(
     st.just("offer"), st.integers(0, len(OFFERS) - 1), st.booleans(), st.integers(0, 2)
@@ -270,6 +278,23 @@ def test_incremental_equals_from_scratch(steps: list[tuple]) -> None:
         elif event.announce:
             assert pair not in state or abs(state[pair] - event.score) >= RULE.material_change
             state[pair] = event.score
+
+
+def test_a_member_count_change_moves_nothing_unless_it_crosses_an_offers_floor() -> None:
+    sl = shortlist()
+    sl.upsert_offer(OFFERS[3])  # kopi in 61.02, at least 30 members
+    sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=40))
+    first = sl.settle()
+    assert [(e.offer_key, e.cooperative_id) for e in first] == [("p4/kopi", "k1")]
+    for members in (41, 35, 30):  # still at or above the floor: nothing to recompute
+        sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=members))
+        assert sl.settle() == []
+    assert sl.index.cooperative("k1").member_count == 30  # the value itself is current
+    sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=29))
+    assert sl.settle() == [Retracted("p4/kopi", "k1", NO_LONGER_ELIGIBLE)]
+    sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=31))
+    (back,) = sl.settle()
+    assert isinstance(back, Suggested) and back.cooperative_id == "k1"
 
 
 def test_a_member_that_falls_behind_an_outsider_gives_up_its_place() -> None:
