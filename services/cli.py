@@ -473,8 +473,8 @@ def migrate(
     data_dir: DataDir = None,
 ) -> None:
     """Bring the database schema to the newest migration; the services also do at start."""
+    from services.platform.database import engine_from_settings
     from services.storage import migrate as migrations
-    from services.storage.db import engine_from_settings
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)
     if new:

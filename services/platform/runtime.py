@@ -10,10 +10,11 @@ from faststream.nats import NatsBroker
 from sqlalchemy import Engine
 
 from services.platform.consuming import is_transient
+from services.platform.database import engine_from_settings
 from services.platform.outbox import OutboxRelay
 from services.platform.settings import Settings
 from services.platform.topology import make_broker
-from services.storage.db import create_schema, engine_from_settings
+from services.storage.db import create_schema
 
 log = logging.getLogger(__name__)
 

@@ -194,14 +194,6 @@ def _next_revision_id() -> str | None:
     return f"{int(current_head) + 1:04d}" if current_head.isdigit() else None
 
 
-def engine_for_cli(url: str | None) -> Engine:
-    """The engine the plain ``alembic`` CLI uses when no connection is handed in."""
-    from services.platform.settings import Settings
-    from services.storage.db import engine_from_settings, make_engine
-
-    return make_engine(url) if url else engine_from_settings(Settings())
-
-
 def _has_our_tables(connection: Connection) -> bool:
     present = set(inspect(connection).get_table_names())
     return bool(present & set(target_metadata().tables))
