@@ -20,7 +20,6 @@ import logging
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 import contextlib
-import fcntl
 import io
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from filelock import FileLock
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel.sql.sqltypes import AutoString
@@ -259,9 +259,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    with open(lock_path, "a+b") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    # Kept after release, like the writers' turnstile (db.py): a lock file unlinked while
+    # another process waits on it would let a third one lock a new file beside the first.
+    with FileLock(lock_path, thread_local=False, preserve_lock_file=True):
+        yield
