@@ -299,10 +299,10 @@ async def serve_ops(app: ASGIApp, host: str, port: int) -> AsgiServer:
 
     Lifespan off: the app may be the pipeline's ``AsgiFastStream``, whose lifespan would
     start the broker; the pipeline starts and stops it itself. The process's logging
-    configuration stays in force (no uvicorn logging config), access logs off.
+    configuration stays in force (no uvicorn logging config); uvicorn logs at warning
+    level, so a health check every few seconds writes no access line.
     """
     server = AsgiServer(app, host, port, lifespan="off", graceful_seconds=1.0, log_config=None)
-    server.config.access_log = False
     await server.start()
     log.info("health and metrics on http://%s:%d", host, server.port)
     return server
