@@ -8,19 +8,22 @@ import logging
 from collections.abc import Callable, Sequence
 
 import nats
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 from faststream.specification import AsyncAPI
 
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
 from services.ingest.service import document_inputs, ingest_service
 from services.matching import matcher_service
 from services.notify.service import notify_service
+from services.platform.http import AsgiServer
 from services.platform.observability import (
-    OpsServer,
+    Check,
     StallWatch,
     database_check,
     lag_loop,
     nats_check,
+    ops_routes,
+    serve_ops,
 )
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
@@ -82,13 +85,6 @@ class Pipeline:
             for router in part.routers:
                 self.runtime.broker.include_router(router)
         _document_outputs(self.runtime)
-        self.app = FastStream(self.runtime.broker, logger=log)
-        self.app.on_startup(self._before_start)
-        self.app.after_startup(self._after_start)
-        self.app.on_shutdown(self._before_stop)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._started = False
-        self.ops: OpsServer | None = None
         durables = {
             name
             for subscriber in self.runtime.broker.subscribers
@@ -96,31 +92,43 @@ class Pipeline:
         }
         durables.update(name for part in self.parts.values() for name in part.durables)
         self.stalls = StallWatch(settings.stall_seconds, durables)
+        # The FastStream app is also the ASGI app of /healthz, /readyz and /metrics, served
+        # on the metrics port (``_start_ops``).
+        self.app = AsgiFastStream(
+            self.runtime.broker, asgi_routes=ops_routes(self._checks()), logger=log
+        )
+        self.app.on_startup(self._before_start)
+        self.app.after_startup(self._after_start)
+        self.app.on_shutdown(self._before_stop)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self.ops: AsgiServer | None = None
 
     def handle(self, name: str) -> object:
         return self.parts[name].handle
 
-    async def _start_ops(self) -> None:
-        """Health and metrics endpoint: live from the start, ready once consuming."""
-        if not self.settings.metrics_port or self.ops is not None:
-            return
+    def _checks(self) -> dict[str, Check]:
+        """What /readyz asks: started, NATS connected, the database answers, none stalled."""
         broker = self.runtime.broker
 
         async def started() -> str | None:
             return None if self._started else "starting"
 
-        ops = OpsServer(
-            {
-                "started": started,
-                "nats": nats_check(lambda: broker.connection.is_connected),
-                "database": database_check(self.runtime.engine),
-                "consumers": self.stalls.check,
-            },
-            host=self.settings.metrics_host,
-            port=self.settings.metrics_port,
-        )
+        return {
+            "started": started,
+            "nats": nats_check(lambda: broker.connection.is_connected),
+            "database": database_check(self.runtime.engine),
+            "consumers": self.stalls.check,
+        }
+
+    async def _start_ops(self) -> None:
+        """Health and metrics endpoint: live from the start, ready once consuming."""
+        if not self.settings.metrics_port or self.ops is not None:
+            return
         try:
-            self.ops = await ops.start()
+            self.ops = await serve_ops(
+                self.app, self.settings.metrics_host, self.settings.metrics_port
+            )
         except OSError as exc:  # e.g. the port is taken: run without the endpoint
             log.error("health and metrics endpoint not started: %s", exc)
 

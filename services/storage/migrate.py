@@ -20,7 +20,6 @@ import logging
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 import contextlib
-import fcntl
 import io
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from filelock import FileLock
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel.sql.sqltypes import AutoString
@@ -194,14 +194,6 @@ def _next_revision_id() -> str | None:
     return f"{int(current_head) + 1:04d}" if current_head.isdigit() else None
 
 
-def engine_for_cli(url: str | None) -> Engine:
-    """The engine the plain ``alembic`` CLI uses when no connection is handed in."""
-    from services.platform.settings import Settings
-    from services.storage.db import engine_from_settings, make_engine
-
-    return make_engine(url) if url else engine_from_settings(Settings())
-
-
 def _has_our_tables(connection: Connection) -> bool:
     present = set(inspect(connection).get_table_names())
     return bool(present & set(target_metadata().tables))
@@ -267,9 +259,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    with open(lock_path, "a+b") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    # Kept after release, like the writers' turnstile (db.py): a lock file unlinked while
+    # another process waits on it would let a third one lock a new file beside the first.
+    with FileLock(lock_path, thread_local=False, preserve_lock_file=True):
+        yield

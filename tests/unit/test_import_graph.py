@@ -31,7 +31,6 @@ LEVEL: dict[str, float] = {
 # (importer, imported) groups still against the flow, until they move.
 NOT_YET = {
     ("services.storage", "services.review"),  # review's tables, until all tables are storage's
-    ("services.storage", "services.platform"),  # Settings for engine_from_settings
     ("services.notify", "services.review"),  # coordinators' accounts and regions
     ("services.review", "services.notify"),  # the Notifikasi pages
 }
