@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -12,9 +13,6 @@ from faststream.asgi import AsgiFastStream
 from faststream.specification import AsyncAPI
 
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
-from services.ingest.service import document_inputs, ingest_service
-from services.matching import matcher_service
-from services.notify.service import notify_service
 from services.platform.http import AsgiServer
 from services.platform.observability import (
     Check,
@@ -29,7 +27,6 @@ from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.settings import Settings
 from services.platform.topology import STREAMS, ensure_streams
-from services.review.service import review_service
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +36,21 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 10.0
 CONSUMERS_STOP_SECONDS = 2 * STOP_TIMEOUT_SECONDS
 
-# Every service by name, in start order; `kopdes-match run NAME` runs one of them alone.
-SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
-    "ingest": ingest_service,
-    "matcher": matcher_service,
-    "review": review_service,
-    "notify": notify_service,
+# Every service by name, in start order, with its factory as "module:function";
+# `kopdes-match run NAME` runs one of them alone. A process imports only the stages it
+# runs: the dashboard's web stack alone is ~80 MiB a matcher process has no use for.
+SERVICE_FACTORIES: dict[str, str] = {
+    "ingest": "services.ingest.service:ingest_service",
+    "matcher": "services.matching.service:matcher_service",
+    "review": "services.review.service:review_service",
+    "notify": "services.notify.service:notify_service",
 }
+
+
+def service_factory(name: str) -> Callable[[Runtime], ServiceParts]:
+    module, _, function = SERVICE_FACTORIES[name].partition(":")
+    factory: Callable[[Runtime], ServiceParts] = getattr(importlib.import_module(module), function)
+    return factory
 
 
 async def declare_streams(settings: Settings) -> None:
@@ -80,7 +85,7 @@ class Pipeline:
             )
         self.settings = settings
         self.runtime = Runtime.create(settings)
-        self.parts = {name: SERVICE_FACTORIES[name](self.runtime) for name in names}
+        self.parts = {name: service_factory(name)(self.runtime) for name in names}
         for part in self.parts.values():
             for router in part.routers:
                 self.runtime.broker.include_router(router)
@@ -200,7 +205,7 @@ class Pipeline:
 def asyncapi_document() -> AsyncAPI:
     # Fixed values, not the environment: the committed document must not vary by machine.
     pipeline = Pipeline(Settings(nats_url="nats://localhost:4222", database_url="sqlite://"))
-    document_inputs(pipeline.runtime.broker)
+    importlib.import_module("services.ingest.service").document_inputs(pipeline.runtime.broker)
     return AsyncAPI(
         pipeline.runtime.broker,
         title="kopdes-match",
