@@ -69,7 +69,7 @@ def make_engine(
 
 
 # pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
-ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01}
+ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01, "outbox_relay": 0x6B6F_7064_6573_02}
 
 
 def create_schema(engine: Engine) -> None:
