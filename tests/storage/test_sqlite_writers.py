@@ -33,8 +33,9 @@ def write_through_begin_writing(engine: Engine) -> None:
 
 def mark_outbox_rows_published(engine: Engine) -> None:
     """The outbox relay's write, after a chunk is acknowledged."""
-    (row_id,) = OutboxRelay(engine, publish=None)._pending()[0][:1]  # type: ignore[arg-type]
-    OutboxRelay(engine, publish=None)._mark_published([row_id])  # type: ignore[arg-type]
+    relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]
+    session, rows = relay._claim()
+    relay._release(session, [rows[0].id])
     with Session(engine) as session:
         assert session.exec(select(OutboxRow.published_at)).one() is not None
 
