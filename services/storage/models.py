@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.orm.attributes import set_attribute
 from sqlmodel import Field, SQLModel
 
@@ -173,6 +173,17 @@ class OutboxRow(SQLModel, table=True):
     """A message to publish, written in the same transaction as the change it announces."""
 
     __tablename__ = "outbox"
+    # The relay reads the unsent rows in order; the sent ones pile up behind them (a
+    # million after a national load, where walking the primary key past them took 0.7 s
+    # a read). Partial: only the unsent rows, in id order.
+    __table_args__ = (
+        Index(
+            "ix_outbox_unsent",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=255)
@@ -182,7 +193,7 @@ class OutboxRow(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     published_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
 
 
