@@ -54,10 +54,10 @@ from transport import percentile
 from schemas.regions import region_table
 from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
-from services.review.models import Coordinator, CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.review.web import create_app
 from services.storage.db import create_schema, reset_schema
-from services.storage.models import CooperativeRow, SuggestionRow
+from services.storage.models import CooperativeRow, CoordinatorRow, Role, SuggestionRow
 
 PASSWORD = "kata-sandi-bench-1"
 
@@ -178,7 +178,7 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
             col(SuggestionRow.partner_id) + "/" + col(SuggestionRow.offer_id),
             col(SuggestionRow.regency_code) == regency,
         )
-        existing = {c.username: c for c in session.exec(select(Coordinator)).all()}
+        existing = {c.username: c for c in session.exec(select(CoordinatorRow)).all()}
     roles = {
         "admin": (Role.ADMIN, []),
         "pmo_province": (Role.PMO, [province]),
@@ -194,7 +194,9 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
             )
         elif existing[username].scope != scope:  # a kept database whose busiest region moved
             with Session(engine) as session:
-                kept = session.exec(select(Coordinator).where(Coordinator.username == username))
+                kept = session.exec(
+                    select(CoordinatorRow).where(CoordinatorRow.username == username)
+                )
                 coordinator = kept.one()
                 coordinator.scope = scope
                 session.add(coordinator)
@@ -271,7 +273,7 @@ def middle_cursor(engine: Any, username: str) -> str | None:
 
     with Session(engine) as session:
         coordinator = session.exec(
-            select(Coordinator).where(Coordinator.username == username)
+            select(CoordinatorRow).where(CoordinatorRow.username == username)
         ).one()
         return cursor_at(session, coordinator, QueueFilter(), fraction=0.5)
 
@@ -282,7 +284,7 @@ def first_pending(engine: Any, username: str) -> str:
 
     with Session(engine) as session:
         coordinator = session.exec(
-            select(Coordinator).where(Coordinator.username == username)
+            select(CoordinatorRow).where(CoordinatorRow.username == username)
         ).one()
         return session.exec(
             select(SuggestionRow.suggestion_id)

@@ -55,8 +55,9 @@ def coordinator_add(
     """Add a coordinator account."""
     # heavy: SQLAlchemy and the table models; only when this command runs
     from services.review.accounts import AccountError, add_coordinator
-    from services.review.models import CoordinatorCreate, Role
+    from services.review.models import CoordinatorCreate
     from services.review.scope import ScopeError
+    from services.storage.models import Role
 
     try:
         new = CoordinatorCreate(

@@ -2,7 +2,7 @@
 
 Built as routers over the review dashboard's authentication: each factory takes the
 dependency that yields the logged-in coordinator (anything with ``role``, ``scope`` and
-``active``, like ``services.review.models.Coordinator``). Admins see everything and alone
+``active``, like ``services.storage.models.CoordinatorRow``). Admins see everything and alone
 manage webhooks; other coordinators see the inboxes of their regions only (an inbox out
 of scope reads as empty, a notification out of scope as not found).
 

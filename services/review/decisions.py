@@ -34,10 +34,12 @@ from services.review.labels import (
     STATUS_LABELS,
     when,
 )
-from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.review.scope import scope_filter
 from services.storage.db import begin_writing, session_scope
 from services.storage.models import (
+    AuditRow,
+    CoordinatorRow,
+    DecisionRow,
     OfferRow,
     RejectedPairRow,
     SuggestionRow,
@@ -108,7 +110,7 @@ def latest_decision(session: Session, suggestion_id: str) -> DecisionRow | None:
 
 
 def _refusal(
-    session: Session, coordinator: Coordinator, suggestion_id: str, version: int
+    session: Session, coordinator: CoordinatorRow, suggestion_id: str, version: int
 ) -> DecisionError:
     """Why the compare-and-set changed nothing, in words (out of scope reads as not found)."""
     row = session.exec(
@@ -215,7 +217,7 @@ def tell_matcher(session: Session, row: SuggestionRow, decision: Decision) -> No
 
 def decide_in(
     session: Session,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     suggestion_id: str,
     decision: Decision,
     reason_code: str,
@@ -293,7 +295,7 @@ def decide_in(
 
 def decide(
     engine: Engine,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     suggestion_id: str,
     decision: Decision,
     reason_code: str,
@@ -322,7 +324,7 @@ class BulkResult:
 
 def bulk_approve(
     engine: Engine,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     items: list[tuple[str, int]],
     reason_code: str,
     note: str,
@@ -353,7 +355,7 @@ def bulk_approve(
 
 
 def reopen(
-    engine: Engine, coordinator: Coordinator, suggestion_id: str, version: int, note: str = ""
+    engine: Engine, coordinator: CoordinatorRow, suggestion_id: str, version: int, note: str = ""
 ) -> SuggestionRow:
     """Set a decided suggestion back to pending (PMO or admin) and publish it again."""
     if not coordinator.may_reopen:

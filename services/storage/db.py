@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-from services.review import models as _review_models  # noqa: F401  (registers the tables)
 from services.storage import models  # noqa: F401  (registers the tables)
 
 

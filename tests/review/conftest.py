@@ -17,9 +17,9 @@ from sqlmodel import Session
 from schemas import suggestion_id
 from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.review.web import create_app
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
+from services.storage.models import CooperativeRow, OfferRow, Role, SuggestionRow
 from services.storage.types import utcnow
 
 PASSWORD = "kata-sandi-uji-123"

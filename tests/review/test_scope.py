@@ -7,9 +7,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from services.review import decisions
-from services.review.models import Role
 from services.review.scope import ScopeError, validate_scope
-from services.storage.models import OutboxRow
+from services.storage.models import OutboxRow, Role
 from tests.review.conftest import (
     KOTAWARINGIN,
     KUALA_MANDOR,

@@ -30,7 +30,6 @@ LEVEL: dict[str, float] = {
 }
 # (importer, imported) groups still against the flow, until they move.
 NOT_YET = {
-    ("services.storage", "services.review"),  # review's tables, until all tables are storage's
     ("services.notify", "services.review"),  # coordinators' accounts and regions
     ("services.review", "services.notify"),  # the Notifikasi pages
 }
