@@ -52,6 +52,7 @@ from stages import Parts, load_national
 from transport import percentile
 
 from schemas.regions import region_table
+from services.notify.web import include_notifications
 from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import CoordinatorCreate
@@ -396,7 +397,7 @@ def main() -> None:
             flush=True,
         )
         roles = coordinators(parts.engine)
-        base, server = serve(create_app(parts))
+        base, server = serve(create_app(parts, sections=[include_notifications]))
         try:
             for role, (username, filters) in roles.items():
                 client = logged_in(base, username)

@@ -42,7 +42,7 @@ CONSUMERS_STOP_SECONDS = 2 * STOP_TIMEOUT_SECONDS
 SERVICE_FACTORIES: dict[str, str] = {
     "ingest": "services.ingest.service:ingest_service",
     "matcher": "services.matching.service:matcher_service",
-    "review": "services.review.service:review_service",
+    "review": "services.pipeline.dashboard:review_service",  # with notify's pages
     "notify": "services.notify.service:notify_service",
 }
 

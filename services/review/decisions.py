@@ -24,6 +24,7 @@ from schemas import (
     subjects,
 )
 from schemas.internal import PairDecided
+from services.platform.localtime import when
 from services.platform.outbox import enqueue, enqueue_many
 from services.review.cache import forget_region
 from services.review.detail import approved_count
@@ -32,7 +33,6 @@ from services.review.labels import (
     NOTE_REQUIRED,
     REJECT_REASONS,
     STATUS_LABELS,
-    when,
 )
 from services.review.scope import scope_filter
 from services.storage.db import begin_writing, session_scope

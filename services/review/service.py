@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+from services.platform.dashboard import Section
 from services.platform.http import AsgiServer
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
@@ -13,14 +15,15 @@ from services.review.web import create_app
 log = logging.getLogger(__name__)
 
 
-def review_service(runtime: Runtime) -> ServiceParts:
+def review_service(runtime: Runtime, sections: Sequence[Section] = ()) -> ServiceParts:
+    """The dashboard, with other stages' ``sections`` (chosen by the pipeline's assembly)."""
     settings = runtime.settings
     # Built when served: creating the app may write the session key into the data folder,
     # which merely assembling a pipeline (e.g. for the AsyncAPI document) must not do.
     parts = ServiceParts("review")
 
     async def serve() -> None:
-        app = create_app(runtime)
+        app = create_app(runtime, sections)
         log.info("review dashboard on %s", dashboard_url(settings))
         server = AsgiServer(app, settings.web_host, settings.web_port, graceful_seconds=5)
         # A taken port stops the dashboard alone; the other services keep running.
