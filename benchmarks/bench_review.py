@@ -57,7 +57,8 @@ from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import CoordinatorCreate
 from services.review.web import create_app
-from services.storage.db import create_schema, reset_schema
+from services.storage.db import reset_schema
+from services.storage.migrate import create_schema
 from services.storage.models import CooperativeRow, CoordinatorRow, Role, SuggestionRow
 
 PASSWORD = "kata-sandi-bench-1"

@@ -19,7 +19,8 @@ app = typer.Typer(help="Coordinator accounts of the review dashboard and API.")
 
 def _engine(database_url: str | None, data_dir: Path | None) -> Engine:
     # heavy: SQLAlchemy and the table models; only when an account command runs
-    from services.storage.db import create_schema, make_engine
+    from services.storage.db import make_engine
+    from services.storage.migrate import create_schema
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)
     engine = make_engine(settings.sqlalchemy_url)

@@ -15,7 +15,7 @@ from services.platform.database import engine_from_settings
 from services.platform.outbox import OutboxRelay
 from services.platform.settings import Settings
 from services.platform.topology import make_broker
-from services.storage.db import create_schema
+from services.storage.migrate import create_schema
 
 log = logging.getLogger(__name__)
 

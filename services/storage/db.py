@@ -71,13 +71,6 @@ def make_engine(
 ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01, "outbox_relay": 0x6B6F_7064_6573_02}
 
 
-def create_schema(engine: Engine) -> None:
-    """Bring the database to the newest migration (see ``services/storage/migrate.py``)."""
-    from services.storage.migrate import upgrade
-
-    upgrade(engine)
-
-
 def reset_schema(url: str) -> None:
     """PostgreSQL: drop everything in schema ``public`` (tests and benchmarks only)."""
     engine = make_engine(url)

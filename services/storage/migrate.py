@@ -37,8 +37,11 @@ from alembic.script import ScriptDirectory
 from filelock import FileLock
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from services.storage import models  # noqa: F401  (registers every table in the metadata)
+from services.storage.db import make_engine
 from services.storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -54,11 +57,7 @@ class SchemaMismatch(RuntimeError):
 
 
 def target_metadata() -> MetaData:
-    # db.py imports every module that defines tables, so the metadata is complete.
-    from sqlmodel import SQLModel
-
-    import services.storage.db  # noqa: F401
-
+    # Complete: every table is in services/storage/models.py, imported above.
     return SQLModel.metadata
 
 
@@ -101,6 +100,11 @@ def schema_differences(connection: Connection) -> list[Any]:
         connection, opts={"compare_type": True, "render_as_batch": True}
     )
     return list(compare_metadata(context, target_metadata()))
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the database to the newest migration."""
+    upgrade(engine)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
@@ -157,8 +161,6 @@ def new_revision(message: str) -> Path:
     Compares against a scratch SQLite database brought to head, so a developer needs no
     server. Review the file: autogenerate misses renames and data moves.
     """
-    from services.storage.db import make_engine
-
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'head.db'}")
         try:
