@@ -18,18 +18,21 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Row, Table, func, update
+from sqlalchemy import Engine, Row, Table, func, text, update
 from sqlalchemy import select as select_core
 from sqlmodel import Session, col, select
 
 from services.platform.observability import count_published
 from services.storage import bulk
-from services.storage.db import begin_writing
+from services.storage.db import ADVISORY_LOCKS, begin_writing
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+
+# While another process's relay holds the unsent rows: how soon to look again.
+BUSY_SECONDS = 0.01
 
 Publish = Callable[[str, bytes, str], Awaitable[None]]
 Pending = Row[int | None, str, str, str]  # id, subject, payload, msg_id
@@ -76,21 +79,29 @@ class OutboxRelay:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
-    def _claim(self) -> tuple[Session, list[Pending]]:
+    def _claim(self) -> tuple[Session, list[Pending]] | None:
         """The oldest unpublished rows, (id, subject, payload, msg_id), in a transaction the
-        caller ends with ``_release``.
+        caller ends with ``_release``; None while another process's relay holds them.
 
         PostgreSQL: every process runs a relay, and each would publish every process's rows
         (JetStream drops the copies, but each costs a publish in both processes) and mark
         them in a different order (deadlocks). So one relay at a time holds the unsent rows,
         through an advisory lock kept to ``_release``: the next one reads what is left, and
-        the stream receives them in order. SQLite serves one process: a read, no lock (the
-        write lock would hold the matcher's writes back while the chunk is published)."""
+        the stream receives them in order. Tried, not waited for: a relay never blocks a
+        thread on another. SQLite serves one process: a read, no lock (the write lock
+        would hold the matcher's writes back while the chunk is published)."""
         session = Session(self._engine)
         try:
-            shared = session.connection().dialect.name == "postgresql"
+            conn = session.connection()
+            shared = conn.dialect.name == "postgresql"
             if shared:
-                begin_writing(session, lock="outbox_relay")
+                held = conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"),
+                    {"key": ADVISORY_LOCKS["outbox_relay"]},
+                ).scalar_one()
+                if not held:
+                    session.close()
+                    return None
             query = (
                 select_core(
                     col(OutboxRow.id),
@@ -133,7 +144,13 @@ class OutboxRelay:
         sent = 0
         async with self._lock:
             while True:
-                session, rows = await asyncio.to_thread(self._claim)
+                claim = await _claimed(asyncio.ensure_future(asyncio.to_thread(self._claim)))
+                if claim is None:
+                    # Another process's relay publishes the unsent rows, ours among them;
+                    # look again in a moment for what it leaves (rows committed since).
+                    await asyncio.sleep(BUSY_SECONDS)
+                    continue
+                session, rows = claim
                 acked: list[int] = []
                 try:
                     if rows:
@@ -181,3 +198,23 @@ class OutboxRelay:
             except Exception:  # the broker or database is away: keep the rows, try again
                 log.exception("outbox flush failed; will retry")
                 await asyncio.sleep(interval)
+
+
+async def _claimed(
+    claim: asyncio.Future[tuple[Session, list[Pending]] | None],
+) -> tuple[Session, list[Pending]] | None:
+    """The claim's result. Cancelled while the claim runs in its thread (the service
+    stops), the claim still completes there: its session is closed when it does, so its
+    lock is not held on by a session nobody will release."""
+    try:
+        return await asyncio.shield(claim)
+    except asyncio.CancelledError:
+
+        def close(done: asyncio.Future[tuple[Session, list[Pending]] | None]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                result = done.result()
+                if result is not None:
+                    result[0].close()
+
+        claim.add_done_callback(close)
+        raise

@@ -34,7 +34,9 @@ def write_through_begin_writing(engine: Engine) -> None:
 def mark_outbox_rows_published(engine: Engine) -> None:
     """The outbox relay's write, after a chunk is acknowledged."""
     relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]
-    session, rows = relay._claim()
+    claim = relay._claim()
+    assert claim is not None  # SQLite: never held by another relay
+    session, rows = claim
     relay._release(session, [rows[0].id])
     with Session(engine) as session:
         assert session.exec(select(OutboxRow.published_at)).one() is not None
