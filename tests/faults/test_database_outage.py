@@ -22,8 +22,7 @@ from sqlalchemy.engine import make_url
 
 from services.demo.synthetic import kalbar_demo
 from services.platform.publishing import encode_event
-from tests.conftest import eventually
-from tests.processes import (
+from tests.support.processes import (
     assert_applied_once,
     consumers_ready,
     log_messages,
@@ -31,7 +30,8 @@ from tests.processes import (
     settled,
     start_service,
 )
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

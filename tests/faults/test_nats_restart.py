@@ -20,8 +20,8 @@ from nats.errors import Error as NatsError
 from services.demo.synthetic import kalbar_demo
 from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.publishing import encode_event
-from tests.conftest import eventually
-from tests.processes import assert_applied_once, consumers_ready, settled, start_service
+from tests.support.processes import assert_applied_once, consumers_ready, settled, start_service
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,9 @@ from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
 from services.ingest.convert import cooperative_row, offer_row
 from services.storage.db import make_engine
 from services.storage.models import NotificationRow, OutboxRow, SuggestionRow, SuggestionStatus
-from tests import builders
-from tests.conftest import eventually
-from tests.notify.helpers import decision
+from tests.support import builders
+from tests.support.notify_steps import decision
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from services.storage.models import (
     WebhookDeliveryRow,
     WebhookDeliveryStatus,
 )
-from tests import builders
 from tests.notify.test_reminders import seed
+from tests.support import builders
 
 runner = CliRunner()
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)

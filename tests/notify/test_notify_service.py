@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 
 from schemas import Notification, subjects
 from services.storage.models import DeadLetterRow, NotificationRow
-from tests.harness import Harness
-from tests.notify.helpers import COOP_ID, decide, decision, notify_messages, suggested
+from tests.support.harness import Harness
+from tests.support.notify_steps import COOP_ID, decide, decision, notify_messages, suggested
 
 SERVICES = ["ingest", "matcher", "notify"]
 

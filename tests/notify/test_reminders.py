@@ -20,10 +20,10 @@ from services.storage.models import (
     SuggestionRow,
     SuggestionStatus,
 )
-from tests import builders
-from tests.conftest import eventually
-from tests.harness import Harness
-from tests.notify.helpers import BRI_OFFERS, COOP_ID, decide, suggested
+from tests.support import builders
+from tests.support.harness import Harness
+from tests.support.notify_steps import BRI_OFFERS, COOP_ID, decide, suggested
+from tests.support.waiting import eventually
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 

@@ -15,10 +15,10 @@ from services.review.accounts import add_coordinator, create_token
 from services.review.models import CoordinatorCreate, Role
 from services.storage.db import session_scope
 from services.storage.models import NotificationRow
-from tests.conftest import eventually
-from tests.harness import Harness
-from tests.notify.helpers import COOP_ID, notify_messages, suggested
-from tests.notify.receiver import Receiver
+from tests.support.harness import Harness
+from tests.support.notify_steps import COOP_ID, notify_messages, suggested
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Receiver
 
 SERVICES = ["ingest", "matcher", "review", "notify"]
 

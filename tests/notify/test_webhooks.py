@@ -24,10 +24,10 @@ from services.platform.backoff import backoff_delay
 from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import WebhookDeliveryRow, WebhookDeliveryStatus
-from tests.conftest import eventually
-from tests.harness import Harness
-from tests.notify.helpers import COOP_ID, decide, suggested
-from tests.notify.receiver import Receiver
+from tests.support.harness import Harness
+from tests.support.notify_steps import COOP_ID, decide, suggested
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Receiver
 
 SERVICES = ["ingest", "matcher", "notify"]
 

@@ -30,7 +30,7 @@ from services.platform.embedded_nats import free_port, is_reachable, nats_server
 from services.platform.natsconfig import generate, inbox_prefix, load_credentials
 from services.platform.settings import Settings
 from services.platform.topology import STREAMS, ensure_streams
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

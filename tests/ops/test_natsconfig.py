@@ -29,7 +29,7 @@ from services.platform.natsconfig import (
 )
 from services.platform.settings import Settings
 from services.platform.topology import ensure_streams
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 FAST = 4  # bcrypt cost for tests; production uses 11
 

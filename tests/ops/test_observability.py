@@ -30,9 +30,9 @@ from services.platform.observability import (
 )
 from services.platform.settings import Settings
 from services.storage.db import make_engine
-from tests import builders
-from tests.conftest import eventually
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
+from tests.support.waiting import eventually
 
 COOPS = "kopdes.cooperative.upserted"
 BRI_OFFERS = "kopdes.offer.upserted.bri"

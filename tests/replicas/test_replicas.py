@@ -16,14 +16,14 @@ import pytest
 from schemas import internal
 from services.matching.ownership import province_owners, province_weights, split
 from services.storage.db import make_engine
-from tests.conftest import eventually
-from tests.replicas.cluster import (
+from tests.support.replicas import (
     Workload,
     check_invariants,
     consumers_ready,
     idle,
     start_replica,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

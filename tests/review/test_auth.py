@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from services.review.accounts import set_active
 from services.review.models import Coordinator
-from tests.review.conftest import PASSWORD, bearer, csrf_of, logged_in, login
+from tests.support.review import PASSWORD, bearer, csrf_of, logged_in, login
 
 
 def test_pages_need_a_login(client):

@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 from services.review.filters import QueueFilter
 from services.review.models import Coordinator
 from services.review.queue import queue
-from tests.review.conftest import (
+from tests.review.test_queue_and_cli import listed
+from tests.support.review import (
     KOTAWARINGIN,
     KUALA_MANDOR,
     SAMBAS,
@@ -25,7 +26,6 @@ from tests.review.conftest import (
     coop_id,
     logged_in,
 )
-from tests.review.test_queue_and_cli import listed
 
 BRI = "bri/kur-kalbar"
 BULOG = "bulog/serap-gabah"

@@ -10,8 +10,8 @@ from schemas import suggestion_id
 from services.review import overview, search
 from services.storage.models import CooperativeRow, SuggestionRow
 from services.storage.types import utcnow
-from tests.conftest import wait_until
-from tests.review.conftest import KOTAWARINGIN, SAMBAS, SUNGAI_RAYA_A, bearer, coop_id
+from tests.support.review import KOTAWARINGIN, SAMBAS, SUNGAI_RAYA_A, bearer, coop_id
+from tests.support.waiting import wait_until
 
 
 def _pending(client, token: str) -> dict[str, int]:

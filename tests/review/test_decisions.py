@@ -12,7 +12,7 @@ from schemas.internal import PairDecided
 from services.review import decisions
 from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.storage.models import OutboxRow
-from tests.review.conftest import (
+from tests.support.review import (
     KUALA_MANDOR,
     SAMBAS,
     SUNGAI_RAYA_A,
@@ -354,7 +354,7 @@ def test_the_matcher_cannot_overwrite_a_decision_made_meanwhile(engine, seeded):
 
     from matcher.shortlist import Retracted, Rule, Shortlist, Suggested
     from services.matching import repository
-    from tests.review.conftest import coop_id
+    from tests.support.review import coop_id
 
     with Session(engine) as session:
         admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from services.cli import app as cli
 from services.review.accounts import ensure_demo_coordinators
 from services.review.auth import verify_password
-from tests.review.conftest import (
+from tests.support.review import (
     KOTAWARINGIN,
     KUALA_MANDOR,
     SAMBAS,
@@ -182,7 +182,7 @@ def test_demo_coordinators_get_fresh_passwords(engine):
 
 
 def test_bulk_approve_returns_only_to_a_path_on_this_site(app, seeded):
-    from tests.review.conftest import csrf_of
+    from tests.support.review import csrf_of
 
     client = logged_in(app, "pu.desa")
     token = csrf_of(client.get("/").text)

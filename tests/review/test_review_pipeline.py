@@ -11,8 +11,8 @@ from services.review import decisions
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import CoordinatorCreate, Role
 from services.storage.models import SuggestionRow
-from tests import builders
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
 
 COOPS = "kopdes.cooperative.upserted"
 BRI_OFFERS = "kopdes.offer.upserted.bri"

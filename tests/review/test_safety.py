@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from services.review.models import LoginSessionRow
 from services.storage.db import session_scope
 from services.storage.models import NotificationRow
-from tests.review.conftest import SUNGAI_RAYA_A, SUNGAI_RAYA_B, coop_id, csrf_of, logged_in
+from tests.support.review import SUNGAI_RAYA_A, SUNGAI_RAYA_B, coop_id, csrf_of, logged_in
 
 
 def test_approving_on_a_page_first_names_who_is_told(app, seeded):

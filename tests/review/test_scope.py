@@ -10,7 +10,7 @@ from services.review import decisions
 from services.review.models import Role
 from services.review.scope import ScopeError, validate_scope
 from services.storage.models import OutboxRow
-from tests.review.conftest import (
+from tests.support.review import (
     KOTAWARINGIN,
     KUALA_MANDOR,
     SAMBAS,

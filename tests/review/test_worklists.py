@@ -13,7 +13,8 @@ from sqlmodel import Session
 from services.review import worklist
 from services.storage.models import SuggestionRow
 from services.storage.types import utcnow
-from tests.review.conftest import (
+from tests.review.test_queue_and_cli import listed
+from tests.support.review import (
     KOTAWARINGIN,
     KUALA_MANDOR,
     SAMBAS,
@@ -24,7 +25,6 @@ from tests.review.conftest import (
     csrf_of,
     logged_in,
 )
-from tests.review.test_queue_and_cli import listed
 
 
 def villages(result) -> set[str]:

@@ -19,7 +19,7 @@ from services.platform.consuming import ACK, Delivery
 from services.platform.settings import Settings
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, OutboxRow
 from services.storage.types import utcnow
-from tests import builders
+from tests.support import builders
 
 COOPS = subjects.COOPERATIVE_UPSERTED
 OFFERS = subjects.offer_upserted("bri")

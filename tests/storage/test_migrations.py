@@ -19,8 +19,8 @@ from services.cli import app
 from services.storage import migrate
 from services.storage.db import make_engine, session_scope
 from services.storage.models import CooperativeRow, OutboxRow
-from tests import builders
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
 
 runner = CliRunner()
 

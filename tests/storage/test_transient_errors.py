@@ -18,7 +18,7 @@ from services.storage import migrate
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 
 def delivery(n: int) -> Delivery:

@@ -5,7 +5,7 @@ Where ``KOPDES_TEST_DATABASE_URL`` is not set, the suite starts one of these (Po
 ``uv run pytest`` on a fresh machine runs the PostgreSQL tests too.
 
 ``pgserver.get_server`` itself listens on a Unix socket only (``-h ""``), and some tests
-reach the server over TCP through a proxy they cut (tests/tcp_proxy.py); so this module
+reach the server over TCP through a proxy they cut (tests/support/tcp_proxy.py); so this module
 runs pgserver's own ``initdb`` and ``pg_ctl`` with a TCP port, and handles root as
 pgserver does: PostgreSQL refuses to run as root, so the server runs as the system user
 ``pgserver`` (created with ``useradd`` when missing), with the data folder given to it and

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from schemas import Decision, subjects
 from services.review.decisions import tell_matcher
 from services.storage.models import SuggestionRow, SuggestionStatus
-from tests import builders
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
 
 COOPS = "kopdes.cooperative.upserted"
 BRI_OFFERS = "kopdes.offer.upserted.bri"

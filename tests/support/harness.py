@@ -14,7 +14,7 @@ from services.pipeline.app import Pipeline
 from services.platform.outbox import unsent as work_left
 from services.platform.settings import Settings
 from services.platform.topology import consumers_backlog
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 
 class Harness:

@@ -29,7 +29,7 @@ from services.platform.settings import Settings
 from services.platform.topology import consumers_backlog
 from services.storage.db import make_engine
 from services.storage.models import CooperativeRow, OfferRow, OutboxRow, SuggestionRow
-from tests.processes import all_messages, assert_versions_consecutive, start_service
+from tests.support.processes import all_messages, assert_versions_consecutive, start_service
 
 BATCH_SIZE = 50
 
