@@ -13,7 +13,7 @@ from sqlmodel import Session
 from services.review import worklist
 from services.storage.models import SuggestionRow
 from services.storage.types import utcnow
-from tests.review.test_queue_and_cli import listed
+from tests.integration.review.test_queue_and_cli import listed
 from tests.support.review import (
     KOTAWARINGIN,
     KUALA_MANDOR,

@@ -16,7 +16,7 @@ from services.notify.destinations import InternalAddress, internal_kind, resolve
 from services.notify.webhooks import WebhookError, register_endpoint, sign, verify
 from services.storage.db import session_scope
 from services.storage.models import WebhookDeliveryRow, WebhookDeliveryStatus
-from tests.notify.test_webhooks import SERVICES, fast
+from tests.integration.notify.test_webhooks import SERVICES, fast
 from tests.support.harness import Harness
 from tests.support.notify_steps import COOP_ID, decide, suggested
 from tests.support.waiting import eventually

@@ -18,7 +18,7 @@ from services.storage.models import (
     WebhookDeliveryRow,
     WebhookDeliveryStatus,
 )
-from tests.notify.test_reminders import seed
+from tests.integration.notify.test_reminders import seed
 from tests.support import builders
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from services.review.filters import QueueFilter
 from services.review.models import Coordinator
 from services.review.queue import queue
-from tests.review.test_queue_and_cli import listed
+from tests.integration.review.test_queue_and_cli import listed
 from tests.support.review import (
     KOTAWARINGIN,
     KUALA_MANDOR,

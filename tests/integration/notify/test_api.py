@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from services.notify.api import notify_api, notify_pages
 from services.storage.db import session_scope
 from services.storage.models import SuggestionStatus, WebhookDeliveryRow, WebhookDeliveryStatus
-from tests.notify.test_inbox_cli import notify
-from tests.notify.test_reminders import seed
+from tests.integration.notify.test_inbox_cli import notify
+from tests.integration.notify.test_reminders import seed
 from tests.support import builders
 
 
