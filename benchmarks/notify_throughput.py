@@ -36,8 +36,8 @@ from services.storage.models import (
     WebhookDeliveryStatus,
     WebhookEndpointRow,
 )
-from tests import builders
-from tests.notify.helpers import decision, dumps
+from tests.support import builders
+from tests.support.notify_steps import decision, dumps
 
 
 def seed(url: str, n: int, hook: str | None) -> tuple[list[str], str]:

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 from matcher.normalise import STOPWORDS, tokens
 from matcher.vocabulary import vocabulary
 
-# Chosen on tests/unit/test_matcher_resolve.py: every listed typo resolves at 86, and no
+# Chosen on tests/unit/matcher/test_matcher_resolve.py: every listed typo resolves at 86, and no
 # look-alike pair scores above 83 ("kelapa sawah"/"kelapa sawit", "kepala"/"kelapa").
 FUZZY_CUTOFF = 86.0
 # Shorter words are abbreviations or exact words ("usp", "kur", "tbs", "lada", "kopi"):

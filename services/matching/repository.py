@@ -258,7 +258,7 @@ def _suggestion_row(
 
 def _event(row: dict[str, Any]) -> str:
     """The ``MatchSuggestion`` of a row as JSON, byte for byte what the model would write
-    (``tests/storage/test_suggestion_json.py``), without building the model: the values are
+    (``tests/unit/test_suggestion_json.py``), without building the model: the values are
     this module's own, and building models for every announcement cost as much as writing
     the rows."""
     at = row["updated_at"].isoformat()

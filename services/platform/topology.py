@@ -140,7 +140,7 @@ def make_broker(settings: Settings, **kwargs: object) -> NatsBroker:
         # Reconnect forever: nats-py re-creates the subscriptions on the new connection, and
         # FastStream's pull loop takes the failed fetches meanwhile as empty batches, so
         # the durable pull consumers resume by themselves after a server restart
-        # (tests/faults/test_nats_restart.py).
+        # (tests/e2e/test_nats_restart.py).
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=30.0,

@@ -20,7 +20,7 @@ from services.storage.db import make_engine, session_scope
 from services.storage.migrate import create_schema
 from services.storage.models import DeadLetterRow
 from services.storage.types import utcnow
-from tests import builders
+from tests.support import builders
 
 runner = CliRunner()
 
@@ -179,7 +179,7 @@ def test_evaluate_reports_matcher_and_baseline():
 
 
 def test_evaluate_fails_when_targets_are_missed(tmp_path):
-    from tests.unit.matcher.conftest import DATA  # the committed dev set
+    from tests.support.eval_sets import DATA  # the committed dev set
 
     data = json.loads((DATA / "matcher_eval_dev.json").read_text())
     # Judge every pair the other way round: the matcher can no longer meet the targets.

@@ -13,8 +13,8 @@ from services.demo.synthetic import kalbar_demo
 from services.pipeline.app import declare_streams
 from services.platform.publishing import encode_event
 from services.platform.settings import Settings
-from tests.conftest import eventually
-from tests.processes import assert_applied_once, consumers_ready, settled, start_service
+from tests.support.processes import assert_applied_once, consumers_ready, settled, start_service
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

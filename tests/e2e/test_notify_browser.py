@@ -15,11 +15,11 @@ from services.review.accounts import add_coordinator
 from services.review.models import CoordinatorCreate
 from services.storage.db import session_scope
 from services.storage.models import Role, WebhookDeliveryRow, WebhookDeliveryStatus
-from tests import builders
-from tests.conftest import eventually
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.harness import Harness
-from tests.notify.receiver import Receiver
+from tests.support import builders
+from tests.support.harness import Harness
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = [
     pytest.mark.slow,

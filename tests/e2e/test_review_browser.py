@@ -14,8 +14,8 @@ import pytest
 from services.review.accounts import add_coordinator
 from services.review.models import CoordinatorCreate
 from services.storage.models import Role
-from tests import builders
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
 
 CHROMIUM = os.environ.get("KOPDES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

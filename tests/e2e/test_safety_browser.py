@@ -13,11 +13,11 @@ from schemas import subjects
 from services.review.accounts import add_coordinator
 from services.review.models import CoordinatorCreate
 from services.storage.models import Role
-from tests import builders
-from tests.conftest import eventually
-from tests.e2e.a11y import axe_source, check_page
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.a11y import axe_source, check_page
+from tests.support.harness import Harness
+from tests.support.waiting import eventually
 
 pytestmark = [
     pytest.mark.slow,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from schemas import suggestion_id
 from services.cli import app
-from tests import builders
+from tests.support import builders
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from services.platform.embedded_nats import EmbeddedNats
-from tests.conftest import eventually
-from tests.processes import start_service
+from tests.support.processes import start_service
+from tests.support.waiting import eventually
 
 # The service's bound: consumers 20 s, outbox flush 10 s, handler threads 10 s.
 BOUND_SECONDS = 40 + 10  # and the interpreter's own start and exit

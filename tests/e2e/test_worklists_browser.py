@@ -19,10 +19,10 @@ from openpyxl import load_workbook
 from services.review.accounts import add_coordinator
 from services.review.models import CoordinatorCreate
 from services.storage.models import Role
-from tests import builders
-from tests.e2e.a11y import check_page
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS, COOPS, DECIDED, PASSWORD
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.a11y import check_page
+from tests.support.harness import Harness
 
 pytestmark = [
     pytest.mark.slow,

@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import Session, select
 
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow
-from tests import builders
-from tests.conftest import eventually
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
+from tests.support.waiting import eventually
 
 COOPS = "kopdes.cooperative.upserted"
 BRI = "kopdes.offer.upserted.bri"

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from schemas import MatchSuggestion
 from services.storage.models import CooperativeRow, DeadLetterRow, OfferRow, SuggestionRow
-from tests import builders
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
 
 COOPS = "kopdes.cooperative.upserted"
 BRI_OFFERS = "kopdes.offer.upserted.bri"

@@ -10,8 +10,8 @@ import services.ingest.service
 from services.ingest.store import apply_event as real_apply_event
 from services.ingest.store import apply_events as real_apply_events
 from services.storage.models import CooperativeRow, DeadLetterRow
-from tests import builders
-from tests.harness import Harness
+from tests.support import builders
+from tests.support.harness import Harness
 
 COOPS = "kopdes.cooperative.upserted"
 

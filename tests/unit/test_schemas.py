@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer
-from tests import builders
+from tests.support import builders
 
 
 def refused(model: type, payload: dict) -> str:

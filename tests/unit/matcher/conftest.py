@@ -1,45 +1,5 @@
-"""Shared fixtures of the matcher tests: evaluation sets (file reading lives here, not in
-the pure matcher package) and a small seeded synthetic population."""
+"""The matcher tests' fixtures, from tests/support/eval_sets.py."""
 
-from __future__ import annotations
+from tests.support.eval_sets import dev_set, heldout_set, population
 
-import json
-import sys
-from pathlib import Path
-
-import pytest
-
-from matcher.evaluation import EvaluationSet, load_set
-from matcher.model import Cooperative, Offer
-
-ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT / "tests" / "data"
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-
-def read_set(name: str) -> EvaluationSet:
-    return load_set(json.loads((DATA / f"matcher_eval_{name}.json").read_text("utf-8")))
-
-
-@pytest.fixture(scope="session")
-def dev_set() -> EvaluationSet:
-    return read_set("dev")
-
-
-@pytest.fixture(scope="session")
-def heldout_set() -> EvaluationSet:
-    return read_set("heldout")
-
-
-@pytest.fixture(scope="session")
-def population() -> tuple[list[Cooperative], list[Offer]]:
-    """Every village of Kalimantan Barat and Jawa Tengah's first regencies, with offers."""
-    import matcher_synth
-
-    from schemas.regions import region_table
-
-    table = region_table()
-    villages = [r.code for r in table.villages("61")] + [r.code for r in table.villages("33.01")]
-    return matcher_synth.cooperatives(villages, seed=11), matcher_synth.offers(
-        villages, 300, seed=12
-    )
+__all__ = ["dev_set", "heldout_set", "population"]

