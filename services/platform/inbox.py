@@ -82,6 +82,22 @@ async def pull_into(
     sub = await js.pull_subscribe(
         subject, durable=config.durable_name, stream=stream, config=config
     )
+    try:
+        await _feed(sub, inbox, config, limit, urgent)
+    finally:
+        # Unsubscribed here, as the task stops: left to the connection's drain at close,
+        # a pull subscription cancelled mid-fetch fails it ("exception never retrieved").
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def _feed(
+    sub: JetStreamContext.PullSubscription,
+    inbox: Inbox,
+    config: ConsumerConfig,
+    limit: int,
+    urgent: bool,
+) -> None:
     waiting = 0  # messages the server holds for this consumer, as the last one said
     while True:
         await inbox.room_for(limit)
