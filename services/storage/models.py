@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
 from sqlalchemy.orm.attributes import set_attribute
+from sqlalchemy.orm.base import manager_of_class
 from sqlmodel import Field, SQLModel
 
 from services.storage.types import UTCDateTime, utcnow
@@ -15,29 +16,49 @@ from services.storage.types import UTCDateTime, utcnow
 Row = TypeVar("Row", bound=SQLModel)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The ``Table`` of a table class: SQLAlchemy's declarative mapping sets ``__table__``
+    when the class is made, and neither SQLModel nor SQLAlchemy declares it for a type
+    checker."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set at class creation
+    return table
+
+
+def stored_id(id: int | None) -> int:
+    """The id of a row read from the database (a table's ``id: int | None`` is None only
+    before the row is first flushed)."""
+    if id is None:
+        raise ValueError("the row has no id: it was never stored")
+    return id
+
+
 def construct(table: type[Row], **values: object) -> Row:
     """A new row of ``table`` from values already valid, every column given: built the way
     the ORM builds a row it loads, without SQLModel's validating ``__init__`` (about four
     times faster, for the matcher's hot path)."""
-    missing = table.__table__.columns.keys() - values.keys()  # type: ignore[attr-defined]
+    missing = table_of(table).columns.keys() - values.keys()
     if missing:
         raise TypeError(f"{table.__name__}: no value for {sorted(missing)}")
-    row = table._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    row = manager_of_class(table).new_instance()
     for name, value in values.items():
         set_attribute(row, name, value)
     return row
 
 
-def _utc(**kwargs: object) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+# The column helpers return Any, as SQLModel's Field does: a field declared
+# ``updated_at: datetime = _utc(...)`` keeps its declared type for the type checker.
 
 
-def _rupiah() -> object:
+def _utc(nullable: bool) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _rupiah() -> Any:
     # Rupiah amounts pass 2**31 (Rp3 billion is a common ceiling).
     return Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
-def _json() -> object:
+def _json() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
@@ -49,11 +70,11 @@ class CooperativeRow(SQLModel, table=True):
     village_code: str = Field(max_length=13)
     regency_code: str = Field(max_length=5, index=True)
     member_count: int
-    business_units: list[str] = _json()  # type: ignore[assignment]
-    commodities: list[str] = _json()  # type: ignore[assignment]
+    business_units: list[str] = _json()
+    commodities: list[str] = _json()
     needs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    financing_need_idr: int | None = _rupiah()  # type: ignore[assignment]
-    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    financing_need_idr: int | None = _rupiah()
+    updated_at: datetime = _utc(nullable=False)
 
 
 class OfferRow(SQLModel, table=True):
@@ -66,16 +87,16 @@ class OfferRow(SQLModel, table=True):
     offer_type: str = Field(max_length=20, index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    business_units: list[str] = _json()  # type: ignore[assignment]
-    commodities: list[str] = _json()  # type: ignore[assignment]
-    regions: list[str] = _json()  # type: ignore[assignment]
+    business_units: list[str] = _json()
+    commodities: list[str] = _json()
+    regions: list[str] = _json()
     min_members: int | None = None
-    min_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
-    max_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
+    min_amount_idr: int | None = _rupiah()
+    max_amount_idr: int | None = _rupiah()
     capacity: int | None = None
     valid_until: date | None = None
-    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    withdrawn_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    updated_at: datetime = _utc(nullable=False)
+    withdrawn_at: datetime | None = _utc(nullable=True)
     withdraw_reason: str = ""
 
     @property
@@ -90,7 +111,7 @@ class OfferWithdrawalRow(SQLModel, table=True):
 
     partner_id: str = Field(primary_key=True, max_length=64)
     offer_id: str = Field(primary_key=True, max_length=64)
-    withdrawn_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    withdrawn_at: datetime = _utc(nullable=False)
     reason: str = ""
 
 
@@ -141,8 +162,8 @@ class SuggestionRow(SQLModel, table=True):
     rank: int  # within the offer's suggestions in the province
     # Which part of the rule put it there: "offer" (among the offer's best in the
     # province), "cooperative" (among the cooperative's best offers), or both.
-    basis: list[str] = _json()  # type: ignore[assignment]
-    explanation: list[dict[str, object]] = _json()  # type: ignore[assignment]
+    basis: list[str] = _json()
+    explanation: list[dict[str, object]] = _json()
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: SuggestionStatus = Field(default=SuggestionStatus.PENDING, max_length=10)
     retract_reason: str | None = None
@@ -150,8 +171,8 @@ class SuggestionRow(SQLModel, table=True):
     # ORM's version counter: a flush of a row that someone else changed meanwhile (e.g. a
     # coordinator's decision while the matcher re-ranks) fails instead of overwriting it.
     version: int = Field(default=1, sa_column=_SUGGESTION_VERSION)
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
 
 
 class DeadLetterRow(SQLModel, table=True):
@@ -166,7 +187,7 @@ class DeadLetterRow(SQLModel, table=True):
     # Where it came from (stream:sequence), so a redelivered refusal is kept once.
     source: str = Field(max_length=255, unique=True)
     msg_id: str | None = Field(default=None, max_length=255)
-    received_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    received_at: datetime = _utc(nullable=False)
 
 
 class OutboxRow(SQLModel, table=True):
@@ -198,7 +219,7 @@ class RejectedPairRow(SQLModel, table=True):
     cooperative_fingerprint: str = Field(max_length=64)
     offer_fingerprint: str = Field(max_length=64)
     score: float = 0.0
-    rejected_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    rejected_at: datetime = _utc(nullable=False)
 
 
 # Notifications (services/notify).
@@ -222,8 +243,8 @@ class NotificationRow(SQLModel, table=True):
     kind: str = Field(max_length=20)
     title: str = Field(max_length=300)
     body: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    read_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    read_at: datetime | None = _utc(nullable=True)
 
 
 class WebhookEndpointRow(SQLModel, table=True):
@@ -237,7 +258,7 @@ class WebhookEndpointRow(SQLModel, table=True):
     # Shown once at registration; needed in clear to sign every delivery.
     secret: str = Field(max_length=128)
     active: bool = True
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
 
 
 class WebhookDeliveryStatus(StrEnum):
@@ -260,10 +281,10 @@ class WebhookDeliveryRow(SQLModel, table=True):
     endpoint_id: int = Field(index=True)
     status: WebhookDeliveryStatus = Field(default=WebhookDeliveryStatus.PENDING, max_length=10)
     attempts: int = 0
-    next_attempt_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    next_attempt_at: datetime = _utc(nullable=False)
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    delivered_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    delivered_at: datetime | None = _utc(nullable=True)
 
 
 class ReminderRow(SQLModel, table=True):
@@ -275,4 +296,4 @@ class ReminderRow(SQLModel, table=True):
     period_index: int = Field(primary_key=True)
     regency_code: str = Field(max_length=5)
     notification_id: str = Field(max_length=64)
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)

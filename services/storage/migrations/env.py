@@ -7,6 +7,8 @@ or from ``Settings().sqlalchemy_url``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -15,7 +17,7 @@ from services.storage.migrate import engine_for_cli, render_item, target_metadat
 config = context.config
 metadata = target_metadata()
 
-OPTIONS = {
+OPTIONS: dict[str, Any] = {
     "target_metadata": metadata,
     # SQLite cannot ALTER most things: batch mode copies the table instead.
     "render_as_batch": True,
