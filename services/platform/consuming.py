@@ -126,7 +126,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_delay(base: float, num_delivered: int) -> float:
-    return min(MAX_RETRY_DELAY, base * 2 ** max(0, num_delivered - 1))
+    return min(MAX_RETRY_DELAY, base * 2.0 ** max(0, num_delivered - 1))
 
 
 def process_batch(
