@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, Text
@@ -17,10 +18,11 @@ from sqlmodel import Field, SQLModel
 from services.storage.types import UTCDateTime, utcnow
 
 
-def _utc(nullable: bool = False, **kwargs: object) -> object:
+def _utc(nullable: bool = False) -> Any:
+    # Any, as SQLModel's Field: ``at: datetime = _utc()`` keeps its declared type.
     return Field(
-        default_factory=utcnow if not nullable else None,  # type: ignore[arg-type]
-        sa_column=Column(UTCDateTime(), nullable=nullable, **kwargs),  # type: ignore[arg-type]
+        default_factory=utcnow if not nullable else None,
+        sa_column=Column(UTCDateTime(), nullable=nullable),
     )
 
 
@@ -70,7 +72,7 @@ class Coordinator(CoordinatorBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str = Field(max_length=255)
-    created_at: datetime = _utc()  # type: ignore[assignment]
+    created_at: datetime = _utc()
 
     @property
     def sees_everything(self) -> bool:
@@ -112,7 +114,7 @@ class DecisionRow(DecisionBase, table=True):
     version: int
     coordinator_id: int = Field(foreign_key="coordinator.id")
     coordinator_username: str = Field(max_length=64)
-    decided_at: datetime = _utc()  # type: ignore[assignment]
+    decided_at: datetime = _utc()
 
 
 class DecisionPublic(DecisionBase):
@@ -129,7 +131,7 @@ class AuditRow(SQLModel, table=True):
     __table_args__ = (Index("ix_review_audit_target", "target", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _utc()  # type: ignore[assignment]
+    at: datetime = _utc()
     actor: str = Field(max_length=64)
     action: str = Field(max_length=40)
     target: str = Field(max_length=80)
@@ -160,8 +162,8 @@ class ApiTokenRow(SQLModel, table=True):
     coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     label: str = Field(default="", max_length=100)
-    created_at: datetime = _utc()  # type: ignore[assignment]
-    revoked_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc()
+    revoked_at: datetime | None = _utc(nullable=True)
 
 
 class LoginAttemptRow(SQLModel, table=True):
@@ -173,7 +175,7 @@ class LoginAttemptRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64)
     ip: str = Field(max_length=64)
-    at: datetime = _utc()  # type: ignore[assignment]
+    at: datetime = _utc()
 
 
 class LoginSessionRow(SQLModel, table=True):
@@ -184,4 +186,4 @@ class LoginSessionRow(SQLModel, table=True):
 
     id_hash: str = Field(max_length=64, primary_key=True)
     coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
-    created_at: datetime = _utc()  # type: ignore[assignment]
+    created_at: datetime = _utc()
