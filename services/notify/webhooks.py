@@ -46,6 +46,7 @@ from services.storage.models import (
     WebhookDeliveryRow,
     WebhookDeliveryStatus,
     WebhookEndpointRow,
+    stored_id,
 )
 from services.storage.types import utcnow
 
@@ -169,7 +170,7 @@ def deactivate_endpoint(session: Session, endpoint_id: int) -> WebhookEndpointRo
     if row is None:
         raise WebhookNotFound(f"webhook {endpoint_id} tidak ditemukan")
     row.active = False
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(WebhookDeliveryRow)
         .where(
             col(WebhookDeliveryRow.endpoint_id) == endpoint_id,
@@ -193,7 +194,7 @@ def schedule_deliveries(session: Session, notification: NotificationRow, now: da
         session.add(
             WebhookDeliveryRow(
                 notification_id=notification.notification_id,
-                endpoint_id=endpoint.id,  # type: ignore[arg-type]
+                endpoint_id=stored_id(endpoint.id),
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -290,7 +291,7 @@ class WebhookWorker:
                 .limit(limit)
             ).all()
             for delivery, endpoint, notification in rows:
-                taken = session.exec(  # type: ignore[call-overload]
+                taken = session.exec(
                     update(WebhookDeliveryRow)
                     .where(
                         col(WebhookDeliveryRow.id) == delivery.id,
@@ -303,7 +304,7 @@ class WebhookWorker:
                 if taken.rowcount == 1:
                     jobs.append(
                         Job(
-                            delivery_id=delivery.id,  # type: ignore[arg-type]
+                            delivery_id=stored_id(delivery.id),
                             notification_id=notification.notification_id,
                             url=endpoint.url,
                             secret=endpoint.secret,
