@@ -7,10 +7,12 @@ only when the busy one stops.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pydantic import BaseModel
@@ -33,8 +35,9 @@ def write_through_begin_writing(engine: Engine) -> None:
 
 def mark_outbox_rows_published(engine: Engine) -> None:
     """The outbox relay's write, after a chunk is acknowledged."""
-    (row_id,) = OutboxRelay(engine, publish=None)._pending()[0][:1]  # type: ignore[arg-type]
-    OutboxRelay(engine, publish=None)._mark_published([row_id])  # type: ignore[arg-type]
+    relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]  # these steps send nothing
+    [pending, *_] = relay._pending()
+    relay._mark_published([pending.id])
     with Session(engine) as session:
         assert session.exec(select(OutboxRow.published_at)).one() is not None
 
@@ -92,5 +95,6 @@ def test_an_in_memory_database_still_begins_as_a_writer() -> None:
     engine = make_engine("sqlite://")
     with session_scope(engine) as session:
         begin_writing(session)
-        assert session.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        driver = cast(sqlite3.Connection, session.connection().connection.dbapi_connection)
+        assert driver.in_transaction
     engine.dispose()
