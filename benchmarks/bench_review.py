@@ -52,12 +52,14 @@ from stages import Parts, load_national
 from transport import percentile
 
 from schemas.regions import region_table
+from services.notify.web import include_notifications
 from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
-from services.review.models import Coordinator, CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.review.web import create_app
-from services.storage.db import create_schema, reset_schema
-from services.storage.models import CooperativeRow, SuggestionRow
+from services.storage.db import reset_schema
+from services.storage.migrate import create_schema
+from services.storage.models import CooperativeRow, CoordinatorRow, Role, SuggestionRow
 
 PASSWORD = "kata-sandi-bench-1"
 
@@ -179,7 +181,7 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
             col(SuggestionRow.partner_id) + "/" + col(SuggestionRow.offer_id),
             col(SuggestionRow.regency_code) == regency,
         )
-        existing = {c.username: c for c in session.exec(select(Coordinator)).all()}
+        existing = {c.username: c for c in session.exec(select(CoordinatorRow)).all()}
     roles = {
         "admin": (Role.ADMIN, []),
         "pmo_province": (Role.PMO, [province]),
@@ -195,7 +197,9 @@ def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
             )
         elif existing[username].scope != scope:  # a kept database whose busiest region moved
             with Session(engine) as session:
-                kept = session.exec(select(Coordinator).where(Coordinator.username == username))
+                kept = session.exec(
+                    select(CoordinatorRow).where(CoordinatorRow.username == username)
+                )
                 coordinator = kept.one()
                 coordinator.scope = scope
                 session.add(coordinator)
@@ -272,7 +276,7 @@ def middle_cursor(engine: Any, username: str) -> str | None:
 
     with Session(engine) as session:
         coordinator = session.exec(
-            select(Coordinator).where(Coordinator.username == username)
+            select(CoordinatorRow).where(CoordinatorRow.username == username)
         ).one()
         return cursor_at(session, coordinator, QueueFilter(), fraction=0.5)
 
@@ -283,7 +287,7 @@ def first_pending(engine: Any, username: str) -> str:
 
     with Session(engine) as session:
         coordinator = session.exec(
-            select(Coordinator).where(Coordinator.username == username)
+            select(CoordinatorRow).where(CoordinatorRow.username == username)
         ).one()
         return session.exec(
             select(SuggestionRow.suggestion_id)
@@ -393,7 +397,7 @@ def main() -> None:
             flush=True,
         )
         roles = coordinators(parts.engine)
-        base, server = serve(create_app(parts))
+        base, server = serve(create_app(parts, sections=[include_notifications]))
         try:
             for role, (username, filters) in roles.items():
                 client = logged_in(base, username)

@@ -11,9 +11,9 @@ from services.demo.synthetic import national
 from services.ingest.service import Ingest
 from services.matching import Matcher
 from services.platform.consuming import Delivery
+from services.platform.database import engine_from_settings
 from services.platform.publishing import encode_event
 from services.platform.settings import Settings
-from services.storage.db import engine_from_settings
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
 

@@ -25,8 +25,7 @@ from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.settings import Settings
 from services.review import decisions
 from services.review.accounts import ensure_demo_coordinators
-from services.review.models import Coordinator
-from services.storage.models import NotificationRow, SuggestionRow
+from services.storage.models import CoordinatorRow, NotificationRow, SuggestionRow
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -57,7 +56,9 @@ def _decide_some(pipeline: Pipeline) -> tuple[str, str]:
     pending suggestion for the detail and the cooperative whose approval was reopened."""
     engine = pipeline.runtime.engine
     with Session(engine) as session:
-        pmo = session.exec(select(Coordinator).where(Coordinator.username == "pmo.kalbar")).one()
+        pmo = session.exec(
+            select(CoordinatorRow).where(CoordinatorRow.username == "pmo.kalbar")
+        ).one()
         rows = session.exec(
             select(SuggestionRow)
             .where(SuggestionRow.status == "pending")

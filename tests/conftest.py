@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,8 +18,26 @@ from services.platform.embedded_nats import EmbeddedNats, free_port
 from services.platform.log_throttle import reset_all
 from services.platform.settings import Settings
 from services.storage.db import make_engine, reset_schema
+from tests.postgres_server import throwaway_postgres
 
 POSTGRES_URL = os.environ.get("KOPDES_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The PostgreSQL of the tests: KOPDES_TEST_DATABASE_URL (CI sets the machine's), else a
+    throwaway server from the pgserver dev dependency, started once for the session when
+    the first PostgreSQL test asks for it (tests/postgres_server.py)."""
+    if POSTGRES_URL:
+        yield POSTGRES_URL
+        return
+    if importlib.util.find_spec("pgserver") is None:
+        pytest.skip(
+            "PostgreSQL tests need KOPDES_TEST_DATABASE_URL or the pgserver package "
+            "(a dev dependency: uv sync)"
+        )
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture
@@ -35,13 +54,12 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
     ]
 )
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A clean database: a SQLite file, and PostgreSQL where KOPDES_TEST_DATABASE_URL is set."""
+    """A clean database: a SQLite file, and PostgreSQL (``postgres_server_url``)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'kopdes.db'}"
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need KOPDES_TEST_DATABASE_URL (.ci/run sets it)")
-    reset_schema(POSTGRES_URL)
-    return POSTGRES_URL
+    url: str = request.getfixturevalue("postgres_server_url")
+    reset_schema(url)
+    return url
 
 
 @pytest.fixture

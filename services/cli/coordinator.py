@@ -19,7 +19,8 @@ app = typer.Typer(help="Coordinator accounts of the review dashboard and API.")
 
 def _engine(database_url: str | None, data_dir: Path | None) -> Engine:
     # heavy: SQLAlchemy and the table models; only when an account command runs
-    from services.storage.db import create_schema, make_engine
+    from services.storage.db import make_engine
+    from services.storage.migrate import create_schema
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)
     engine = make_engine(settings.sqlalchemy_url)
@@ -55,8 +56,9 @@ def coordinator_add(
     """Add a coordinator account."""
     # heavy: SQLAlchemy and the table models; only when this command runs
     from services.review.accounts import AccountError, add_coordinator
-    from services.review.models import CoordinatorCreate, Role
+    from services.review.models import CoordinatorCreate
     from services.review.scope import ScopeError
+    from services.storage.models import Role
 
     try:
         new = CoordinatorCreate(

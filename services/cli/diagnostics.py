@@ -27,7 +27,8 @@ def deadletters(
     # heavy: SQLAlchemy and the table models; only when this command runs
     from sqlmodel import Session, col, select
 
-    from services.storage.db import create_schema, make_engine
+    from services.storage.db import make_engine
+    from services.storage.migrate import create_schema
     from services.storage.models import DeadLetterRow
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)

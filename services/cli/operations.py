@@ -31,8 +31,8 @@ def migrate(
 ) -> None:
     """Bring the database schema to the newest migration; the services also do at start."""
     # heavy: SQLAlchemy, Alembic and the table models; only when this command runs
+    from services.platform.database import engine_from_settings
     from services.storage import migrate as migrations
-    from services.storage.db import engine_from_settings
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)
     if new:

@@ -26,9 +26,9 @@ from services.notify.inbox import inbox
 from services.notify.webhooks import register_endpoint
 from services.pipeline.app import Pipeline
 from services.review.decisions import decide
-from services.review.models import Coordinator
 from services.storage.db import session_scope
 from services.storage.models import (
+    CoordinatorRow,
     SuggestionRow,
     SuggestionStatus,
     WebhookDeliveryRow,
@@ -69,7 +69,9 @@ async def show_notification(
     engine = pipeline.runtime.engine
     best = _best_pending(pipeline)
     with Session(engine) as session:
-        admin = session.exec(select(Coordinator).where(Coordinator.username == DEMO_ADMIN)).first()
+        admin = session.exec(
+            select(CoordinatorRow).where(CoordinatorRow.username == DEMO_ADMIN)
+        ).first()
     if best is None or admin is None:
         console.print("[dim]tidak ada saran untuk disetujui[/dim]")
         return False

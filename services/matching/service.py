@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import threading
@@ -38,6 +37,7 @@ from services.matching import repository
 from services.matching.ownership import LOOK_SECONDS, Ownership
 from services.platform.consuming import Delivery, process_batch, settle
 from services.platform.dead_letters import record_handler_failure
+from services.platform.inbox import Inbox
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.topology import INTERNAL
@@ -64,8 +64,7 @@ class Matcher:
         self._subscriptions: dict[str, Any] = {}
         # What the consumers delivered: offers and decisions before profiles (a partner or
         # a coordinator is waiting), otherwise in the order delivered.
-        self._inbox: asyncio.PriorityQueue[tuple[bool, int, Msg]] = asyncio.PriorityQueue()
-        self._delivered = itertools.count()
+        self._inbox = Inbox()
         self._reload: set[str] = set()  # provinces whose shortlist a failure left unsure
         self._writing: set[str] = set()  # provinces the open transaction changed
         # Every use of the ownership connection (transactions, locks) takes turns.
@@ -174,9 +173,7 @@ class Matcher:
         """Take what the consumers delivered, in batches, one at a time."""
         try:
             while True:
-                msgs = [(await self._inbox.get())[2]]
-                while len(msgs) < self.settings.batch_size and not self._inbox.empty():
-                    msgs.append(self._inbox.get_nowait()[2])
+                msgs = await self._inbox.take(self.settings.batch_size)
                 for unit in self._units(msgs):
                     # Those of provinces given up meanwhile are for their next owner.
                     work: list[Msg] = []
@@ -195,7 +192,7 @@ class Matcher:
             await asyncio.to_thread(self._locked, self.ownership.close)
 
     async def _deliver(self, msg: Msg) -> None:
-        await self._inbox.put((_bulk(msg), next(self._delivered), msg))
+        self._inbox.put(msg, urgent=not _bulk(msg))
 
     def _owns(self, msg: Msg) -> bool:
         return internal.province_of_subject(msg.subject) in self.shortlists

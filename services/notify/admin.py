@@ -10,7 +10,8 @@ from sqlmodel import Session
 from services.notify import inbox as inbox_queries
 from services.notify import webhooks
 from services.platform.settings import Settings
-from services.storage.db import create_schema, make_engine, session_scope
+from services.storage.db import make_engine, session_scope
+from services.storage.migrate import create_schema
 from services.storage.models import (
     NotificationRow,
     WebhookDeliveryRow,

@@ -2,7 +2,7 @@
 
 Built as routers over the review dashboard's authentication: each factory takes the
 dependency that yields the logged-in coordinator (anything with ``role``, ``scope`` and
-``active``, like ``services.review.models.Coordinator``). Admins see everything and alone
+``active``, like ``services.storage.models.CoordinatorRow``). Admins see everything and alone
 manage webhooks; other coordinators see the inboxes of their regions only (an inbox out
 of scope reads as empty, a notification out of scope as not found).
 
@@ -26,7 +26,8 @@ from sqlmodel import Session, col, select
 from services.notify import inbox as inbox_queries
 from services.notify import webhooks
 from services.notify.names import named
-from services.review.paths import local_path
+from services.platform.localtime import viewer_zone, when_for_viewer
+from services.platform.redirects import local_path
 from services.storage.models import (
     NotificationRow,
     WebhookDeliveryRow,
@@ -284,16 +285,13 @@ def notify_pages(
     ``context`` adds what that layout needs (coordinator, csrf_token), ``csrf`` checks
     form posts (the review's ``check_csrf``)."""
     if templates is None:
-        from services.review.labels import register_filters  # times, names of the dashboard
-
+        # Notify's own layout: its pages need the times filter alone.
         templates = Jinja2Templates(directory=TEMPLATES)
-        register_filters(templates.env)
+        templates.env.filters["when"] = when_for_viewer
     router = APIRouter(include_in_schema=False)
     checks = [Depends(csrf)] if csrf else []
 
     def render(request: Request, name: str, who: Any, **values: Any) -> HTMLResponse:
-        from services.review.labels import viewer_zone
-
         extra = context(request, who) if context else {}
         return templates.TemplateResponse(
             request,

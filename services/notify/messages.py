@@ -35,7 +35,7 @@ PREPARE = {
 }
 
 
-# The dashboard's name of the role (services.review.models.ROLE_LABELS), one term everywhere.
+# The dashboard's name of the role (services.storage.models.ROLE_LABELS), one term everywhere.
 ROLE_TERM = "Pendamping Usaha"
 
 

@@ -39,6 +39,7 @@ from sqlmodel import Session, col, select
 
 from services.notify.destinations import InternalAddress, check_url, resolve_target
 from services.notify.events import notification_event
+from services.platform.backoff import backoff_delay
 from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import (
@@ -228,11 +229,6 @@ def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Webhook
 
 
 # Delivery ------------------------------------------------------------------------------
-
-
-def backoff_delay(attempts: int, base: float, cap: float, rng: random.Random) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**(attempts-1))]."""
-    return rng.uniform(0, min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 @dataclass(frozen=True)

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable, Sequence
 
 import nats
-from faststream import FastStream
+from faststream.asgi import AsgiFastStream
 from faststream.specification import AsyncAPI
 
 from schemas import DeadLetter, MatchRetracted, MatchSuggestion, subjects
-from services.ingest.service import document_inputs, ingest_service
-from services.matching import matcher_service
-from services.notify.service import notify_service
+from services.platform.http import AsgiServer
 from services.platform.observability import (
-    OpsServer,
+    Check,
     StallWatch,
     database_check,
     lag_loop,
     nats_check,
+    ops_routes,
+    serve_ops,
 )
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.settings import Settings
 from services.platform.topology import STREAMS, ensure_streams
-from services.review.service import review_service
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,21 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 10.0
 CONSUMERS_STOP_SECONDS = 2 * STOP_TIMEOUT_SECONDS
 
-# Every service by name, in start order; `kopdes-match run NAME` runs one of them alone.
-SERVICE_FACTORIES: dict[str, Callable[[Runtime], ServiceParts]] = {
-    "ingest": ingest_service,
-    "matcher": matcher_service,
-    "review": review_service,
-    "notify": notify_service,
+# Every service by name, in start order, with its factory as "module:function";
+# `kopdes-match run NAME` runs one of them alone. A process imports only the stages it
+# runs: the dashboard's web stack alone is ~80 MiB a matcher process has no use for.
+SERVICE_FACTORIES: dict[str, str] = {
+    "ingest": "services.ingest.service:ingest_service",
+    "matcher": "services.matching.service:matcher_service",
+    "review": "services.pipeline.dashboard:review_service",  # with notify's pages
+    "notify": "services.notify.service:notify_service",
 }
+
+
+def service_factory(name: str) -> Callable[[Runtime], ServiceParts]:
+    module, _, function = SERVICE_FACTORIES[name].partition(":")
+    factory: Callable[[Runtime], ServiceParts] = getattr(importlib.import_module(module), function)
+    return factory
 
 
 async def declare_streams(settings: Settings) -> None:
@@ -77,18 +85,11 @@ class Pipeline:
             )
         self.settings = settings
         self.runtime = Runtime.create(settings)
-        self.parts = {name: SERVICE_FACTORIES[name](self.runtime) for name in names}
+        self.parts = {name: service_factory(name)(self.runtime) for name in names}
         for part in self.parts.values():
             for router in part.routers:
                 self.runtime.broker.include_router(router)
         _document_outputs(self.runtime)
-        self.app = FastStream(self.runtime.broker, logger=log)
-        self.app.on_startup(self._before_start)
-        self.app.after_startup(self._after_start)
-        self.app.on_shutdown(self._before_stop)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._started = False
-        self.ops: OpsServer | None = None
         durables = {
             name
             for subscriber in self.runtime.broker.subscribers
@@ -96,31 +97,43 @@ class Pipeline:
         }
         durables.update(name for part in self.parts.values() for name in part.durables)
         self.stalls = StallWatch(settings.stall_seconds, durables)
+        # The FastStream app is also the ASGI app of /healthz, /readyz and /metrics, served
+        # on the metrics port (``_start_ops``).
+        self.app = AsgiFastStream(
+            self.runtime.broker, asgi_routes=ops_routes(self._checks()), logger=log
+        )
+        self.app.on_startup(self._before_start)
+        self.app.after_startup(self._after_start)
+        self.app.on_shutdown(self._before_stop)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self.ops: AsgiServer | None = None
 
     def handle(self, name: str) -> object:
         return self.parts[name].handle
 
-    async def _start_ops(self) -> None:
-        """Health and metrics endpoint: live from the start, ready once consuming."""
-        if not self.settings.metrics_port or self.ops is not None:
-            return
+    def _checks(self) -> dict[str, Check]:
+        """What /readyz asks: started, NATS connected, the database answers, none stalled."""
         broker = self.runtime.broker
 
         async def started() -> str | None:
             return None if self._started else "starting"
 
-        ops = OpsServer(
-            {
-                "started": started,
-                "nats": nats_check(lambda: broker.connection.is_connected),
-                "database": database_check(self.runtime.engine),
-                "consumers": self.stalls.check,
-            },
-            host=self.settings.metrics_host,
-            port=self.settings.metrics_port,
-        )
+        return {
+            "started": started,
+            "nats": nats_check(lambda: broker.connection.is_connected),
+            "database": database_check(self.runtime.engine),
+            "consumers": self.stalls.check,
+        }
+
+    async def _start_ops(self) -> None:
+        """Health and metrics endpoint: live from the start, ready once consuming."""
+        if not self.settings.metrics_port or self.ops is not None:
+            return
         try:
-            self.ops = await ops.start()
+            self.ops = await serve_ops(
+                self.app, self.settings.metrics_host, self.settings.metrics_port
+            )
         except OSError as exc:  # e.g. the port is taken: run without the endpoint
             log.error("health and metrics endpoint not started: %s", exc)
 
@@ -192,7 +205,7 @@ class Pipeline:
 def asyncapi_document() -> AsyncAPI:
     # Fixed values, not the environment: the committed document must not vary by machine.
     pipeline = Pipeline(Settings(nats_url="nats://localhost:4222", database_url="sqlite://"))
-    document_inputs(pipeline.runtime.broker)
+    importlib.import_module("services.ingest.service").document_inputs(pipeline.runtime.broker)
     return AsyncAPI(
         pipeline.runtime.broker,
         title="kopdes-match",

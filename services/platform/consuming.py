@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from services.platform import observability
+from services.platform.backoff import backoff_delay
 from services.platform.log_throttle import ThrottledLog
 from services.storage.db import begin_writing, session_scope
 from services.storage.types import utcnow
@@ -125,10 +126,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-def retry_delay(base: float, num_delivered: int) -> float:
-    return min(MAX_RETRY_DELAY, base * 2.0 ** max(0, num_delivered - 1))
-
-
 def process_batch(
     engine: Engine,
     deliveries: list[Delivery],
@@ -200,7 +197,10 @@ def _process_batch(
                 len(deliveries),
                 exc,
             )
-            return [Retry(retry_delay(base_delay, d.num_delivered), True) for d in deliveries]
+            return [
+                Retry(backoff_delay(d.num_delivered, base_delay, MAX_RETRY_DELAY), True)
+                for d in deliveries
+            ]
         if len(deliveries) == 1:  # its own failure: no need to apply it again alone
             return [_failed(engine, deliveries[0], exc, give_up, max_deliver, base_delay)]
         THROTTLED.log(
@@ -241,7 +241,9 @@ def _failed(
             exc,
             extra=delivery.log_fields(),
         )
-        return Retry(retry_delay(base_delay, delivery.num_delivered), is_transient(exc))
+        return Retry(
+            backoff_delay(delivery.num_delivered, base_delay, MAX_RETRY_DELAY), is_transient(exc)
+        )
     THROTTLED.log(
         logging.ERROR,
         (delivery.consumer, "given up", type(exc).__name__),
@@ -256,7 +258,7 @@ def _failed(
             give_up(session, delivery, exc)
     except Exception as failure:
         if is_transient(failure):
-            return Retry(retry_delay(base_delay, delivery.num_delivered), True)
+            return Retry(backoff_delay(delivery.num_delivered, base_delay, MAX_RETRY_DELAY), True)
         log.exception(
             "could not record message %s as given up; it is not redelivered",
             delivery.source,

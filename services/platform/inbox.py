@@ -6,7 +6,10 @@ shorter timeout only polls harder when idle. Here each consumer keeps the servic
 ``Inbox`` fed with what the server has, and waits for the next message without polling
 when there is none; the worker takes everything waiting, up to the batch size. Idle, a
 message is taken the moment it arrives; busy, batches fill while the previous one is
-applied. Urgent messages (an offer a partner waits for) are taken before bulk ones.
+applied. Each message says how many more the server holds for its consumer
+(``num_pending``): the next fetch asks for those, which the server hands over at once,
+or, when none, for the next one, which returns the moment it arrives. Urgent messages
+(an offer a partner waits for) are taken before bulk ones.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ log = logging.getLogger(__name__)
 
 # How long one empty wait for a next message lasts before it is asked for again.
 IDLE_WAIT_SECONDS = 5.0
-# How long to wait for the server's answer to "whatever you have now".
+# How long to wait for messages the server said it holds (another process sharing the
+# consumer may have taken them meanwhile).
 ANSWER_SECONDS = 0.05
 # After the connection failed: nats-py reconnects and re-creates the subscription.
 RETRY_SECONDS = 1.0
@@ -78,21 +82,26 @@ async def pull_into(
     sub = await js.pull_subscribe(
         subject, durable=config.durable_name, stream=stream, config=config
     )
+    waiting = 0  # messages the server holds for this consumer, as the last one said
     while True:
         await inbox.room_for(limit)
         try:
-            try:
-                # Everything waiting, up to a batch; nats-py answers at once when some is.
-                msgs = await sub.fetch(limit, timeout=ANSWER_SECONDS)
-            except (TimeoutError, NatsTimeout):
-                # Nothing waits: one message, returned the moment it arrives.
+            if waiting:
+                # They wait already: nats-py's first, no-wait request answers at once.
+                msgs = await sub.fetch(min(limit, waiting), timeout=ANSWER_SECONDS)
+            else:
+                # Nothing waits: one message, returned the moment it arrives. (A larger
+                # fetch would hold its first message until the rest came or time ran out.)
                 msgs = await sub.fetch(1, timeout=IDLE_WAIT_SECONDS)
         except (TimeoutError, NatsTimeout):
+            waiting = 0  # taken by another process meanwhile, or nothing came
             continue
         except (ConnectionClosedError, ServiceUnavailableError) as exc:
             log.warning("consumer %s cannot fetch (%s); retrying", config.durable_name, exc)
+            waiting = 0
             await asyncio.sleep(RETRY_SECONDS)
             continue
+        waiting = msgs[-1].metadata.num_pending or 0
         for msg in msgs:
             inbox.put(msg, urgent=urgent)
 

@@ -9,8 +9,10 @@ Every ``kopdes-match run`` process serves, on ``settings.metrics_port`` (0 disab
   body;
 - ``GET /metrics``: Prometheus text format.
 
-The server is a few lines of asyncio rather than a web framework: it has three fixed
-routes, answers in microseconds, and must keep working when everything else is unwell.
+The routes are FastStream's ASGI handlers and prometheus-client's ASGI app on the
+pipeline's ``AsgiFastStream`` (``services/app.py``), served by uvicorn on the metrics port
+inside the process's event loop (``services/platform/http.py``), from before the broker
+connects.
 
 Metrics are counted centrally (consuming, outbox relay), not in each handler, so every
 service is covered the same way. Counts are per process; Prometheus sums the replicas.
@@ -19,7 +21,6 @@ service is covered the same way. Counts are per process; Prometheus sums the rep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -27,9 +28,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+from faststream.asgi import AsgiResponse, get
+from faststream.asgi.types import ASGIApp, Scope
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_asgi_app
 from sqlalchemy import Engine, text
+
+from services.platform.http import AsgiServer
 
 log = logging.getLogger(__name__)
 
@@ -258,73 +262,51 @@ def nats_check(is_connected: Callable[[], bool]) -> Check:
 
 # -- the HTTP endpoint -------------------------------------------------------------------
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-class OpsServer:
-    """``/healthz``, ``/readyz`` and ``/metrics`` on one port, HTTP/1.0 style (close after)."""
+async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, str]]:
+    """200 when every check passes, else 503; with each check's finding ("ok" or what)."""
+    results = await asyncio.gather(*(check() for check in checks.values()))
+    report = {name: problem or "ok" for name, problem in zip(checks, results, strict=True)}
+    return (200 if all(r is None for r in results) else 503), report
 
-    def __init__(self, checks: dict[str, Check], host: str = "0.0.0.0", port: int = 9100) -> None:
-        self.checks = checks
-        self.host = host
-        self.port = port
-        self._server: asyncio.Server | None = None
 
-    async def start(self) -> OpsServer:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("health and metrics on http://%s:%d", self.host, self.port)
-        return self
+def ops_routes(checks: dict[str, Check]) -> list[tuple[str, ASGIApp]]:
+    """``/healthz``, ``/readyz`` and ``/metrics``, as routes of an ``AsgiFastStream``.
 
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-            self._server = None
+    FastStream's ``get`` answers GET and HEAD (405 otherwise) and the app 404 to any other
+    path; prometheus-client's ASGI app serves the metrics (gzip when asked for).
+    FastStream's own ``make_ping_asgi`` is not used: it answers 204/500 without saying
+    which check failed, and as liveness it would fail while NATS is away, when the process
+    is alive and waiting for it (a restart would not help).
+    """
 
-    async def readiness(self) -> tuple[int, dict[str, str]]:
-        results = await asyncio.gather(*(check() for check in self.checks.values()))
-        report = {name: problem or "ok" for name, problem in zip(self.checks, results, strict=True)}
-        return (200 if all(r is None for r in results) else 503), report
+    @get(include_in_schema=False)
+    async def healthz(scope: Scope) -> AsgiResponse:
+        return AsgiResponse(b"ok\n", 200, _TEXT)
 
-    async def respond(self, method: str, path: str) -> tuple[int, str, bytes]:
-        path = path.split("?", 1)[0]
-        if path not in ("/healthz", "/readyz", "/metrics"):
-            return 404, "text/plain; charset=utf-8", b"not found\n"
-        if method not in ("GET", "HEAD"):
-            return 405, "text/plain; charset=utf-8", b"only GET\n"
-        if path == "/healthz":
-            return 200, "text/plain; charset=utf-8", b"ok\n"
-        if path == "/readyz":
-            status, report = await self.readiness()
-            return status, "application/json", json.dumps(report).encode() + b"\n"
-        return 200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
+    @get(include_in_schema=False)
+    async def readyz(scope: Scope) -> AsgiResponse:
+        status, report = await readiness(checks)
+        body = json.dumps(report).encode() + b"\n"
+        return AsgiResponse(body, status, {"Content-Type": "application/json"})
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (line := await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n"):
-                if not line:
-                    break
-            parts = request.decode("latin-1").split()
-            if len(parts) < 2:
-                status, ctype, body = 400, "text/plain", b"bad request\n"
-            else:
-                status, ctype, body = await self.respond(parts[0].upper(), parts[1])
-            head = (
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\n"
-                f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + (b"" if parts[:1] == ["HEAD"] else body))
-            await writer.drain()
-        except Exception as exc:  # a broken client must not disturb the service
-            log.debug("ops request failed: %r", exc)
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app(REGISTRY))]
+
+
+async def serve_ops(app: ASGIApp, host: str, port: int) -> AsgiServer:
+    """Serve the health and metrics routes of ``app`` (port 0: any free port).
+
+    Lifespan off: the app may be the pipeline's ``AsgiFastStream``, whose lifespan would
+    start the broker; the pipeline starts and stops it itself. The process's logging
+    configuration stays in force (no uvicorn logging config); uvicorn logs at warning
+    level, so a health check every few seconds writes no access line.
+    """
+    server = AsgiServer(app, host, port, lifespan="off", graceful_seconds=1.0, log_config=None)
+    await server.start()
+    log.info("health and metrics on http://%s:%d", host, server.port)
+    return server
 
 
 # -- logs --------------------------------------------------------------------------------

@@ -76,9 +76,21 @@ class OutboxRelay:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
-    def _pending(self) -> list[Pending]:
-        """The oldest unpublished rows: (id, subject, payload, msg_id)."""
-        with Session(self._engine) as session:
+    def _claim(self) -> tuple[Session, list[Pending]]:
+        """The oldest unpublished rows, (id, subject, payload, msg_id), in a transaction the
+        caller ends with ``_release``.
+
+        PostgreSQL: every process runs a relay, and each would publish every process's rows
+        (JetStream drops the copies, but each costs a publish in both processes) and mark
+        them in a different order (deadlocks). So one relay at a time holds the unsent rows,
+        through an advisory lock kept to ``_release``: the next one reads what is left, and
+        the stream receives them in order. SQLite serves one process: a read, no lock (the
+        write lock would hold the matcher's writes back while the chunk is published)."""
+        session = Session(self._engine)
+        try:
+            shared = session.connection().dialect.name == "postgresql"
+            if shared:
+                begin_writing(session, lock="outbox_relay")
             query = (
                 select_core(
                     col(OutboxRow.id),
@@ -90,37 +102,49 @@ class OutboxRelay:
                 .order_by(col(OutboxRow.id))
                 .limit(self._chunk)
             )
-            return list(session.connection().execute(query).all())
+            rows = list(session.connection().execute(query).all())
+            if not shared:
+                session.commit()  # the marks take the write lock afresh (begin_writing)
+            return session, rows
+        except BaseException:
+            session.close()
+            raise
 
-    def _mark_published(self, ids: list[int]) -> None:
-        with Session(self._engine) as session:
-            # On SQLite, through the writers' turnstile: the busy handler's back-off would
-            # leave the relay (and every message behind this chunk) waiting for seconds
-            # while the matcher takes the lock back to back.
-            begin_writing(session)
-            conn = session.connection()
-            conn.execute(
-                update(OUTBOX)
-                .where(bulk.among(conn, OUTBOX.c.id, ids))
-                .values(published_at=utcnow())
-            )
+    def _release(self, session: Session, ids: list[int]) -> None:
+        """Mark the published rows and end the claim's transaction."""
+        try:
+            if ids:
+                # On SQLite, through the writers' turnstile: the busy handler's back-off
+                # would leave the relay (and every message behind this chunk) waiting for
+                # seconds while the matcher takes the lock back to back.
+                begin_writing(session)
+                conn = session.connection()
+                conn.execute(
+                    update(OUTBOX)
+                    .where(bulk.among(conn, OUTBOX.c.id, ids))
+                    .values(published_at=utcnow())
+                )
             session.commit()
+        finally:
+            session.close()
 
     async def flush(self) -> int:
         """Publish everything not yet published, oldest first. Returns how many were sent."""
         sent = 0
         async with self._lock:
-            while rows := await asyncio.to_thread(self._pending):
+            while True:
+                session, rows = await asyncio.to_thread(self._claim)
                 acked: list[int] = []
                 try:
-                    await self._publish_chunk(rows, acked)
+                    if rows:
+                        await self._publish_chunk(rows, acked)
                 finally:
-                    # Whatever was acknowledged is marked, even when a publish failed (or the
-                    # flush was cancelled): the rest stays unpublished for the next flush.
-                    if acked:
-                        await asyncio.to_thread(self._mark_published, acked)
-                        sent += len(acked)
-        return sent
+                    # Whatever was acknowledged is marked, even when a publish failed (or
+                    # the flush was cancelled): the rest stays unpublished for the next.
+                    await asyncio.to_thread(self._release, session, acked)
+                    sent += len(acked)
+                if not rows:
+                    return sent
 
     async def _publish_chunk(self, rows: list[Pending], acked: list[int]) -> None:
         """Publish the rows, adding each acknowledged id to ``acked``; raise the first error.

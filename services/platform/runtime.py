@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from faststream.nats import NatsBroker
 from sqlalchemy import Engine
 
+from services.platform.backoff import backoff_delay
 from services.platform.consuming import is_transient
+from services.platform.database import engine_from_settings
 from services.platform.outbox import OutboxRelay
 from services.platform.settings import Settings
 from services.platform.topology import make_broker
-from services.storage.db import create_schema, engine_from_settings
+from services.storage.migrate import create_schema
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +28,19 @@ def migrate_when_reachable(engine: Engine, settings: Settings) -> None:
     path does not heal by waiting).
     """
     deadline = time.monotonic() + settings.db_start_timeout_seconds
-    delay = 0.5
+    attempt = 0
     while True:
+        attempt += 1
         try:
             create_schema(engine)
             return
         except Exception as exc:
+            delay = backoff_delay(attempt, 0.5, 5.0)  # 0.5, 1, 2, 4, 5, 5, ... s
             waiting = engine.url.get_backend_name() != "sqlite" and is_transient(exc)
             if not waiting or time.monotonic() + delay > deadline:
                 raise
             log.warning("database unavailable at start, retrying in %.1fs: %s", delay, exc)
             time.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 @dataclass

@@ -49,12 +49,7 @@ class Settings(BaseSettings):
     ack_wait_seconds: float = 30.0
     batch_size: int = Field(200, description="messages a pull consumer fetches at once")
     pull_timeout_seconds: float = Field(
-        0.05, description="how long a pull consumer waits to fill a batch"
-    )
-    urgent_pull_timeout_seconds: float = Field(
-        0.05,
-        description="the same for ingest's offer and withdrawal consumers, on an offer's way "
-        "to its suggestions: shorter waits, more polling when idle",
+        0.05, description="how long notify's consumer waits to fill a batch of decisions"
     )
     max_deliver_outage: int = Field(
         10_000, description="JetStream's own bound on deliveries, for database outages"

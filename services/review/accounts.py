@@ -8,27 +8,28 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from services.review.auth import hash_password, issue_token
-from services.review.models import AuditRow, Coordinator, CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.review.scope import validate_scope
 from services.storage.db import session_scope
+from services.storage.models import AuditRow, CoordinatorRow, Role
 
 
 class AccountError(ValueError):
     pass
 
 
-def _find(session: Session, username: str) -> Coordinator | None:
+def _find(session: Session, username: str) -> CoordinatorRow | None:
     return session.exec(
-        select(Coordinator).where(Coordinator.username == username.strip().lower())
+        select(CoordinatorRow).where(CoordinatorRow.username == username.strip().lower())
     ).first()
 
 
-def add_coordinator(engine: Engine, new: CoordinatorCreate, actor: str = "cli") -> Coordinator:
+def add_coordinator(engine: Engine, new: CoordinatorCreate, actor: str = "cli") -> CoordinatorRow:
     scope = validate_scope(new.role, new.scope)
     with session_scope(engine) as session:
         if _find(session, new.username) is not None:
             raise AccountError(f"coordinator {new.username!r} exists already")
-        row = Coordinator(
+        row = CoordinatorRow(
             username=new.username,
             full_name=new.full_name,
             role=new.role,
@@ -49,12 +50,12 @@ def add_coordinator(engine: Engine, new: CoordinatorCreate, actor: str = "cli") 
     return row
 
 
-def list_coordinators(engine: Engine) -> list[Coordinator]:
+def list_coordinators(engine: Engine) -> list[CoordinatorRow]:
     with Session(engine) as session:
-        return list(session.exec(select(Coordinator).order_by(Coordinator.username)).all())
+        return list(session.exec(select(CoordinatorRow).order_by(CoordinatorRow.username)).all())
 
 
-def set_active(engine: Engine, username: str, active: bool, actor: str = "cli") -> Coordinator:
+def set_active(engine: Engine, username: str, active: bool, actor: str = "cli") -> CoordinatorRow:
     with session_scope(engine) as session:
         row = _find(session, username)
         if row is None:
@@ -115,7 +116,7 @@ def ensure_demo_coordinators(engine: Engine) -> list[tuple[str, str, Role, list[
             password = secrets.token_urlsafe(9)
             row = _find(session, username)
             if row is None:
-                row = Coordinator(
+                row = CoordinatorRow(
                     username=username,
                     full_name=full_name,
                     role=role,

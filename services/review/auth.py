@@ -15,8 +15,13 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from services.platform.settings import Settings
-from services.review.models import ApiTokenRow, Coordinator, LoginAttemptRow, LoginSessionRow
-from services.storage.models import stored_id
+from services.storage.models import (
+    ApiTokenRow,
+    CoordinatorRow,
+    LoginAttemptRow,
+    LoginSessionRow,
+    stored_id,
+)
 from services.storage.types import utcnow
 
 _hasher = PasswordHasher()
@@ -75,10 +80,12 @@ def login_blocked(session: Session, settings: Settings, username: str, ip: str) 
 
 def authenticate(
     session: Session, settings: Settings, username: str, password: str, ip: str
-) -> Coordinator | None:
+) -> CoordinatorRow | None:
     """The active coordinator with these credentials; a failure is recorded for the limit."""
     username = username.strip().lower()[:64]
-    coordinator = session.exec(select(Coordinator).where(Coordinator.username == username)).first()
+    coordinator = session.exec(
+        select(CoordinatorRow).where(CoordinatorRow.username == username)
+    ).first()
     if coordinator is None:
         verify_password(_DUMMY_HASH, password)
         ok = False
@@ -108,7 +115,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, coordinator: Coordinator, label: str = "") -> str:
+def issue_token(session: Session, coordinator: CoordinatorRow, label: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiTokenRow(
@@ -118,7 +125,7 @@ def issue_token(session: Session, coordinator: Coordinator, label: str = "") -> 
     return token
 
 
-def coordinator_for_token(session: Session, token: str) -> Coordinator | None:
+def coordinator_for_token(session: Session, token: str) -> CoordinatorRow | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.exec(
@@ -128,14 +135,14 @@ def coordinator_for_token(session: Session, token: str) -> Coordinator | None:
     ).first()
     if row is None:
         return None
-    coordinator = session.get(Coordinator, row.coordinator_id)
+    coordinator = session.get(CoordinatorRow, row.coordinator_id)
     return coordinator if coordinator is not None and coordinator.active else None
 
 
 # -- dashboard logins ---------------------------------------------------------------------
 
 
-def start_login(session: Session, settings: Settings, coordinator: Coordinator) -> str:
+def start_login(session: Session, settings: Settings, coordinator: CoordinatorRow) -> str:
     """A new server-side login; returns the id the cookie carries. Logins older than the
     cookie's lifetime are dropped on the way (they no longer work anyway)."""
     login_id = secrets.token_urlsafe(32)
@@ -149,14 +156,14 @@ def start_login(session: Session, settings: Settings, coordinator: Coordinator) 
     return login_id
 
 
-def login_coordinator(session: Session, settings: Settings, login_id: str) -> Coordinator | None:
+def login_coordinator(session: Session, settings: Settings, login_id: str) -> CoordinatorRow | None:
     """The active coordinator of a login that has not ended or expired."""
     row = session.get(LoginSessionRow, _token_hash(login_id))
     if row is None:
         return None
     if row.created_at < utcnow() - timedelta(seconds=settings.session_max_age_seconds):
         return None
-    coordinator = session.get(Coordinator, row.coordinator_id)
+    coordinator = session.get(CoordinatorRow, row.coordinator_id)
     return coordinator if coordinator is not None and coordinator.active else None
 
 

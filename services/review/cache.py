@@ -25,8 +25,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas.regions import region_contains
-from services.review.models import Coordinator, Role
 from services.storage.db import session_engine
+from services.storage.models import CoordinatorRow, Role
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class ScopeCache(Generic[V]):
     def get(
         self,
         session: Session,
-        coordinator: Coordinator,
-        compute: Callable[[Session, Coordinator], V],
+        coordinator: CoordinatorRow,
+        compute: Callable[[Session, CoordinatorRow], V],
         extra: Hashable = None,
     ) -> V:
         """The kept value (refreshed in the background once it is no longer fresh), or
@@ -106,7 +106,7 @@ class ScopeCache(Generic[V]):
         if refresh:
             # The thread reads through a session of its own, for a copy of the coordinator
             # (the request's object belongs to the request's session).
-            alike = Coordinator(
+            alike = CoordinatorRow(
                 username=coordinator.username,
                 role=coordinator.role,
                 scope=list(coordinator.scope),
@@ -128,8 +128,8 @@ class ScopeCache(Generic[V]):
         self,
         engine: Engine,
         key: Key,
-        compute: Callable[[Session, Coordinator], V],
-        coordinator: Coordinator,
+        compute: Callable[[Session, CoordinatorRow], V],
+        coordinator: CoordinatorRow,
         generation: int,
     ) -> None:
         try:

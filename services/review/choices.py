@@ -12,10 +12,9 @@ from sqlmodel import Session, col, select
 from schemas.regions import region_table
 from services.review.cache import KEPT_SECONDS, ScopeCache
 from services.review.labels import OFFER_TYPE_LABELS, region_name
-from services.review.models import Coordinator
 from services.review.partners import CHOICES_SECONDS, partner_names
 from services.review.scope import scope_filter
-from services.storage.models import SuggestionRow, SuggestionStatus
+from services.storage.models import CoordinatorRow, SuggestionRow, SuggestionStatus
 
 
 @dataclass
@@ -45,7 +44,7 @@ _choices: ScopeCache[FilterChoices] = ScopeCache(
 )
 
 
-def filter_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
+def filter_choices(session: Session, coordinator: CoordinatorRow) -> FilterChoices:
     """The values the queue's filters offer: those with pending suggestions in scope.
 
     Computed once per scope, fresh for a minute, then refreshed in the background
@@ -54,7 +53,7 @@ def filter_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
     return _choices.get(session, coordinator, _compute_choices)
 
 
-def _compute_choices(session: Session, coordinator: Coordinator) -> FilterChoices:
+def _compute_choices(session: Session, coordinator: CoordinatorRow) -> FilterChoices:
     table = region_table()
     pending = [scope_filter(coordinator), col(SuggestionRow.status) == SuggestionStatus.PENDING]
     district = func.substr(SuggestionRow.village_code, 1, 8)

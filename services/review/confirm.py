@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from services.review.models import Coordinator
 from services.review.scope import scope_filter
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
+from services.storage.models import CooperativeRow, CoordinatorRow, OfferRow, SuggestionRow
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class Pair:
     offer_title: str
 
 
-def pairs(session: Session, coordinator: Coordinator, suggestion_ids: list[str]) -> list[Pair]:
+def pairs(session: Session, coordinator: CoordinatorRow, suggestion_ids: list[str]) -> list[Pair]:
     """The suggestions in the coordinator's scope, in the order given; others are left out."""
     rows = session.exec(
         select(SuggestionRow, CooperativeRow.name, OfferRow.partner_name, OfferRow.title)

@@ -25,6 +25,7 @@ from schemas import (
     subjects,
 )
 from schemas.internal import PairDecided
+from services.platform.localtime import when
 from services.platform.outbox import enqueue, enqueue_many
 from services.review.cache import forget_region
 from services.review.detail import approved_count
@@ -33,12 +34,13 @@ from services.review.labels import (
     NOTE_REQUIRED,
     REJECT_REASONS,
     STATUS_LABELS,
-    when,
 )
-from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.review.scope import scope_filter
 from services.storage.db import begin_writing, session_scope
 from services.storage.models import (
+    AuditRow,
+    CoordinatorRow,
+    DecisionRow,
     OfferRow,
     RejectedPairRow,
     SuggestionRow,
@@ -110,7 +112,7 @@ def latest_decision(session: Session, suggestion_id: str) -> DecisionRow | None:
 
 
 def _refusal(
-    session: Session, coordinator: Coordinator, suggestion_id: str, version: int
+    session: Session, coordinator: CoordinatorRow, suggestion_id: str, version: int
 ) -> DecisionError:
     """Why the compare-and-set changed nothing, in words (out of scope reads as not found)."""
     row = session.exec(
@@ -217,7 +219,7 @@ def tell_matcher(session: Session, row: SuggestionRow, decision: Decision) -> No
 
 def decide_in(
     session: Session,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     suggestion_id: str,
     decision: Decision,
     reason_code: str,
@@ -295,7 +297,7 @@ def decide_in(
 
 def decide(
     engine: Engine,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     suggestion_id: str,
     decision: Decision,
     reason_code: str,
@@ -324,7 +326,7 @@ class BulkResult:
 
 def bulk_approve(
     engine: Engine,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     items: list[tuple[str, int]],
     reason_code: str,
     note: str,
@@ -355,7 +357,7 @@ def bulk_approve(
 
 
 def reopen(
-    engine: Engine, coordinator: Coordinator, suggestion_id: str, version: int, note: str = ""
+    engine: Engine, coordinator: CoordinatorRow, suggestion_id: str, version: int, note: str = ""
 ) -> SuggestionRow:
     """Set a decided suggestion back to pending (PMO or admin) and publish it again."""
     if not coordinator.may_reopen:

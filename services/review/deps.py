@@ -17,7 +17,7 @@ from services.review.auth import (
     login_coordinator,
     new_csrf_token,
 )
-from services.review.models import Coordinator
+from services.storage.models import CoordinatorRow
 
 
 def get_engine(request: Request) -> Engine:
@@ -67,7 +67,7 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def page_coordinator(request: Request, session: SessionDep) -> Coordinator:
+def page_coordinator(request: Request, session: SessionDep) -> CoordinatorRow:
     """The coordinator of the session cookie's login, re-read on every request: a login
     ended on the server (logout) or a disabled account stops working at once."""
     login_id = request.session.get("login")
@@ -93,7 +93,7 @@ bearer = HTTPBearer(auto_error=False, description="token from `kopdes-match coor
 def api_coordinator(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Coordinator:
+) -> CoordinatorRow:
     coordinator = coordinator_for_token(session, credentials.credentials) if credentials else None
     if coordinator is None:
         raise HTTPException(
@@ -104,6 +104,6 @@ def api_coordinator(
     return coordinator
 
 
-PageCoordinator = Annotated[Coordinator, Depends(page_coordinator)]
-ApiCoordinator = Annotated[Coordinator, Depends(api_coordinator)]
+PageCoordinator = Annotated[CoordinatorRow, Depends(page_coordinator)]
+ApiCoordinator = Annotated[CoordinatorRow, Depends(api_coordinator)]
 CsrfChecked = Depends(check_csrf)

@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.review.models import AuditRow, Coordinator, DecisionRow
 from services.review.queue import QueueItem, queue_item, with_names
 from services.review.scope import scope_filter
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow, SuggestionStatus
+from services.storage.models import (
+    AuditRow,
+    CooperativeRow,
+    CoordinatorRow,
+    DecisionRow,
+    OfferRow,
+    SuggestionRow,
+    SuggestionStatus,
+)
 
 
 @dataclass
@@ -26,7 +33,7 @@ class Detail:
     audit: list[AuditRow]
 
 
-def detail(session: Session, coordinator: Coordinator, suggestion_id: str) -> Detail | None:
+def detail(session: Session, coordinator: CoordinatorRow, suggestion_id: str) -> Detail | None:
     """A suggestion in scope with its context, or None (also when it is out of scope)."""
     row = session.exec(
         select(SuggestionRow).where(

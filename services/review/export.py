@@ -14,8 +14,9 @@ from datetime import datetime
 from fastapi.responses import Response
 
 from schemas.regions import region_table
+from services.platform.localtime import WIB
 from services.review import xlsx
-from services.review.labels import OFFER_TYPE_LABELS, WIB
+from services.review.labels import OFFER_TYPE_LABELS
 from services.review.overview import Overview
 from services.review.worklist import ExportItem
 

@@ -12,11 +12,16 @@ from sqlalchemy import ColumnElement, Engine, func, or_, tuple_
 from sqlmodel import Session, col, select
 
 from schemas.events import IDENTIFIER_PATTERN
-from services.review.models import Coordinator
 from services.review.partners import partner_ids
 from services.review.scope import region_condition, scope_filter
 from services.review.search import search
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow, SuggestionStatus
+from services.storage.models import (
+    CooperativeRow,
+    CoordinatorRow,
+    OfferRow,
+    SuggestionRow,
+    SuggestionStatus,
+)
 
 Sort = Literal["score", "newest", "oldest", "cooperative"]
 SORTS = ("score", "newest", "oldest", "cooperative")
@@ -78,7 +83,7 @@ def offer_key(value: str) -> tuple[str, str] | None:
     return (partner_id, offer_id) if slash and ids_ok else None
 
 
-def filter_conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) -> list[Any]:
+def filter_conditions(engine: Engine, coordinator: CoordinatorRow, f: QueueFilter) -> list[Any]:
     pending: ColumnElement[bool] = col(SuggestionRow.status) == SuggestionStatus.PENDING
     if (f.cooperative or f.offer) and engine.dialect.name == "sqlite":
         # Without statistics SQLite takes the status for selective and walks the whole
@@ -127,7 +132,7 @@ def filter_conditions(engine: Engine, coordinator: Coordinator, f: QueueFilter) 
     return conditions
 
 
-def cooperative_conditions(coordinator: Coordinator, f: QueueFilter) -> list[Any]:
+def cooperative_conditions(coordinator: CoordinatorRow, f: QueueFilter) -> list[Any]:
     """The scope and region filters again on the cooperative (whose regency and village
     are its suggestions'), for the cooperative sort: walking cooperatives by name, the
     planner skips those outside before looking up their suggestions (a province's first
@@ -139,7 +144,7 @@ def cooperative_conditions(coordinator: Coordinator, f: QueueFilter) -> list[Any
     return conditions
 
 
-def narrowed_to(session: Session, coordinator: Coordinator, f: QueueFilter) -> dict[str, str]:
+def narrowed_to(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> dict[str, str]:
     """What the cooperative and offer filters name, in words: a cooperative's name only when
     it is in scope (a filter never tells what lies outside), an offer's title and partner."""
     names: dict[str, str] = {}

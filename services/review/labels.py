@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -11,6 +10,7 @@ from jinja2.runtime import Context
 
 from matcher.scoring import COMPONENT_LABELS
 from schemas.regions import region_table
+from services.platform.localtime import when_for_viewer
 from services.review.explanation import plain_explanation
 
 # Reason codes of a decision: the code travels in the event, the words stay here.
@@ -74,30 +74,6 @@ BASIS_SENTENCES = {
     "cooperative": "Termasuk {n} tawaran terbaik untuk koperasi ini.",
 }
 
-WIB = timezone(timedelta(hours=7), "WIB")
-WITA = timezone(timedelta(hours=8), "WITA")
-WIT = timezone(timedelta(hours=9), "WIT")
-# Indonesia's three time zones by province code (Kemendagri): Bali, Nusa Tenggara, the
-# eastern half of Kalimantan and Sulawesi keep WITA; Maluku and Papua keep WIT.
-WITA_PROVINCES = {"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
-WIT_PROVINCES = {"81", "82", "91", "92", "93", "94", "95", "96"}
-
-
-def province_zone(region_code: str) -> timezone:
-    province = region_code.split(".", 1)[0]
-    if province in WITA_PROVINCES:
-        return WITA
-    if province in WIT_PROVINCES:
-        return WIT
-    return WIB
-
-
-def viewer_zone(coordinator: Any) -> timezone:
-    """The coordinator's local time: of the province of their regions (the first, when
-    they span zones); WIB for an admin, who works from Jakarta."""
-    scope = list(getattr(coordinator, "scope", None) or [])
-    return province_zone(scope[0]) if scope else WIB
-
 
 def reason_label(code: str) -> str:
     return APPROVE_REASONS.get(code) or REJECT_REASONS.get(code) or code
@@ -113,21 +89,6 @@ def number(value: float | int) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
     return f"{value:,}".replace(",", ".")
-
-
-def when(value: datetime | None, zone: timezone = WIB) -> str:
-    """``03-12-2026 09:15 WITA``: the time in ``zone``, with the zone's name."""
-    if value is None:
-        return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(zone)
-    return f"{local.strftime('%d-%m-%Y %H:%M')} {zone.tzname(None)}"
-
-
-@pass_context
-def _when_for_viewer(context: Context, value: datetime | None) -> str:
-    return when(value, context.get("viewer_tz") or WIB)
 
 
 def score_text(score: float) -> str:
@@ -190,7 +151,7 @@ def register_filters(env: Environment) -> None:
     env.filters.update(
         rupiah=rupiah,
         number=number,
-        when=_when_for_viewer,
+        when=when_for_viewer,
         score=score_text,
         plain=plain_explanation,
         counted=counted,

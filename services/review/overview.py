@@ -12,10 +12,9 @@ from sqlmodel import Session, col, select
 from schemas.regions import region_table
 from services.review.cache import KEPT_SECONDS, ScopeCache
 from services.review.labels import region_name
-from services.review.models import Coordinator
 from services.review.partners import partner_names
 from services.review.scope import region_condition, scope_filter
-from services.storage.models import CooperativeRow, SuggestionRow, SuggestionStatus
+from services.storage.models import CooperativeRow, CoordinatorRow, SuggestionRow, SuggestionStatus
 
 # Computed once per scope like the filter choices; a decision taken here drops it at once
 # (services/review/cache.py).
@@ -94,7 +93,9 @@ def _summed(total: RegencyStats, parts: list[RegencyStats]) -> RegencyStats:
 _overviews: ScopeCache[Overview] = ScopeCache(OVERVIEW_SECONDS, KEPT_SECONDS)
 
 
-def overview(session: Session, coordinator: Coordinator, province: str | None = None) -> Overview:
+def overview(
+    session: Session, coordinator: CoordinatorRow, province: str | None = None
+) -> Overview:
     """Per regency of the scope (of ``province`` only, if given) and per partner: computed
     once per scope, fresh for a minute (then refreshed in the background), dropped when a
     decision here changes it."""
@@ -103,7 +104,9 @@ def overview(session: Session, coordinator: Coordinator, province: str | None = 
     )
 
 
-def _compute_overview(session: Session, coordinator: Coordinator, province: str | None) -> Overview:
+def _compute_overview(
+    session: Session, coordinator: CoordinatorRow, province: str | None
+) -> Overview:
     in_scope = scope_filter(coordinator)
     if province:
         in_scope = and_(in_scope, region_condition(province))

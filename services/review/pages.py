@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from schemas import Decision
+from services.platform.redirects import local_path
 from services.review import confirm, decisions, export, resume, worklist
 from services.review.auth import (
     authenticate,
@@ -22,12 +23,11 @@ from services.review.choices import filter_choices
 from services.review.deps import CsrfChecked, PageCoordinator, SessionDep, SettingsDep
 from services.review.detail import detail
 from services.review.filters import QueueFilter, is_sort, narrowed_to, offer_key
-from services.review.models import Coordinator
 from services.review.overview import overview
-from services.review.paths import local_path
 from services.review.queue import BadCursor, next_after, queue
+from services.review.rendering import flash, render
 from services.review.scope import scope_label
-from services.review.web import flash, render
+from services.storage.models import CoordinatorRow
 
 router = APIRouter(include_in_schema=False)
 
@@ -240,7 +240,7 @@ def next_suggestion(
 
 def _confirm(
     request: Request,
-    coordinator: Coordinator,
+    coordinator: CoordinatorRow,
     kind: str,
     found: list[confirm.Pair],
     action: str,

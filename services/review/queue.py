@@ -15,10 +15,9 @@ from sqlmodel import Session, col, select
 
 from services.review.cache import ScopeCache
 from services.review.filters import QueueFilter, Sort, cooperative_conditions, filter_conditions
-from services.review.models import Coordinator
 from services.review.scope import scope_filter
 from services.storage.db import select_columns, session_engine
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
+from services.storage.models import CooperativeRow, CoordinatorRow, OfferRow, SuggestionRow
 
 
 @dataclass
@@ -140,13 +139,13 @@ COUNT_SECONDS = 30.0
 _totals: ScopeCache[int] = ScopeCache(COUNT_SECONDS, COUNT_SECONDS, maxsize=4096)
 
 
-def total(session: Session, coordinator: Coordinator, f: QueueFilter) -> int:
+def total(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> int:
     """``count``, kept ``COUNT_SECONDS`` for the scope and filter."""
     filter_key = tuple(sorted((k, v) for k, v in f.params().items() if k != "sort"))
     return _totals.get(session, coordinator, lambda s, c: count(s, c, f), filter_key)
 
 
-def count(session: Session, coordinator: Coordinator, f: QueueFilter) -> int:
+def count(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> int:
     engine = session_engine(session)
     query = select(func.count()).select_from(SuggestionRow)
     return session.exec(query.where(*filter_conditions(engine, coordinator, f))).one()
@@ -186,7 +185,7 @@ def _rows(
     return list(session.exec(query).all())
 
 
-def queue(session: Session, coordinator: Coordinator, f: QueueFilter) -> QueuePage:
+def queue(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> QueuePage:
     """One page of the pending queue: after or before a cursor, the last, or an offset page."""
     engine = session_engine(session)
     conditions = filter_conditions(engine, coordinator, f)
@@ -208,7 +207,7 @@ def queue(session: Session, coordinator: Coordinator, f: QueueFilter) -> QueuePa
 
 
 def next_after(
-    session: Session, coordinator: Coordinator, f: QueueFilter, suggestion_id: str
+    session: Session, coordinator: CoordinatorRow, f: QueueFilter, suggestion_id: str
 ) -> str | None:
     """The suggestion that follows ``suggestion_id`` in the filtered queue (decided or not)."""
     found = session.exec(
@@ -226,7 +225,7 @@ def next_after(
 
 
 def cursor_at(
-    session: Session, coordinator: Coordinator, f: QueueFilter, fraction: float
+    session: Session, coordinator: CoordinatorRow, f: QueueFilter, fraction: float
 ) -> str | None:
     """The cursor of the row ``fraction`` of the way down the queue (benchmarks' deep pages)."""
     offset = int(count(session, coordinator, f) * fraction)

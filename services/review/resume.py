@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.review.deps import PageCoordinator
+from services.review.rendering import render
 
 KEPT = "kept_form"
 PATH = "/lanjutkan"
@@ -59,8 +60,6 @@ def describe(action: str, fields: dict[str, str]) -> str:
 
 @router.get(PATH, response_class=HTMLResponse)
 def resume_page(request: Request, coordinator: PageCoordinator) -> Response:
-    from services.review.web import render
-
     kept: dict[str, Any] | None = request.session.pop(KEPT, None)
     if not kept or not RESUMABLE.match(str(kept.get("action", ""))):
         return RedirectResponse("/", status_code=303)

@@ -12,8 +12,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col
 
 from schemas.regions import Level, region_contains, region_table
-from services.review.models import Coordinator, Role
-from services.storage.models import CooperativeRow, SuggestionRow
+from services.storage.models import CooperativeRow, CoordinatorRow, Role, SuggestionRow
 
 # Which levels of region each role may be given.
 ALLOWED_LEVELS = {
@@ -69,7 +68,7 @@ def region_condition(
 
 
 def scope_filter(
-    coordinator: Coordinator, table: type[SuggestionRow] | type[CooperativeRow] = SuggestionRow
+    coordinator: CoordinatorRow, table: type[SuggestionRow] | type[CooperativeRow] = SuggestionRow
 ) -> ColumnElement[bool]:
     """SQL condition: true for exactly the suggestions (or cooperatives) in scope."""
     if not coordinator.active:
@@ -81,7 +80,7 @@ def scope_filter(
     return or_(*(region_condition(code, table) for code in coordinator.scope))
 
 
-def in_scope(coordinator: Coordinator, village_code: str) -> bool:
+def in_scope(coordinator: CoordinatorRow, village_code: str) -> bool:
     """The same rule in Python, for choices shown in forms (never for data access)."""
     if not coordinator.active:
         return False
@@ -90,7 +89,7 @@ def in_scope(coordinator: Coordinator, village_code: str) -> bool:
     return any(region_contains(code, village_code) for code in coordinator.scope)
 
 
-def scope_label(coordinator: Coordinator) -> str:
+def scope_label(coordinator: CoordinatorRow) -> str:
     if coordinator.role == Role.ADMIN:
         return "Seluruh Indonesia"
     table = region_table()

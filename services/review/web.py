@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from services.platform.dashboard import Dashboard, Section
 from services.review import resume, xlsx
+from services.review.api import router as api_router
 from services.review.auth import secret_key
-from services.review.deps import CSRF_MESSAGE, FormExpired, LoginRequired, csrf_token
-from services.review.labels import register_filters, viewer_zone
-from services.review.scope import scope_label
-
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-register_filters(templates.env)
+from services.review.deps import (
+    CSRF_MESSAGE,
+    FormExpired,
+    LoginRequired,
+    api_coordinator,
+    check_csrf,
+    page_coordinator,
+)
+from services.review.pages import router as page_router
+from services.review.rendering import HERE, flash, page_context, render, section_templates
 
 API_PREFIX = "/api/v1"
 
@@ -49,33 +52,17 @@ SECURITY_HEADERS = {
 }
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    coordinator = context.setdefault("coordinator", None)
-    if coordinator is not None:
-        context.setdefault("scope", scope_label(coordinator))
-    context["viewer_tz"] = viewer_zone(coordinator)
-    settings = request.app.state.settings
-    context["shortlist"] = (settings.suggestions_per_province, settings.offers_per_cooperative)
-    context["csrf_token"] = csrf_token(request)
-    context["flash"] = request.session.pop("flash", None)
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
-
-
 RESUME_MESSAGE = (
     "Sesi Anda sudah berakhir sebelum formulir terkirim. Masuk lagi: isian dan catatan Anda "
     "disimpan dan dapat dikirim ulang."
 )
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session["flash"] = {"message": message, "kind": kind}
+def create_app(runtime: Any, sections: Sequence[Section] = ()) -> FastAPI:
+    """The app for a Runtime (settings, engine, relay); the relay is woken after a decision.
 
-
-def create_app(runtime: Any) -> FastAPI:
-    """The app for a Runtime (settings, engine, relay); the relay is woken after a decision."""
-    from services.review.api import router as api_router
-    from services.review.pages import router as page_router
-
+    ``sections`` add other stages' pages inside the dashboard (notify's, given by the
+    pipeline's assembly), with what ``Dashboard`` lends them."""
     settings = runtime.settings
 
     @contextlib.asynccontextmanager
@@ -135,10 +122,17 @@ def create_app(runtime: Any) -> FastAPI:
             response.headers.setdefault(header, value)
         return response
 
-    # Notifications (services/notify): inboxes, webhooks and failed deliveries.
-    from services.notify.web import include_notifications
-
-    include_notifications(app)
+    dashboard = Dashboard(
+        api_prefix=API_PREFIX,
+        layout="base.html",
+        api_principal=api_coordinator,
+        page_principal=page_coordinator,
+        csrf=check_csrf,
+        templates=section_templates,
+        context=page_context,
+    )
+    for section in sections:
+        section(app, dashboard)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:

@@ -12,11 +12,10 @@ from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
 from services.review.filters import QueueFilter, cooperative_conditions, filter_conditions
-from services.review.models import Coordinator
 from services.review.partners import CHOICES_SECONDS
 from services.review.queue import ordered, total
 from services.storage.db import select_columns, session_engine
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
+from services.storage.models import CooperativeRow, CoordinatorRow, OfferRow, SuggestionRow
 
 # An export is a work list, not a copy of the database: narrow the filter for more (the
 # queue page says so when a download would be cut). At 500,000 pending nationally every
@@ -86,7 +85,7 @@ class ExportItem:
         return max(0, (now - created).days)
 
 
-def export_rows(session: Session, coordinator: Coordinator, f: QueueFilter) -> list[ExportItem]:
+def export_rows(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> list[ExportItem]:
     """The filtered queue in its order, at most ``MAX_EXPORT`` rows.
 
     When the filter holds more, the rows are chosen from the suggestion table's indexes

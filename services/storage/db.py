@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from filelock import FileLock
 from filelock import Timeout as TurnstileTimeout
@@ -17,11 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 from sqlmodel.sql.expression import Select
 
-from services.review import models as _review_models  # noqa: F401  (registers the tables)
 from services.storage import models  # noqa: F401  (registers the tables)
-
-if TYPE_CHECKING:
-    from services.platform.settings import Settings
 
 
 def make_engine(
@@ -73,27 +69,7 @@ def make_engine(
 
 
 # pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
-ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01}
-
-
-def engine_from_settings(settings: Settings) -> Engine:
-    """The engine of a service or command: the database and pool settings applied."""
-    return make_engine(
-        settings.sqlalchemy_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
-        pool_recycle=settings.db_pool_recycle_seconds,
-        connect_timeout=settings.db_connect_timeout_seconds,
-        busy_timeout=settings.db_busy_timeout_seconds,
-    )
-
-
-def create_schema(engine: Engine) -> None:
-    """Bring the database to the newest migration (see ``services/storage/migrate.py``)."""
-    from services.storage.migrate import upgrade
-
-    upgrade(engine)
+ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01, "outbox_relay": 0x6B6F_7064_6573_02}
 
 
 def reset_schema(url: str) -> None:

@@ -20,7 +20,6 @@ import logging
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 import contextlib
-import fcntl
 import io
 import shutil
 import subprocess
@@ -35,10 +34,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from filelock import FileLock
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from services.storage import models  # noqa: F401  (registers every table in the metadata)
+from services.storage.db import make_engine
 from services.storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -54,11 +57,7 @@ class SchemaMismatch(RuntimeError):
 
 
 def target_metadata() -> MetaData:
-    # db.py imports every module that defines tables, so the metadata is complete.
-    from sqlmodel import SQLModel
-
-    import services.storage.db  # noqa: F401
-
+    # Complete: every table is in services/storage/models.py, imported above.
     return SQLModel.metadata
 
 
@@ -101,6 +100,11 @@ def schema_differences(connection: Connection) -> list[Any]:
         connection, opts={"compare_type": True, "render_as_batch": True}
     )
     return list(compare_metadata(context, target_metadata()))
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the database to the newest migration."""
+    upgrade(engine)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
@@ -157,8 +161,6 @@ def new_revision(message: str) -> Path:
     Compares against a scratch SQLite database brought to head, so a developer needs no
     server. Review the file: autogenerate misses renames and data moves.
     """
-    from services.storage.db import make_engine
-
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'head.db'}")
         try:
@@ -192,14 +194,6 @@ def _next_revision_id() -> str | None:
     # both added one shows up as two heads, which the migration tests catch.
     current_head = head()
     return f"{int(current_head) + 1:04d}" if current_head.isdigit() else None
-
-
-def engine_for_cli(url: str | None) -> Engine:
-    """The engine the plain ``alembic`` CLI uses when no connection is handed in."""
-    from services.platform.settings import Settings
-    from services.storage.db import engine_from_settings, make_engine
-
-    return make_engine(url) if url else engine_from_settings(Settings())
 
 
 def _has_our_tables(connection: Connection) -> bool:
@@ -267,9 +261,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    with open(lock_path, "a+b") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    # Kept after release, like the writers' turnstile (db.py): a lock file unlinked while
+    # another process waits on it would let a third one lock a new file beside the first.
+    with FileLock(lock_path, thread_local=False, preserve_lock_file=True):
+        yield

@@ -1,4 +1,10 @@
-"""Database tables (SQLModel). The same schema on SQLite and PostgreSQL."""
+"""Database tables (SQLModel), every one of them, named ``...Row``. The same schema on SQLite
+and PostgreSQL.
+
+Tables of the matcher and ingest (cooperatives, offers, suggestions), of the platform
+(dead letters, outbox), of the review (coordinators, decisions, audit, logins) and of
+notify (notifications, webhooks, reminders). A ``...Base`` class holds the fields a table
+shares with the API models built on it (``services/review/models.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +12,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm.attributes import set_attribute
 from sqlalchemy.orm.base import manager_of_class
 from sqlmodel import Field, SQLModel
@@ -60,6 +76,14 @@ def _rupiah() -> Any:
 
 def _json() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _stamp(nullable: bool = False) -> Any:
+    """A UTC time set to now when the row is made (None when ``nullable``)."""
+    return Field(
+        default_factory=utcnow if not nullable else None,
+        sa_column=Column(UTCDateTime(), nullable=nullable),
+    )
 
 
 class CooperativeRow(SQLModel, table=True):
@@ -194,6 +218,17 @@ class OutboxRow(SQLModel, table=True):
     """A message to publish, written in the same transaction as the change it announces."""
 
     __tablename__ = "outbox"
+    # The relay reads the unsent rows in order; the sent ones pile up behind them (a
+    # million after a national load, where walking the primary key past them took 0.7 s
+    # a read). Partial: only the unsent rows, in id order.
+    __table_args__ = (
+        Index(
+            "ix_outbox_unsent",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=255)
@@ -203,7 +238,7 @@ class OutboxRow(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     published_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
 
 
@@ -220,6 +255,124 @@ class RejectedPairRow(SQLModel, table=True):
     offer_fingerprint: str = Field(max_length=64)
     score: float = 0.0
     rejected_at: datetime = _utc(nullable=False)
+
+
+# Review (services/review): coordinators, decisions and audit, logins.
+
+
+class Role(StrEnum):
+    BUSINESS_ASSISTANT = "business_assistant"  # villages or a district
+    PMO = "pmo"  # a regency or a province
+    ADMIN = "admin"  # everything
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.BUSINESS_ASSISTANT: "Pendamping Usaha",
+    Role.PMO: "PMO",
+    Role.ADMIN: "Admin",
+}
+
+
+class CoordinatorBase(SQLModel):
+    username: str = Field(max_length=64, unique=True, index=True)
+    full_name: str = Field(default="", max_length=200)
+    role: Role = Field(max_length=20)
+    # Kemendagri region codes the coordinator works in; empty for an admin.
+    scope: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+
+
+class CoordinatorRow(CoordinatorBase, table=True):
+    __tablename__ = "coordinator"
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = _stamp()
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def may_reopen(self) -> bool:
+        return self.role in (Role.PMO, Role.ADMIN)
+
+
+class DecisionBase(SQLModel):
+    decision: str = Field(max_length=10)  # approved | rejected (schemas.Decision)
+    reason_code: str = Field(max_length=40)
+    note: str = Field(default="", max_length=1000, sa_column_kwargs={"nullable": False})
+
+
+class DecisionRow(DecisionBase, table=True):
+    """One decision on a suggestion, as published on ``kopdes.match.decided``."""
+
+    __tablename__ = "review_decision"
+    __table_args__ = (Index("ix_review_decision_suggestion", "suggestion_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(max_length=40)
+    # The suggestion's version after the decision: makes the event's Nats-Msg-Id.
+    version: int
+    coordinator_id: int = Field(foreign_key="coordinator.id")
+    coordinator_username: str = Field(max_length=64)
+    decided_at: datetime = _stamp()
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only: who did what to which suggestion (or account), when, before and after."""
+
+    __tablename__ = "review_audit"
+    __table_args__ = (Index("ix_review_audit_target", "target", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _stamp()
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=40)
+    target: str = Field(max_length=80)
+    before: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A bearer token of an integration; only its SHA-256 is stored."""
+
+    __tablename__ = "review_api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = _stamp()
+    revoked_at: datetime | None = _stamp(nullable=True)
+
+
+class LoginAttemptRow(SQLModel, table=True):
+    """Failed logins, in the database so that the limit holds across processes and restarts."""
+
+    __tablename__ = "review_login_failure"
+    __table_args__ = (Index("ix_review_login_failure_key", "username", "ip", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    ip: str = Field(max_length=64)
+    at: datetime = _stamp()
+
+
+class LoginSessionRow(SQLModel, table=True):
+    """A dashboard login: the cookie carries a random id, this table its SHA-256. Logging
+    out deletes the row, so a copied or kept cookie no longer works."""
+
+    __tablename__ = "review_login_session"
+
+    id_hash: str = Field(max_length=64, primary_key=True)
+    coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
+    created_at: datetime = _stamp()
 
 
 # Notifications (services/notify).

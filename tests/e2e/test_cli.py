@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from services.platform.embedded_nats import free_port, is_reachable
-from services.storage.db import create_schema, make_engine, session_scope
+from services.storage.db import make_engine, session_scope
+from services.storage.migrate import create_schema
 from services.storage.models import DeadLetterRow
 from services.storage.types import utcnow
 from tests import builders

@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from schemas import subjects
 from services.notify.webhooks import register_endpoint
 from services.review.accounts import add_coordinator
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.storage.db import session_scope
-from services.storage.models import WebhookDeliveryRow, WebhookDeliveryStatus
+from services.storage.models import Role, WebhookDeliveryRow, WebhookDeliveryStatus
 from tests import builders
 from tests.conftest import eventually
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from services.review.accounts import add_coordinator
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
+from services.storage.models import Role
 from tests import builders
 from tests.harness import Harness
 

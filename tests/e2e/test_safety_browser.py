@@ -11,7 +11,8 @@ import pytest
 
 from schemas import subjects
 from services.review.accounts import add_coordinator
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
+from services.storage.models import Role
 from tests import builders
 from tests.conftest import eventually
 from tests.e2e.a11y import axe_source, check_page

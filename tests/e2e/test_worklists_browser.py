@@ -18,7 +18,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.review.accounts import add_coordinator
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
+from services.storage.models import Role
 from tests import builders
 from tests.e2e.a11y import check_page
 from tests.e2e.test_review_browser import CHROMIUM, CHROMIUM_ARGS, COOPS, DECIDED, PASSWORD

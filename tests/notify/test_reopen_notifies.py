@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 from schemas import subjects
 from services.notify.webhooks import register_endpoint
 from services.review.accounts import add_coordinator, create_token
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.storage.db import session_scope
-from services.storage.models import NotificationRow
+from services.storage.models import NotificationRow, Role
 from tests.conftest import eventually
 from tests.harness import Harness
 from tests.notify.helpers import COOP_ID, notify_messages, suggested

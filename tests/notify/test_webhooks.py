@@ -15,12 +15,12 @@ from schemas import Notification, RecipientType, subjects
 from services.notify.service import Notifier
 from services.notify.webhooks import (
     WebhookError,
-    backoff_delay,
     register_endpoint,
     retry_delivery,
     sign,
     verify,
 )
+from services.platform.backoff import backoff_delay
 from services.platform.settings import Settings
 from services.storage.db import session_scope
 from services.storage.models import WebhookDeliveryRow, WebhookDeliveryStatus

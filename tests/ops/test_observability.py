@@ -12,16 +12,20 @@ import urllib.request
 from typing import Any
 
 import nats
+from faststream.asgi import AsgiFastStream
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.service import Ingest
 from services.platform.embedded_nats import EmbeddedNats, free_port
+from services.platform.http import AsgiServer
 from services.platform.observability import (
+    Check,
     JsonFormatter,
-    OpsServer,
     StallWatch,
     database_check,
     nats_check,
+    ops_routes,
+    serve_ops,
     subject_family,
 )
 from services.platform.settings import Settings
@@ -57,6 +61,11 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 def value(metrics: dict[Any, float], name: str, **labels: str) -> float:
     return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+async def ops_alone(checks: dict[str, Check]) -> AsgiServer:
+    """The endpoint without a pipeline: the routes on an app of their own, any free port."""
+    return await serve_ops(AsgiFastStream(asgi_routes=ops_routes(checks)), "127.0.0.1", 0)
 
 
 def with_ops(settings: Settings) -> Settings:
@@ -157,11 +166,9 @@ async def test_readiness_is_503_when_the_database_is_dead(nats_server: EmbeddedN
     # Nothing listens on port 1: the URL of a database that is down.
     dead = make_engine("postgresql://postgres@127.0.0.1:1/kopdes?connect_timeout=2")
     nc = await nats.connect(nats_server.url)
-    ops = await OpsServer(
-        {"nats": nats_check(lambda: nc.is_connected), "database": database_check(dead)},
-        host="127.0.0.1",
-        port=0,
-    ).start()
+    ops = await ops_alone(
+        {"nats": nats_check(lambda: nc.is_connected), "database": database_check(dead)}
+    )
     try:
         status, ctype, body = await get(ops.port, "/readyz")
         assert (status, ctype) == (503, "application/json")
@@ -231,11 +238,7 @@ async def test_health_command_exits_0_when_ready_and_1_when_not(nats_server: Emb
 
     nc = await nats.connect(nats_server.url)
     connected = {"nats": True}
-    ops = await OpsServer(
-        {"nats": nats_check(lambda: connected["nats"] and nc.is_connected)},
-        host="127.0.0.1",
-        port=0,
-    ).start()
+    ops = await ops_alone({"nats": nats_check(lambda: connected["nats"] and nc.is_connected)})
     runner = CliRunner()
     url = f"http://127.0.0.1:{ops.port}/readyz"
     try:
@@ -330,3 +333,23 @@ async def test_readiness_turns_503_while_a_consumer_is_stuck(
 
         await eventually(ready, timeout=15)
         await h.settle()
+
+
+async def test_the_endpoint_answers_get_and_head_only() -> None:
+    ops = await ops_alone({})
+    try:
+
+        def ask(method: str, path: str) -> tuple[int, bytes]:
+            request = urllib.request.Request(f"http://127.0.0.1:{ops.port}{path}", method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+
+        assert await asyncio.to_thread(ask, "HEAD", "/healthz") == (200, b"")
+        assert (await asyncio.to_thread(ask, "POST", "/readyz"))[0] == 405
+        assert await asyncio.to_thread(ask, "GET", "/readyz") == (200, b"{}\n")
+        assert (await asyncio.to_thread(ask, "GET", "/healthz?probe=1"))[0] == 200
+    finally:
+        await ops.stop()

@@ -15,11 +15,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas import suggestion_id
+from services.notify.web import include_notifications
 from services.platform.settings import Settings
 from services.review.accounts import add_coordinator, create_token
-from services.review.models import CoordinatorCreate, Role
+from services.review.models import CoordinatorCreate
 from services.review.web import create_app
-from services.storage.models import CooperativeRow, OfferRow, SuggestionRow
+from services.storage.models import CooperativeRow, OfferRow, Role, SuggestionRow
 from services.storage.types import utcnow
 
 PASSWORD = "kata-sandi-uji-123"
@@ -161,7 +162,9 @@ def seeded(engine: Engine) -> Seeded:
 
 @pytest.fixture
 def app(review_settings: Settings, engine: Engine, seeded: Seeded) -> Any:
-    return create_app(SimpleNamespace(settings=review_settings, engine=engine, relay=None))
+    # As the pipeline serves it: with notify's pages.
+    runtime = SimpleNamespace(settings=review_settings, engine=engine, relay=None)
+    return create_app(runtime, sections=[include_notifications])
 
 
 @pytest.fixture

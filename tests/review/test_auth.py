@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from services.review.accounts import set_active
-from services.review.models import Coordinator
+from services.storage.models import CoordinatorRow
 from tests.review.conftest import PASSWORD, bearer, csrf_of, logged_in, login
 
 
@@ -52,7 +52,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client):
 
 def test_passwords_are_stored_as_argon2_hashes(engine, seeded):
     with Session(engine) as session:
-        for row in session.exec(select(Coordinator)):
+        for row in session.exec(select(CoordinatorRow)):
             assert row.password_hash.startswith("$argon2id$")
             assert PASSWORD not in row.password_hash
 

@@ -12,8 +12,8 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from services.review.filters import QueueFilter
-from services.review.models import Coordinator
 from services.review.queue import queue
+from services.storage.models import CoordinatorRow
 from tests.review.conftest import (
     KOTAWARINGIN,
     KUALA_MANDOR,
@@ -186,7 +186,7 @@ def test_narrowed_queue_leads_with_its_index_on_sqlite(engine, seeded, narrowed)
             statements.append((statement, parameters))
 
     with Session(engine) as session:
-        admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
+        admin = session.exec(select(CoordinatorRow).where(CoordinatorRow.username == "admin")).one()
         event.listen(engine, "before_cursor_execute", seen)
         try:
             page = queue(session, admin, QueueFilter(**narrowed))

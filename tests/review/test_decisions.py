@@ -10,8 +10,7 @@ from sqlmodel import Session, col, select
 from schemas import Decision, MatchDecision, MatchSuggestion, internal
 from schemas.internal import PairDecided
 from services.review import decisions
-from services.review.models import AuditRow, Coordinator, DecisionRow
-from services.storage.models import OutboxRow
+from services.storage.models import AuditRow, CoordinatorRow, DecisionRow, OutboxRow
 from tests.review.conftest import (
     KUALA_MANDOR,
     SAMBAS,
@@ -103,7 +102,7 @@ def test_a_double_submitted_page_form_records_one_decision(app, engine, seeded):
 def test_concurrent_submits_of_one_suggestion_make_one_decision(engine, seeded):
     sid = seeded.sid(KUALA_MANDOR)
     with Session(engine) as session:
-        admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
+        admin = session.exec(select(CoordinatorRow).where(CoordinatorRow.username == "admin")).one()
     results: list[str] = []
     barrier = threading.Barrier(4)
 
@@ -165,7 +164,7 @@ def test_capacity_is_respected_when_approving(client, engine, seeded, tokens):
 
 def test_concurrent_approvals_for_the_last_place_let_one_through(engine, seeded):
     with Session(engine) as session:
-        admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
+        admin = session.exec(select(CoordinatorRow).where(CoordinatorRow.username == "admin")).one()
     decisions.decide(
         engine,
         admin,
@@ -353,7 +352,7 @@ def test_the_matcher_cannot_overwrite_a_decision_made_meanwhile(engine, seeded):
     from tests.review.conftest import coop_id
 
     with Session(engine) as session:
-        admin = session.exec(select(Coordinator).where(Coordinator.username == "admin")).one()
+        admin = session.exec(select(CoordinatorRow).where(CoordinatorRow.username == "admin")).one()
     sid = seeded.sid(SAMBAS)
     rank = seeded.row(sid).rank
     decisions.decide(engine, admin, sid, Decision.APPROVED, "sesuai_kebutuhan", "", 1)

@@ -173,10 +173,10 @@ def test_demo_coordinators_get_fresh_passwords(engine):
     assert all(a[1] != b[1] for a, b in zip(first, second, strict=True))
     from sqlmodel import Session, select
 
-    from services.review.models import Coordinator
+    from services.storage.models import CoordinatorRow
 
     with Session(engine) as session:
-        rows = {c.username: c for c in session.exec(select(Coordinator))}
+        rows = {c.username: c for c in session.exec(select(CoordinatorRow))}
     for username, password, _, _ in second:
         assert verify_password(rows[username].password_hash, password)
 

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 from schemas import Decision, MatchDecision
 from services.review import decisions
 from services.review.accounts import add_coordinator, create_token
-from services.review.models import CoordinatorCreate, Role
-from services.storage.models import SuggestionRow
+from services.review.models import CoordinatorCreate
+from services.storage.models import Role, SuggestionRow
 from tests import builders
 from tests.harness import Harness
 

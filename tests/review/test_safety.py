@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from services.review.models import LoginSessionRow
 from services.storage.db import session_scope
-from services.storage.models import NotificationRow
+from services.storage.models import LoginSessionRow, NotificationRow
 from tests.review.conftest import SUNGAI_RAYA_A, SUNGAI_RAYA_B, coop_id, csrf_of, logged_in
 
 

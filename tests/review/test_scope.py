@@ -8,9 +8,8 @@ from sqlmodel import Session, select
 
 from schemas import Decision
 from services.review import decisions
-from services.review.models import Role
 from services.review.scope import ScopeError, validate_scope
-from services.storage.models import OutboxRow
+from services.storage.models import OutboxRow, Role
 from tests.review.conftest import (
     KOTAWARINGIN,
     KUALA_MANDOR,

@@ -112,3 +112,20 @@ async def test_a_real_stream_gets_the_outbox_in_order_once(engine, nats_client):
     ]
     assert got == [m for m, s in zip(ids, subjects, strict=True) if s == "relayed.a"]
     assert (await js.get_msg("ELSEWHERE", 1)).headers["Nats-Msg-Id"] == ids[700]
+
+
+async def test_relays_of_several_processes_publish_each_row_once_in_order(engine):
+    # Every process runs a relay over the one outbox; each would publish the others' rows
+    # too, and mark them in its own order. Four relays at once (each its own connection,
+    # as its own process would) publish every row once, in the outbox's order.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serves one process, and so one relay")
+    ids = fill(engine, ["t.a"] * 1300)
+    broker = FlakyBroker(set())
+    relays = [OutboxRelay(engine, broker.publish, chunk=200) for _ in range(4)]
+
+    sent = await asyncio.gather(*(relay.flush() for relay in relays))
+
+    assert sum(sent) == len(ids)
+    assert unpublished(engine) == []
+    assert broker.stored == ids

@@ -36,8 +36,8 @@ def write_through_begin_writing(engine: Engine) -> None:
 def mark_outbox_rows_published(engine: Engine) -> None:
     """The outbox relay's write, after a chunk is acknowledged."""
     relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]  # these steps send nothing
-    [pending, *_] = relay._pending()
-    relay._mark_published([pending.id])
+    session, rows = relay._claim()
+    relay._release(session, [rows[0].id])
     with Session(engine) as session:
         assert session.exec(select(OutboxRow.published_at)).one() is not None
 

@@ -18,7 +18,6 @@ from services.storage import migrate
 from services.storage.db import make_engine, reset_schema
 from services.storage.models import OutboxRow
 from services.storage.types import utcnow
-from tests.conftest import POSTGRES_URL
 from tests.tcp_proxy import TcpProxy
 
 
@@ -46,12 +45,10 @@ def insert(session: Session, d: Delivery) -> None:
 
 
 @pytest.fixture
-def postgres_url() -> str:
+def postgres_url(postgres_server_url: str) -> str:
     """A clean PostgreSQL database (these tests cut its connections through a proxy)."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need KOPDES_TEST_DATABASE_URL (.ci/run sets it)")
-    reset_schema(POSTGRES_URL)
-    return POSTGRES_URL
+    reset_schema(postgres_server_url)
+    return postgres_server_url
 
 
 @pytest.fixture

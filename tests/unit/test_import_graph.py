@@ -29,12 +29,7 @@ LEVEL: dict[str, float] = {
     **dict.fromkeys(CORE, 0),
 }
 # (importer, imported) groups still against the flow, until they move.
-NOT_YET = {
-    ("services.storage", "services.review"),  # review's tables, until all tables are storage's
-    ("services.storage", "services.platform"),  # Settings for engine_from_settings
-    ("services.notify", "services.review"),  # coordinators' accounts and regions
-    ("services.review", "services.notify"),  # the Notifikasi pages
-}
+NOT_YET: set[tuple[str, str]] = set()
 
 
 def group(module: str) -> str | None:

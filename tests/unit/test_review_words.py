@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from services.platform.localtime import viewer_zone, when
+from services.platform.redirects import local_path
 from services.review.explanation import plain_explanation
-from services.review.labels import score_text, viewer_zone, when
-from services.review.paths import local_path
+from services.review.labels import score_text
 
 MATCHED = [
     {

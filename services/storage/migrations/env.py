@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from services.storage.migrate import engine_for_cli, render_item, target_metadata
+# This file is Alembic's entry script, run by Alembic and never imported by the package:
+# like the other entry points it may read the services' settings (the plain ``alembic``
+# CLI without a URL), which the storage package itself does not.
+from services.platform.database import engine_from_settings
+from services.platform.settings import Settings
+from services.storage.db import make_engine
+from services.storage.migrate import render_item, target_metadata
 
 config = context.config
 metadata = target_metadata()
@@ -41,6 +47,11 @@ def run_on(connection: Connection) -> None:
     context.configure(connection=connection, **OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def engine_for_cli(url: str | None) -> Engine:
+    """The engine the plain ``alembic`` CLI uses when no connection is handed in."""
+    return make_engine(url) if url else engine_from_settings(Settings())
 
 
 def run_online() -> None:

@@ -1,4 +1,5 @@
-"""Where a form may send the browser back to: paths on this site only."""
+"""Where a form may send the browser back to: paths on this site only (the review's and
+notify's pages)."""
 
 from __future__ import annotations
 
