@@ -29,6 +29,7 @@ import matcher_synth
 
 from matcher.eligibility import in_region, offer_ineligibility, pair_ineligibility
 from matcher.index import MatchIndex
+from matcher.model import Cooperative
 from matcher.profile import coop_terms, offer_terms
 from matcher.scoring import (
     SUGGESTION_THRESHOLD,
@@ -166,7 +167,7 @@ def main() -> None:
     # Recall of the candidate index against scoring every eligible pair in the region.
     found = relevant = top_equal = pooled = gathered = 0
     recall_offers = rng.sample(live, min(args.recall_offers, len(live)))
-    by_regency: dict[str, list] = {}
+    by_regency: dict[str, list[Cooperative]] = {}
     for c in coops:
         by_regency.setdefault(".".join(c.village_code.split(".")[:2]), []).append(c)
     t = time.perf_counter()

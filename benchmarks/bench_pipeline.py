@@ -41,12 +41,11 @@ from typing import Any
 import nats
 from background import EDIT_EVERY, profile_update
 from bench_floor import floor
-from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 from transport import cpu_seconds, peak_rss_mib, percentile, publish_all, wait_for
 
-from schemas import internal
+from schemas import PartnerOffer, internal
 from services.demo.synthetic import national
 from services.matching.ownership import province_owners
 from services.platform.embedded_nats import EmbeddedNats
@@ -82,7 +81,7 @@ def start_service(
 
 
 async def latency(
-    nc: Any, profiles: list[Any], offers: list[BaseModel], args: argparse.Namespace
+    nc: Any, profiles: list[Any], offers: list[PartnerOffer], args: argparse.Namespace
 ) -> tuple[list[float], list[float], int, int]:
     """Offer published -> its first suggestion received, under background profile updates.
     Returns the samples, those of the first hop (-> its internal change), the offers nobody

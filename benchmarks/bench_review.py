@@ -138,13 +138,14 @@ def top_up(engine: Any, target: int) -> int:
 
 def busiest(session: Session, column: Any, where: Any = True) -> str:
     """The code (of ``column``) with the most pending suggestions."""
-    return session.exec(
+    code: str = session.exec(
         select(column)
         .where(col(SuggestionRow.status) == "pending", where)
         .group_by(column)
         .order_by(func.count().desc())
         .limit(1)
     ).one()
+    return code
 
 
 def coordinators(engine: Any) -> dict[str, tuple[str, dict[str, str]]]:
@@ -359,9 +360,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kopdes-review-") as tmp:
         url = os.environ.get("KOPDES_BENCH_DATABASE_URL")
         data_dir = Path(os.environ.get("KOPDES_BENCH_DATA_DIR", tmp))
-        settings = Settings(
-            database_url=url or f"sqlite:///{data_dir / 'k.db'}", data_dir=str(data_dir)
-        )
+        settings = Settings(database_url=url or f"sqlite:///{data_dir / 'k.db'}", data_dir=data_dir)
         parts = Parts(settings)
         loaded = False
         if args.keep:

@@ -78,7 +78,7 @@ def seed(url: str, n: int, hook: str | None) -> tuple[list[str], str]:
                     session, "cooperative", coop, hook, allowed_hosts={"127.0.0.1"}
                 )
         # One receiver stands for every cooperative's system: one secret for all.
-        session.exec(update(WebhookEndpointRow).values(secret=secret))  # type: ignore[call-overload]
+        session.exec(update(WebhookEndpointRow).values(secret=secret))
     engine.dispose()
     return ids, secret
 

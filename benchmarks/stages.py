@@ -41,7 +41,7 @@ def load_national(parts: Parts, scale: float) -> None:
     profiles, offers = national()
     profiles = profiles[: int(len(profiles) * scale)]
     offers = offers[: max(1, int(len(offers) * scale))]
-    ingest = Ingest(parts)  # type: ignore[arg-type]
+    ingest = Ingest(parts)  # type: ignore[arg-type]  # a Runtime's settings and engine suffice
     inputs = deliveries([encode_event(e) for e in (*offers, *profiles)], "KOPDES_INPUT")
     for start in range(0, len(inputs), BATCH):
         ingest.process(inputs[start : start + BATCH])
@@ -52,7 +52,7 @@ def load_national(parts: Parts, scale: float) -> None:
             .order_by(col(OutboxRow.id))
         ).all()
     changes = deliveries([(r.subject, r.payload.encode(), r.msg_id) for r in rows], "INT")
-    matcher = Matcher(parts)  # type: ignore[arg-type]
+    matcher = Matcher(parts)  # type: ignore[arg-type]  # a Runtime's settings and engine suffice
     matcher.load(internal.provinces())
     for start in range(0, len(changes), BATCH):
         matcher.process(changes[start : start + BATCH])

@@ -105,11 +105,14 @@ class _TermSets:
             number = self._terms.get(term)
             if number is not None:
                 vector[number] = value
+        best: NDArray[np.float64]  # numpy types a fancy index's reduction as Any
         if ids is None:
-            return vector[self.matrix].max(axis=1)
-        if len(ids) < len(self.matrix):
-            return vector[self.matrix[ids]].max(axis=1)
-        return vector[self.matrix].max(axis=1)[ids]
+            best = vector[self.matrix].max(axis=1)
+        elif len(ids) < len(self.matrix):
+            best = vector[self.matrix[ids]].max(axis=1)
+        else:
+            best = vector[self.matrix].max(axis=1)[ids]
+        return best
 
     def meets(self, terms: Iterable[str], ids: NDArray[np.intp] | None = None) -> NDArray[np.bool_]:
         """Whether each set (of ``ids``) shares a term with ``terms``."""
@@ -279,7 +282,8 @@ class CooperativeColumns:
         if len(keep) <= k:
             return keep
         kth = np.partition(parts, len(parts) - k)[len(parts) - k]
-        return keep[parts >= kth - text_most - ROUNDING_SLACK]
+        kept: NDArray[np.intp] = keep[parts >= kth - text_most - ROUNDING_SLACK]
+        return kept
 
     def _top(
         self,

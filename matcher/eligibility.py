@@ -70,5 +70,7 @@ def ineligibility(
     )
 
 
-def is_eligible(offer: Offer, coop: Cooperative, as_of: date, **capacity: int | bool) -> bool:
-    return ineligibility(offer, coop, as_of, **capacity) is None  # type: ignore[arg-type]
+def is_eligible(
+    offer: Offer, coop: Cooperative, as_of: date, *, holders: int = 0, is_holder: bool = False
+) -> bool:
+    return ineligibility(offer, coop, as_of, holders=holders, is_holder=is_holder) is None

@@ -136,7 +136,7 @@ class EvaluationReport:
 
 
 def dcg(grades: Sequence[int]) -> float:
-    return sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(grades))
+    return sum((2.0**g - 1) / math.log2(i + 2) for i, g in enumerate(grades))
 
 
 def ndcg(ranked: Sequence[int], all_grades: Iterable[int], k: int = K_NDCG) -> float | None:

@@ -3,6 +3,8 @@ in Bahasa Indonesia for the dashboard (``Match.summary``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from matcher.model import Component, Cooperative, Match, Offer
 from matcher.profile import CoopTerms, OfferTerms
 from matcher.resolve import Hit
@@ -43,9 +45,9 @@ def _hit(hit: Hit) -> str:
     return f'"{hit.phrase}" → {vocabulary().label(hit.term)} ({hit.score:.0f})'
 
 
-def _labels(terms: object) -> str:
+def _labels(terms: Iterable[str]) -> str:
     vocab = vocabulary()
-    names = sorted(vocab.label(t) for t in terms)  # type: ignore[attr-defined]
+    names = sorted(vocab.label(t) for t in terms)
     return _join(names)
 
 

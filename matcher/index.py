@@ -485,20 +485,19 @@ class MatchIndex:
         is computed once per distinct cooperative profile."""
         groups: dict[float, list[Iterable[str]]] = {}
         if not offer.regions:
-            for sig in self._national_signatures(terms) - seen:  # type: ignore[operator]
+            for sig in self._national_signatures(terms) - seen:
                 seen.add(sig)
                 part = self._term_part(ot, weights, self._sig_profile[sig])
                 groups.setdefault(part, []).append(self._sig_members[sig])
             return groups
         by_signature: dict[int, float] = {}
-        for cid in self._regional_candidates(offer, terms) - seen:  # type: ignore[operator]
+        for cid in self._regional_candidates(offer, terms) - seen:
             seen.add(cid)
             ct = self._coop_terms[cid]
-            part = by_signature.get(ct.signature)
-            if part is None:
-                part = self._term_part(ot, weights, ct)
-                by_signature[ct.signature] = part
-            groups.setdefault(part, []).append((cid,))
+            known = by_signature.get(ct.signature)
+            if known is None:
+                known = by_signature[ct.signature] = self._term_part(ot, weights, ct)
+            groups.setdefault(known, []).append((cid,))
         return groups
 
     def _fill(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -306,7 +307,12 @@ class Shortlist:
         """The pairs suggested now, with their true scores and bases."""
         pairs = {(key, cid) for key, top in self._offer_top.items() for cid in top.ids()}
         pairs |= {(key, cid) for cid, top in self._coop_top.items() for key in top.ids()}
-        return {pair: self.target(*pair) for pair in pairs}  # type: ignore[misc]
+        chosen: dict[Pair, tuple[float, tuple[str, ...]]] = {}
+        for pair in pairs:
+            target = self.target(*pair)
+            assert target is not None, pair  # every pair comes from a top list
+            chosen[pair] = target
+        return chosen
 
     def _blocked(self, key: str, cooperative_id: str) -> bool:
         return cooperative_id in self._blocked_by_offer.get(key, ())
@@ -569,8 +575,8 @@ def select(
     rule: Rule,
     as_of: date,
     *,
-    blocked: set[Pair] = frozenset(),  # type: ignore[assignment]
-    full: set[str] = frozenset(),  # type: ignore[assignment]
+    blocked: AbstractSet[Pair] = frozenset(),
+    full: AbstractSet[str] = frozenset(),
 ) -> dict[Pair, tuple[float, tuple[str, ...]]]:
     """The rule computed from scratch over one province's index (the reference)."""
     chosen: dict[Pair, tuple[float, tuple[str, ...]]] = {}

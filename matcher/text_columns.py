@@ -71,7 +71,7 @@ class TextColumns:
             len(vocabulary), _OTHER + 1
         )
         words = np.array(flat, dtype=np.intp)
-        sizes = np.diff(np.array(ends, dtype=np.intp), prepend=0)
+        sizes = np.diff([0, *ends])
         row_of = np.repeat(np.arange(len(texts), dtype=np.intp), sizes)
         self._words = np.bincount(row_of, minlength=len(texts)).astype(np.int64)
         self._chars = np.bincount(row_of, weights=word_chars[words], minlength=len(texts))
@@ -93,9 +93,9 @@ class TextColumns:
         if not offer_text or not len(rows):
             return np.zeros(len(rows))
         texts = self._texts[rows].tolist()
-        scores = process.cdist([offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64)[
-            0
-        ]
+        scores: NDArray[np.float64] = process.cdist(
+            [offer_text], texts, scorer=fuzz.token_set_ratio, dtype=np.float64
+        )[0]
         scores[self._words[rows] == 0] = 0.0  # text_similarity: nothing to compare
         return scores
 

@@ -16,32 +16,78 @@ from matcher import Cooperative, Offer
 
 
 class CooperativeFields(Protocol):
-    cooperative_id: str
-    name: str
-    village_code: str
-    member_count: int
-    business_units: list[str]
-    commodities: list[str]
-    needs: str
-    financing_need_idr: int | None
+    # Properties: read-only, so that frozen events match as well as table rows.
+    @property
+    def cooperative_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def village_code(self) -> str: ...
+
+    @property
+    def member_count(self) -> int: ...
+
+    @property
+    def business_units(self) -> list[str]: ...
+
+    @property
+    def commodities(self) -> list[str]: ...
+
+    @property
+    def needs(self) -> str: ...
+
+    @property
+    def financing_need_idr(self) -> int | None: ...
 
 
 class OfferFields(Protocol):
-    offer_id: str
-    partner_id: str
-    partner_name: str
-    partner_type: str
-    offer_type: str
-    title: str
-    description: str
-    business_units: list[str]
-    commodities: list[str]
-    regions: list[str]
-    min_members: int | None
-    min_amount_idr: int | None
-    max_amount_idr: int | None
-    capacity: int | None
-    valid_until: date | None
+    # Properties: read-only, so that frozen events match as well as table rows.
+    @property
+    def offer_id(self) -> str: ...
+
+    @property
+    def partner_id(self) -> str: ...
+
+    @property
+    def partner_name(self) -> str: ...
+
+    @property
+    def partner_type(self) -> str: ...
+
+    @property
+    def offer_type(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def business_units(self) -> list[str]: ...
+
+    @property
+    def commodities(self) -> list[str]: ...
+
+    @property
+    def regions(self) -> list[str]: ...
+
+    @property
+    def min_members(self) -> int | None: ...
+
+    @property
+    def min_amount_idr(self) -> int | None: ...
+
+    @property
+    def max_amount_idr(self) -> int | None: ...
+
+    @property
+    def capacity(self) -> int | None: ...
+
+    @property
+    def valid_until(self) -> date | None: ...
 
 
 def cooperative_value(source: CooperativeFields) -> Cooperative:

@@ -66,14 +66,14 @@ def parse_vocabulary(text: str) -> Vocabulary:
     for kind in KINDS:
         for name, entry in data.get(kind, {}).items():
             tid = term_id(kind, name)
-            variants = tuple(
+            spellings = tuple(
                 dict.fromkeys([entry["label"], name.replace("_", " "), *entry.get("variants", [])])
             )
             terms[tid] = Term(
                 id=tid,
                 kind=kind,
                 label=entry["label"],
-                variants=variants,
+                variants=spellings,
                 related=frozenset(term_id(kind, r) for r in entry.get("related", [])),
                 units=frozenset(term_id("unit", u) for u in entry.get("units", [])),
             )

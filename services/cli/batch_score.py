@@ -90,6 +90,7 @@ def newest(
             invalid.append(item)
             continue
         seen = found.get(key(item))
+        # Both input events carry updated_at; ModelT is bound to BaseModel only (read_jsonl).
         stamp: datetime = item.updated_at  # type: ignore[attr-defined]
         if seen is None or not stamp < seen[0]:
             found[key(item)] = (stamp, value(item))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,7 +24,7 @@ DataDir = Annotated[Path | None, typer.Option(help="data folder (env KOPDES_DATA
 def load_settings(
     nats_url: str | None = None, database_url: str | None = None, data_dir: Path | None = None
 ) -> Settings:
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v
         for k, v in {
             "nats_url": nats_url,

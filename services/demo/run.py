@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, SQLModel, select
 
+from schemas import ExplanationComponent
 from schemas.regions import region_table
 from services.demo.loopback import LOOPBACK
 from services.demo.notifications import show_notification, webhooks_while_serving
@@ -44,8 +46,8 @@ from services.storage.models import (
 PUBLISH_WINDOW = 200
 
 
-def _count(session: Session, model: type, *where: object) -> int:
-    return session.exec(select(func.count()).select_from(model).where(*where)).one()  # type: ignore[arg-type]
+def _count(session: Session, model: type[SQLModel], *where: ColumnElement[bool]) -> int:
+    return session.exec(select(func.count()).select_from(model).where(*where)).one()
 
 
 def _progress(console: Console) -> Progress:
@@ -69,7 +71,7 @@ async def _matcher_done(js: nats.js.JetStreamContext) -> tuple[int, int]:
 
 
 async def wait_for_pipeline(
-    pipeline: Pipeline, nc: nats.NATS, expected: int, progress: Progress
+    pipeline: Pipeline, nc: NatsClient, expected: int, progress: Progress
 ) -> None:
     engine = pipeline.runtime.engine
     js = nc.jetstream()
@@ -121,10 +123,9 @@ def print_suggestions(console: Console, pipeline: Pipeline, top: int) -> int:
             )
             if row.summary:
                 console.print(f"     {row.summary}", highlight=False)
+            parts = [ExplanationComponent.model_validate(c) for c in row.explanation]
             reasons = " · ".join(
-                f"{c['name']} {float(c['score']):.0f}: {c['detail']}"  # type: ignore[arg-type]
-                for c in row.explanation
-                if c.get("detail") and float(c.get("score", 0)) > 0  # type: ignore[arg-type]
+                f"{c.name} {c.score:.0f}: {c.detail}" for c in parts if c.detail and c.score > 0
             )
             console.print(f"     [dim]{reasons}[/dim]", highlight=False)
     return len(pending)

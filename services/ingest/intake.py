@@ -10,7 +10,7 @@ import base64
 import json
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer, subjects
 
@@ -26,14 +26,15 @@ class Refused(Exception):
         return f"{self.error_type}: {self.reason}"
 
 
-def model_for_subject(subject: str) -> tuple[type[BaseModel], str | None]:
+def model_for_subject(subject: str) -> tuple[type[InputEvent], str | None]:
     """The payload model for a subject and, for offer subjects, the partner id it names."""
     if subject == subjects.COOPERATIVE_UPSERTED:
         return CooperativeProfile, None
-    for prefix, model in (
+    offers: tuple[tuple[str, type[PartnerOffer | OfferWithdrawn]], ...] = (
         (subjects.OFFER_UPSERTED_PREFIX, PartnerOffer),
         (subjects.OFFER_WITHDRAWN_PREFIX, OfferWithdrawn),
-    ):
+    )
+    for prefix, model in offers:
         if subject.startswith(prefix):
             return model, subject.removeprefix(prefix)
     raise Refused("unknown_subject", f"no input is accepted on subject {subject!r}")
@@ -72,13 +73,14 @@ def parse_input(subject: str, data: bytes, max_bytes: int) -> InputEvent:
         event = model.model_validate(payload)
     except ValidationError as exc:
         raise Refused("validation_error", describe_validation_error(exc)) from exc
-    if subject_partner is not None and event.partner_id != subject_partner:  # type: ignore[attr-defined]
+    # An offer subject names the partner (subject_partner is None for a cooperative).
+    if not isinstance(event, CooperativeProfile) and event.partner_id != subject_partner:
         raise Refused(
             "partner_mismatch",
-            f"partner_id {event.partner_id!r} does not match the subject's partner "  # type: ignore[attr-defined]
+            f"partner_id {event.partner_id!r} does not match the subject's partner "
             f"{subject_partner!r}",
         )
-    return event  # type: ignore[return-value]
+    return event
 
 
 MAX_JSON_DEPTH = 32  # a contract payload nests 3 deep; more is an attack or a bug

@@ -24,7 +24,7 @@ from services.ingest.intake import InputEvent
 from services.platform.outbox import enqueue_many
 from services.storage import bulk
 from services.storage.db import lock_entities
-from services.storage.models import CooperativeRow, OfferRow, OfferWithdrawalRow
+from services.storage.models import CooperativeRow, OfferRow, OfferWithdrawalRow, table_of
 
 
 def apply_event(session: Session, event: InputEvent) -> bool:
@@ -69,7 +69,7 @@ def _upsert_cooperatives(
         kept = newest.get(profile.cooperative_id)
         if kept is None or profile.updated_at > kept[1].updated_at:
             newest[profile.cooperative_id] = (i, profile)
-    table: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
+    table: Table = table_of(CooperativeRow)
     # Where each cooperative was: one that moved to another province leaves its old one.
     before = _villages(session, table, sorted(newest))
     # Sorted by key, so that two replicas lock the rows they share in the same order.
@@ -177,8 +177,8 @@ def _apply_offer_events(
     """
     keys = sorted({(event.partner_id, event.offer_id) for _, event in events})
     lock_entities(session, "offer", [f"{partner_id}/{offer_id}" for partner_id, offer_id in keys])
-    offer_table: Table = OfferRow.__table__  # type: ignore[attr-defined]
-    withdrawal_table: Table = OfferWithdrawalRow.__table__  # type: ignore[attr-defined]
+    offer_table: Table = table_of(OfferRow)
+    withdrawal_table: Table = table_of(OfferWithdrawalRow)
     offers = _load(session, offer_table, keys)
     withdrawals = _load(session, withdrawal_table, keys)
     offers_changed: set[OfferKey] = set()

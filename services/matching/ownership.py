@@ -127,7 +127,7 @@ class Ownership:
                 groups = split(province_weights(tuple(self.all)), len(members))
                 wanted = groups[members.index(self._member)]
             surplus = sorted(self.owned - set(wanted))
-            gained: list[str] = []
+            gained = []
             for province in wanted:
                 if province in self.owned:
                     continue

@@ -37,13 +37,14 @@ from services.storage.models import (
     RejectedPairRow,
     SuggestionRow,
     SuggestionStatus,
+    table_of,
 )
 from services.storage.types import utcnow
 
-SUGGESTION: Table = SuggestionRow.__table__  # type: ignore[attr-defined]
-COOPERATIVE: Table = CooperativeRow.__table__  # type: ignore[attr-defined]
-OFFER: Table = OfferRow.__table__  # type: ignore[attr-defined]
-REJECTED: Table = RejectedPairRow.__table__  # type: ignore[attr-defined]
+SUGGESTION: Table = table_of(SuggestionRow)
+COOPERATIVE: Table = table_of(CooperativeRow)
+OFFER: Table = table_of(OfferRow)
+REJECTED: Table = table_of(RejectedPairRow)
 # Rows a matcher may write over: never a coordinator's decision.
 OPEN = (SuggestionStatus.PENDING, SuggestionStatus.RETRACTED)
 
@@ -148,18 +149,18 @@ def load(session: Session, shortlists: Sequence[Shortlist]) -> None:
                 SUGGESTION.c.status != SuggestionStatus.RETRACTED,
             )
         )
-        for row in session.connection().execute(query):
-            key = f"{row.partner_id}/{row.offer_id}"
-            if row.status == SuggestionStatus.PENDING:
-                published = Published(row.score, row.rank, tuple(row.basis or ()))
-                shortlist.load(key, row.cooperative_id, published)
-            elif row.status == SuggestionStatus.APPROVED or row.offer_fingerprint is None:
-                shortlist.approved(key, row.cooperative_id)
+        for pair in session.connection().execute(query):
+            key = f"{pair.partner_id}/{pair.offer_id}"
+            if pair.status == SuggestionStatus.PENDING:
+                published = Published(pair.score, pair.rank, tuple(pair.basis or ()))
+                shortlist.load(key, pair.cooperative_id, published)
+            elif pair.status == SuggestionStatus.APPROVED or pair.offer_fingerprint is None:
+                shortlist.approved(key, pair.cooperative_id)
             else:
                 rejection = Rejection(
-                    row.offer_fingerprint, row.cooperative_fingerprint, row.rejected_score
+                    pair.offer_fingerprint, pair.cooperative_fingerprint, pair.rejected_score
                 )
-                shortlist.load_rejection(key, row.cooperative_id, rejection)
+                shortlist.load_rejection(key, pair.cooperative_id, rejection)
         shortlist.everything_changed()
 
 

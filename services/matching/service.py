@@ -73,7 +73,8 @@ class Matcher:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.runtime.broker.config.connection_state.stream
+        stream: JetStreamContext = self.runtime.broker.config.connection_state.stream
+        return stream
 
     # -- ownership ---------------------------------------------------------------------------
 

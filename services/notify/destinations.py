@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -49,8 +49,12 @@ class InternalAddress(ValueError):
     """The URL's host is, or resolves to, an address inside a network."""
 
 
-def _addresses(infos: list[tuple[object, ...]]) -> list[str]:
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # type: ignore[index]
+# getaddrinfo's entries: (family, type, proto, canonname, sockaddr); sockaddr[0] the address.
+AddressInfo = tuple[object, object, object, object, tuple[object, ...]]
+
+
+def _addresses(infos: Iterable[AddressInfo]) -> list[str]:
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def check_addresses(host: str, addresses: list[str]) -> None:
@@ -80,7 +84,7 @@ def check_url(url: str, allowed_hosts: Collection[str]) -> None:
         infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return
-    check_addresses(host, _addresses(infos))  # type: ignore[arg-type]
+    check_addresses(host, _addresses(infos))
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ async def resolve_target(url: str, allowed_hosts: Collection[str]) -> Target:
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    addresses = _addresses(infos)  # type: ignore[arg-type]
+    addresses = _addresses(infos)
     check_addresses(host, addresses)
     extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
     return Target(

@@ -47,6 +47,7 @@ from services.storage.models import (
     WebhookDeliveryRow,
     WebhookDeliveryStatus,
     WebhookEndpointRow,
+    stored_id,
 )
 from services.storage.types import utcnow
 
@@ -170,7 +171,7 @@ def deactivate_endpoint(session: Session, endpoint_id: int) -> WebhookEndpointRo
     if row is None:
         raise WebhookNotFound(f"webhook {endpoint_id} tidak ditemukan")
     row.active = False
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(WebhookDeliveryRow)
         .where(
             col(WebhookDeliveryRow.endpoint_id) == endpoint_id,
@@ -194,7 +195,7 @@ def schedule_deliveries(session: Session, notification: NotificationRow, now: da
         session.add(
             WebhookDeliveryRow(
                 notification_id=notification.notification_id,
-                endpoint_id=endpoint.id,  # type: ignore[arg-type]
+                endpoint_id=stored_id(endpoint.id),
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -286,7 +287,7 @@ class WebhookWorker:
                 .limit(limit)
             ).all()
             for delivery, endpoint, notification in rows:
-                taken = session.exec(  # type: ignore[call-overload]
+                taken = session.exec(
                     update(WebhookDeliveryRow)
                     .where(
                         col(WebhookDeliveryRow.id) == delivery.id,
@@ -299,7 +300,7 @@ class WebhookWorker:
                 if taken.rowcount == 1:
                     jobs.append(
                         Job(
-                            delivery_id=delivery.id,  # type: ignore[arg-type]
+                            delivery_id=stored_id(delivery.id),
                             notification_id=notification.notification_id,
                             url=endpoint.url,
                             secret=endpoint.secret,

@@ -16,7 +16,7 @@ from schemas import DeadLetter, subjects
 from services.platform.consuming import Delivery
 from services.platform.outbox import enqueue_many
 from services.storage import bulk
-from services.storage.models import DeadLetterRow
+from services.storage.models import DeadLetterRow, table_of
 
 
 def storable(text: str, limit: int | None = None) -> str:
@@ -50,7 +50,7 @@ def record_dead_letters(session: Session, refusals: Sequence[Refusal]) -> None:
     """``record_dead_letter`` for many, with a few statements: a flood of refusals from one
     partner must pass as quickly as valid input, not hold back the other partners' offers.
     """
-    table: Table = DeadLetterRow.__table__  # type: ignore[attr-defined]
+    table: Table = table_of(DeadLetterRow)
     sources = [source for _, source, _ in refusals]
     known: set[str] = set()
     conn = session.connection()

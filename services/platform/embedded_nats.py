@@ -32,7 +32,8 @@ def nats_server_binary() -> str:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]  # (host, port) for an IPv4 socket
+        return port
 
 
 def is_reachable(url: str, timeout: float = 0.5) -> bool:

@@ -171,9 +171,10 @@ class StallWatch:
         last = self._seen.get(key)
         if waiting == 0 or last is None or last[0] != delivered:
             self._seen[key] = (delivered, now)
-            stalled = False
+            idle, stalled = 0.0, False
         else:
-            stalled = now - last[1] >= self.after
+            idle = now - last[1]
+            stalled = idle >= self.after
         CONSUMER_STALLED.labels(stream=stream, consumer=durable).set(int(stalled))
         if stalled and durable in self.watched:
             if durable not in self._stalled:
@@ -181,7 +182,7 @@ class StallWatch:
                     "consumer %s on %s has delivered nothing for %.0f s while %d messages wait",
                     durable,
                     stream,
-                    now - last[1],  # type: ignore[index]
+                    idle,
                     waiting,
                 )
             self._stalled.add(durable)

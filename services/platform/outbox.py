@@ -25,11 +25,11 @@ from sqlmodel import Session, col, select
 from services.platform.observability import count_published
 from services.storage import bulk
 from services.storage.db import ADVISORY_LOCKS, begin_writing
-from services.storage.models import OutboxRow
+from services.storage.models import OutboxRow, table_of
 from services.storage.types import utcnow
 
 log = logging.getLogger(__name__)
-OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = table_of(OutboxRow)
 
 # While another process's relay holds the unsent rows: how soon to look again.
 BUSY_SECONDS = 0.01
@@ -174,7 +174,7 @@ class OutboxRelay:
 
         async def send(row: Pending) -> None:
             await self._publish(row.subject, row.payload.encode(), row.msg_id)
-            acked.append(row.id)  # type: ignore[arg-type]
+            acked.append(row.id)
             count_published(row.subject, row.payload)
 
         await send(rows[0])

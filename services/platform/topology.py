@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from faststream.nats import JStream, NatsBroker
 from nats.errors import Error as NatsError
@@ -132,7 +133,7 @@ def consumer_config(durable: str, settings: Settings) -> ConsumerConfig:
     )
 
 
-def make_broker(settings: Settings, **kwargs: object) -> NatsBroker:
+def make_broker(settings: Settings, **kwargs: Any) -> NatsBroker:
     """The one broker factory every service and tool uses."""
     return NatsBroker(
         settings.nats_servers,
@@ -147,7 +148,7 @@ def make_broker(settings: Settings, **kwargs: object) -> NatsBroker:
         # Per-message "Received/Processed" lines are for debugging, not for operators.
         log_level=logging.DEBUG,
         logger=logging.getLogger("services.broker"),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -162,5 +163,10 @@ async def consumers_backlog(js: JetStreamContext, streams: tuple[StreamSpec, ...
             continue
         for info in consumers:
             if info.config.durable_name:  # not a reader's ordered consumer
-                waiting += info.num_pending + info.num_ack_pending + info.num_redelivered
+                # nats-py types the counts optional; the server always sends them.
+                waiting += (
+                    (info.num_pending or 0)
+                    + (info.num_ack_pending or 0)
+                    + (info.num_redelivered or 0)
+                )
     return waiting

@@ -93,7 +93,7 @@ def create_token(engine: Engine, username: str, label: str = "", actor: str = "c
     return token
 
 
-DEMO_ACCOUNTS = (
+DEMO_ACCOUNTS: tuple[tuple[str, str, Role, list[str]], ...] = (
     ("pmo.kalbar", "PMO Kalimantan Barat", Role.PMO, ["61"]),
     (
         "pendamping.sungairaya",

@@ -15,7 +15,13 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from services.platform.settings import Settings
-from services.storage.models import ApiTokenRow, CoordinatorRow, LoginAttemptRow, LoginSessionRow
+from services.storage.models import (
+    ApiTokenRow,
+    CoordinatorRow,
+    LoginAttemptRow,
+    LoginSessionRow,
+    stored_id,
+)
 from services.storage.types import utcnow
 
 _hasher = PasswordHasher()
@@ -86,7 +92,7 @@ def authenticate(
     else:
         ok = verify_password(coordinator.password_hash, password) and coordinator.active
     if ok:
-        session.exec(  # type: ignore[call-overload]
+        session.exec(
             delete(LoginAttemptRow).where(
                 col(LoginAttemptRow.username) == username, col(LoginAttemptRow.ip) == ip
             )
@@ -96,7 +102,7 @@ def authenticate(
     session.add(LoginAttemptRow(username=username, ip=ip[:64]))
     # Old failures are useless; keep the table small.
     cutoff = utcnow() - timedelta(seconds=settings.login_window_seconds * 4)
-    session.exec(delete(LoginAttemptRow).where(col(LoginAttemptRow.at) < cutoff))  # type: ignore[call-overload]
+    session.exec(delete(LoginAttemptRow).where(col(LoginAttemptRow.at) < cutoff))
     session.commit()
     return None
 
@@ -112,7 +118,9 @@ def _token_hash(token: str) -> str:
 def issue_token(session: Session, coordinator: CoordinatorRow, label: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
-        ApiTokenRow(coordinator_id=coordinator.id, token_hash=_token_hash(token), label=label)  # type: ignore[arg-type]
+        ApiTokenRow(
+            coordinator_id=stored_id(coordinator.id), token_hash=_token_hash(token), label=label
+        )
     )
     return token
 
@@ -140,8 +148,10 @@ def start_login(session: Session, settings: Settings, coordinator: CoordinatorRo
     login_id = secrets.token_urlsafe(32)
     cutoff = utcnow() - timedelta(seconds=settings.session_max_age_seconds)
     expired = delete(LoginSessionRow).where(col(LoginSessionRow.created_at) < cutoff)
-    session.exec(expired)  # type: ignore[call-overload]
-    session.add(LoginSessionRow(id_hash=_token_hash(login_id), coordinator_id=coordinator.id))  # type: ignore[arg-type]
+    session.exec(expired)
+    session.add(
+        LoginSessionRow(id_hash=_token_hash(login_id), coordinator_id=stored_id(coordinator.id))
+    )
     session.commit()
     return login_id
 
@@ -160,7 +170,7 @@ def login_coordinator(session: Session, settings: Settings, login_id: str) -> Co
 def end_login(session: Session, login_id: str) -> None:
     session.exec(
         delete(LoginSessionRow).where(col(LoginSessionRow.id_hash) == _token_hash(login_id))
-    )  # type: ignore[call-overload]
+    )
     session.commit()
 
 
@@ -172,4 +182,6 @@ def new_csrf_token() -> str:
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(expected, given)  # type: ignore[arg-type]
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected, given)

@@ -18,13 +18,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas.regions import region_contains
+from services.storage.db import session_engine
 from services.storage.models import CoordinatorRow, Role
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ V = TypeVar("V")
 # (role, scope, anything else the value depends on)
 Key = tuple[str, tuple[str, ...], Hashable]
 
-_all: list[ScopeCache[object]] = []
+_all: list[ScopeCache[Any]] = []
 
 
 class _Kept(Generic[V]):
@@ -69,7 +70,7 @@ class ScopeCache(Generic[V]):
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every forget_region
         if forget_on_decision:
-            _all.append(self)  # type: ignore[arg-type]
+            _all.append(self)
 
     def _values(self, engine: Engine) -> LRUCache[Key, _Kept[V]]:
         values = self._by_engine.get(engine)
@@ -87,17 +88,18 @@ class ScopeCache(Generic[V]):
         """The kept value (refreshed in the background once it is no longer fresh), or
         ``compute(session, coordinator)`` kept now. Two requests that miss together both
         compute (no lock is held while computing): the second merely replaces the first."""
-        engine = session.get_bind()
-        assert isinstance(engine, Engine)
+        engine = session_engine(session)
         key = (str(coordinator.role), tuple(coordinator.scope), extra)
         with self._lock:
             kept = self._values(engine).get(key)
-            age = time.monotonic() - kept.at if kept else None
-            refresh = kept is not None and self.fresh < age <= self.stale and not kept.refreshing
-            if refresh:
-                kept.refreshing = True
+            refresh = False
+            if kept is not None:
+                age = time.monotonic() - kept.at
+                refresh = self.fresh < age <= self.stale and not kept.refreshing
+                if refresh:
+                    kept.refreshing = True
             generation = self._generation
-        if kept is None or age > self.stale:  # type: ignore[operator]
+        if kept is None or age > self.stale:
             value = compute(session, coordinator)
             self._keep(engine, key, value, generation)
             return value

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from schemas import (
+    Basis,
     Decision,
     ExplanationComponent,
     MatchDecision,
@@ -44,6 +45,7 @@ from services.storage.models import (
     RejectedPairRow,
     SuggestionRow,
     SuggestionStatus,
+    stored_id,
 )
 from services.storage.types import utcnow
 
@@ -173,8 +175,8 @@ def suggestion_event(row: SuggestionRow) -> MatchSuggestion:
         province_code=row.province_code or None,
         score=row.score,
         rank=row.rank,
-        basis=row.basis or None,  # type: ignore[arg-type]
-        explanation=[ExplanationComponent(**c) for c in row.explanation],  # type: ignore[arg-type]
+        basis=[Basis(b) for b in row.basis] or None,
+        explanation=[ExplanationComponent.model_validate(c) for c in row.explanation],
         created_at=row.updated_at,
         summary=row.summary or None,
     )
@@ -233,7 +235,7 @@ def decide_in(
     begin_writing(session)
     now = utcnow()
     status = SuggestionStatus(decision.value)
-    changed = session.exec(  # type: ignore[call-overload]
+    changed = session.exec(
         update(SuggestionRow)
         .where(
             col(SuggestionRow.suggestion_id) == suggestion_id,
@@ -260,7 +262,7 @@ def decide_in(
         reason_code=reason_code,
         note=note,
         version=row.version,
-        coordinator_id=coordinator.id,  # type: ignore[arg-type]
+        coordinator_id=stored_id(coordinator.id),
         coordinator_username=coordinator.username,
         decided_at=now,
     )
@@ -373,7 +375,7 @@ def reopen(
             raise NotFound(NOT_FOUND)
         old_status = str(before.status)
         now = utcnow()
-        changed = session.exec(  # type: ignore[call-overload]
+        changed = session.exec(
             update(SuggestionRow)
             .where(
                 col(SuggestionRow.suggestion_id) == suggestion_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from sqlalchemy import ColumnElement, Engine, func, or_, tuple_
 from sqlmodel import Session, col, select
@@ -25,6 +25,12 @@ from services.storage.models import (
 
 Sort = Literal["score", "newest", "oldest", "cooperative"]
 SORTS = ("score", "newest", "oldest", "cooperative")
+
+
+def is_sort(value: str) -> TypeGuard[Sort]:
+    return value in SORTS
+
+
 PER_PAGE = 25
 MAX_PER_PAGE = 100
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)

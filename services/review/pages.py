@@ -22,7 +22,7 @@ from services.review.auth import (
 from services.review.choices import filter_choices
 from services.review.deps import CsrfChecked, PageCoordinator, SessionDep, SettingsDep
 from services.review.detail import detail
-from services.review.filters import SORTS, QueueFilter, narrowed_to, offer_key
+from services.review.filters import QueueFilter, is_sort, narrowed_to, offer_key
 from services.review.overview import overview
 from services.review.queue import BadCursor, next_after, queue
 from services.review.rendering import flash, render
@@ -135,7 +135,7 @@ def queue_filter(
         min_score=score,
         cooperative=cooperative.strip() or None,
         offer=offer or None,
-        sort=sort if sort in SORTS else "score",  # type: ignore[arg-type]
+        sort=sort if is_sort(sort) else "score",
         page=page,
         after=after or None,
         before=before or None,

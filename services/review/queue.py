@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from services.review.cache import ScopeCache
 from services.review.filters import QueueFilter, Sort, cooperative_conditions, filter_conditions
 from services.review.scope import scope_filter
+from services.storage.db import select_columns, session_engine
 from services.storage.models import CooperativeRow, CoordinatorRow, OfferRow, SuggestionRow
 
 
@@ -57,7 +58,7 @@ class QueuePage:
 
 def with_names() -> Any:
     return (
-        select(
+        select_columns(
             SuggestionRow,
             CooperativeRow.name,
             OfferRow.title,
@@ -145,9 +146,9 @@ def total(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> int:
 
 
 def count(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> int:
-    engine = session.get_bind()
+    engine = session_engine(session)
     query = select(func.count()).select_from(SuggestionRow)
-    return session.exec(query.where(*filter_conditions(engine, coordinator, f))).one()  # type: ignore[arg-type]
+    return session.exec(query.where(*filter_conditions(engine, coordinator, f))).one()
 
 
 def _rows(
@@ -186,7 +187,7 @@ def _rows(
 
 def queue(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -> QueuePage:
     """One page of the pending queue: after or before a cursor, the last, or an offset page."""
-    engine = session.get_bind()
+    engine = session_engine(session)
     conditions = filter_conditions(engine, coordinator, f)
     mirror = cooperative_conditions(coordinator, f)
     pending = total(session, coordinator, f)
@@ -228,7 +229,7 @@ def cursor_at(
 ) -> str | None:
     """The cursor of the row ``fraction`` of the way down the queue (benchmarks' deep pages)."""
     offset = int(count(session, coordinator, f) * fraction)
-    conditions = filter_conditions(session.get_bind(), coordinator, f)
+    conditions = filter_conditions(session_engine(session), coordinator, f)
     mirror = cooperative_conditions(coordinator, f)
     rows = _rows(session, conditions, f.sort, 1, offset=offset, cooperative_side=mirror)
     return cursor_of(queue_item(rows[0]), f.sort) if rows else None

@@ -89,7 +89,7 @@ def create_app(runtime: Any, sections: Sequence[Section] = ()) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = runtime.engine
-    app.state.wake: Callable[[], None] = lambda: None  # type: ignore[misc]
+    app.state.wake = lambda: None  # () -> None; the lifespan wakes the relay, if there is one
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),

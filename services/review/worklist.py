@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from services.review.filters import QueueFilter, cooperative_conditions, filter_conditions
 from services.review.partners import CHOICES_SECONDS
 from services.review.queue import ordered, total
+from services.storage.db import select_columns, session_engine
 from services.storage.models import CooperativeRow, CoordinatorRow, OfferRow, SuggestionRow
 
 # An export is a work list, not a copy of the database: narrow the filter for more (the
@@ -36,7 +37,7 @@ def offer_names(session: Session, keys: set[tuple[str, str]]) -> OfferNames:
     """Partner name, offer type and title of the offers ``keys``: all offers are read at
     once and kept a minute (10,000 offers: 15 ms; looking up a province's 500 offers by key
     took 90 ms); an offer newer than that is read on its own."""
-    engine = session.get_bind()
+    engine = session_engine(session)
     columns = (
         OfferRow.partner_id,
         OfferRow.offer_id,
@@ -44,17 +45,20 @@ def offer_names(session: Session, keys: set[tuple[str, str]]) -> OfferNames:
         OfferRow.offer_type,
         OfferRow.title,
     )
-    assert isinstance(engine, Engine)
     with _offer_names_lock:
         read_at, known = _offer_names.get(engine, (0.0, {}))
     if time.monotonic() - read_at > CHOICES_SECONDS:
-        known = {(p, o): (n, t, title) for p, o, n, t, title in session.exec(select(*columns))}
+        known = {
+            (p, o): (n, t, title) for p, o, n, t, title in session.exec(select_columns(*columns))
+        }
         with _offer_names_lock:
             _offer_names[engine] = (time.monotonic(), known)
     missing = [k for k in keys if k not in known]
     if missing:
         pairs = tuple_(col(OfferRow.partner_id), col(OfferRow.offer_id))
-        for p, o, n, t, title in session.exec(select(*columns).where(pairs.in_(missing[:500]))):
+        for p, o, n, t, title in session.exec(
+            select_columns(*columns).where(pairs.in_(missing[:500]))
+        ):
             known[(p, o)] = (n, t, title)
     return known
 
@@ -92,7 +96,7 @@ def export_rows(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -
     names come from ``offer_names``.
     """
     s = SuggestionRow
-    conditions = filter_conditions(session.get_bind(), coordinator, f)
+    conditions = filter_conditions(session_engine(session), coordinator, f)
     if f.sort == "cooperative" or total(session, coordinator, f) <= MAX_EXPORT:
         # Every matching row goes out (or the order is by a name): read in the table's
         # order, as the planner likes (a regency's 2,700 rows: 55 ms, by id: 105 ms).
@@ -101,7 +105,7 @@ def export_rows(session: Session, coordinator: CoordinatorRow, f: QueueFilter) -
         ids = ordered(select(s.suggestion_id).where(*conditions), f.sort).limit(MAX_EXPORT)
         chosen = [col(s.suggestion_id).in_(ids.scalar_subquery())]
     query = (
-        select(
+        select_columns(
             s.suggestion_id,
             s.score,
             s.created_at,

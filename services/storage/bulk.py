@@ -118,7 +118,9 @@ def update_rows(
     return statement, params
 
 
-def among(conn: Connection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+def among(
+    conn: Connection, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
     """``column IN values``: on PostgreSQL ``= ANY(:array)``, one placeholder."""
     values = list(values)
     if is_postgresql(conn):

@@ -8,13 +8,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from filelock import FileLock
 from filelock import Timeout as TurnstileTimeout
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
+from sqlmodel.sql.expression import Select
 
 from services.storage import models  # noqa: F401  (registers the tables)
 
@@ -92,6 +93,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+def session_engine(session: Session) -> Engine:
+    """The engine a session is bound to (ours are bound to engines, never to a connection):
+    what caches keep their values by."""
+    engine = session.get_bind()
+    if not isinstance(engine, Engine):
+        raise TypeError(f"session bound to {engine!r}, not to an engine")
+    return engine
+
+
+def select_columns(*columns: Any) -> Select[*tuple[Any, ...]]:
+    """``sqlmodel.select`` of five or more columns, which its typed overloads (up to four)
+    do not cover: the same statement, its rows typed ``Any``."""
+    return Select(*columns)
+
+
 def begin_writing(session: Session, lock: str | None = None) -> None:
     """Open the session's transaction as a writer, before its first read.
 
@@ -103,7 +119,8 @@ def begin_writing(session: Session, lock: str | None = None) -> None:
     """
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        driver = cast(sqlite3.Connection, conn.connection.dbapi_connection)  # pysqlite's, open
+        if not driver.in_transaction:
             _begin_immediate(conn)
     elif lock is not None and conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCKS[lock]})

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm.attributes import set_attribute
+from sqlalchemy.orm.base import manager_of_class
 from sqlmodel import Field, SQLModel
 
 from services.storage.types import UTCDateTime, utcnow
@@ -21,37 +32,57 @@ from services.storage.types import UTCDateTime, utcnow
 Row = TypeVar("Row", bound=SQLModel)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The ``Table`` of a table class: SQLAlchemy's declarative mapping sets ``__table__``
+    when the class is made, and neither SQLModel nor SQLAlchemy declares it for a type
+    checker."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set at class creation
+    return table
+
+
+def stored_id(id: int | None) -> int:
+    """The id of a row read from the database (a table's ``id: int | None`` is None only
+    before the row is first flushed)."""
+    if id is None:
+        raise ValueError("the row has no id: it was never stored")
+    return id
+
+
 def construct(table: type[Row], **values: object) -> Row:
     """A new row of ``table`` from values already valid, every column given: built the way
     the ORM builds a row it loads, without SQLModel's validating ``__init__`` (about four
     times faster, for the matcher's hot path)."""
-    missing = table.__table__.columns.keys() - values.keys()  # type: ignore[attr-defined]
+    missing = table_of(table).columns.keys() - values.keys()
     if missing:
         raise TypeError(f"{table.__name__}: no value for {sorted(missing)}")
-    row = table._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    row = manager_of_class(table).new_instance()
     for name, value in values.items():
         set_attribute(row, name, value)
     return row
 
 
-def _utc(**kwargs: object) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+# The column helpers return Any, as SQLModel's Field does: a field declared
+# ``updated_at: datetime = _utc(...)`` keeps its declared type for the type checker.
 
 
-def _rupiah() -> object:
+def _utc(nullable: bool) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _rupiah() -> Any:
     # Rupiah amounts pass 2**31 (Rp3 billion is a common ceiling).
     return Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
-def _json() -> object:
+def _json() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
-def _stamp(nullable: bool = False, **kwargs: object) -> object:
+def _stamp(nullable: bool = False) -> Any:
     """A UTC time set to now when the row is made (None when ``nullable``)."""
     return Field(
-        default_factory=utcnow if not nullable else None,  # type: ignore[arg-type]
-        sa_column=Column(UTCDateTime(), nullable=nullable, **kwargs),  # type: ignore[arg-type]
+        default_factory=utcnow if not nullable else None,
+        sa_column=Column(UTCDateTime(), nullable=nullable),
     )
 
 
@@ -63,11 +94,11 @@ class CooperativeRow(SQLModel, table=True):
     village_code: str = Field(max_length=13)
     regency_code: str = Field(max_length=5, index=True)
     member_count: int
-    business_units: list[str] = _json()  # type: ignore[assignment]
-    commodities: list[str] = _json()  # type: ignore[assignment]
+    business_units: list[str] = _json()
+    commodities: list[str] = _json()
     needs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    financing_need_idr: int | None = _rupiah()  # type: ignore[assignment]
-    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    financing_need_idr: int | None = _rupiah()
+    updated_at: datetime = _utc(nullable=False)
 
 
 class OfferRow(SQLModel, table=True):
@@ -80,16 +111,16 @@ class OfferRow(SQLModel, table=True):
     offer_type: str = Field(max_length=20, index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    business_units: list[str] = _json()  # type: ignore[assignment]
-    commodities: list[str] = _json()  # type: ignore[assignment]
-    regions: list[str] = _json()  # type: ignore[assignment]
+    business_units: list[str] = _json()
+    commodities: list[str] = _json()
+    regions: list[str] = _json()
     min_members: int | None = None
-    min_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
-    max_amount_idr: int | None = _rupiah()  # type: ignore[assignment]
+    min_amount_idr: int | None = _rupiah()
+    max_amount_idr: int | None = _rupiah()
     capacity: int | None = None
     valid_until: date | None = None
-    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    withdrawn_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    updated_at: datetime = _utc(nullable=False)
+    withdrawn_at: datetime | None = _utc(nullable=True)
     withdraw_reason: str = ""
 
     @property
@@ -104,7 +135,7 @@ class OfferWithdrawalRow(SQLModel, table=True):
 
     partner_id: str = Field(primary_key=True, max_length=64)
     offer_id: str = Field(primary_key=True, max_length=64)
-    withdrawn_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    withdrawn_at: datetime = _utc(nullable=False)
     reason: str = ""
 
 
@@ -155,8 +186,8 @@ class SuggestionRow(SQLModel, table=True):
     rank: int  # within the offer's suggestions in the province
     # Which part of the rule put it there: "offer" (among the offer's best in the
     # province), "cooperative" (among the cooperative's best offers), or both.
-    basis: list[str] = _json()  # type: ignore[assignment]
-    explanation: list[dict[str, object]] = _json()  # type: ignore[assignment]
+    basis: list[str] = _json()
+    explanation: list[dict[str, object]] = _json()
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: SuggestionStatus = Field(default=SuggestionStatus.PENDING, max_length=10)
     retract_reason: str | None = None
@@ -164,8 +195,8 @@ class SuggestionRow(SQLModel, table=True):
     # ORM's version counter: a flush of a row that someone else changed meanwhile (e.g. a
     # coordinator's decision while the matcher re-ranks) fails instead of overwriting it.
     version: int = Field(default=1, sa_column=_SUGGESTION_VERSION)
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    updated_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
 
 
 class DeadLetterRow(SQLModel, table=True):
@@ -180,7 +211,7 @@ class DeadLetterRow(SQLModel, table=True):
     # Where it came from (stream:sequence), so a redelivered refusal is kept once.
     source: str = Field(max_length=255, unique=True)
     msg_id: str | None = Field(default=None, max_length=255)
-    received_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    received_at: datetime = _utc(nullable=False)
 
 
 class OutboxRow(SQLModel, table=True):
@@ -223,7 +254,7 @@ class RejectedPairRow(SQLModel, table=True):
     cooperative_fingerprint: str = Field(max_length=64)
     offer_fingerprint: str = Field(max_length=64)
     score: float = 0.0
-    rejected_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    rejected_at: datetime = _utc(nullable=False)
 
 
 # Review (services/review): coordinators, decisions and audit, logins.
@@ -260,7 +291,7 @@ class CoordinatorRow(CoordinatorBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str = Field(max_length=255)
-    created_at: datetime = _stamp()  # type: ignore[assignment]
+    created_at: datetime = _stamp()
 
     @property
     def sees_everything(self) -> bool:
@@ -289,7 +320,7 @@ class DecisionRow(DecisionBase, table=True):
     version: int
     coordinator_id: int = Field(foreign_key="coordinator.id")
     coordinator_username: str = Field(max_length=64)
-    decided_at: datetime = _stamp()  # type: ignore[assignment]
+    decided_at: datetime = _stamp()
 
 
 class AuditRow(SQLModel, table=True):
@@ -299,7 +330,7 @@ class AuditRow(SQLModel, table=True):
     __table_args__ = (Index("ix_review_audit_target", "target", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _stamp()  # type: ignore[assignment]
+    at: datetime = _stamp()
     actor: str = Field(max_length=64)
     action: str = Field(max_length=40)
     target: str = Field(max_length=80)
@@ -317,8 +348,8 @@ class ApiTokenRow(SQLModel, table=True):
     coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     label: str = Field(default="", max_length=100)
-    created_at: datetime = _stamp()  # type: ignore[assignment]
-    revoked_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _stamp()
+    revoked_at: datetime | None = _stamp(nullable=True)
 
 
 class LoginAttemptRow(SQLModel, table=True):
@@ -330,7 +361,7 @@ class LoginAttemptRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64)
     ip: str = Field(max_length=64)
-    at: datetime = _stamp()  # type: ignore[assignment]
+    at: datetime = _stamp()
 
 
 class LoginSessionRow(SQLModel, table=True):
@@ -341,7 +372,7 @@ class LoginSessionRow(SQLModel, table=True):
 
     id_hash: str = Field(max_length=64, primary_key=True)
     coordinator_id: int = Field(foreign_key="coordinator.id", index=True)
-    created_at: datetime = _stamp()  # type: ignore[assignment]
+    created_at: datetime = _stamp()
 
 
 # Notifications (services/notify).
@@ -365,8 +396,8 @@ class NotificationRow(SQLModel, table=True):
     kind: str = Field(max_length=20)
     title: str = Field(max_length=300)
     body: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    read_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    read_at: datetime | None = _utc(nullable=True)
 
 
 class WebhookEndpointRow(SQLModel, table=True):
@@ -380,7 +411,7 @@ class WebhookEndpointRow(SQLModel, table=True):
     # Shown once at registration; needed in clear to sign every delivery.
     secret: str = Field(max_length=128)
     active: bool = True
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
 
 
 class WebhookDeliveryStatus(StrEnum):
@@ -403,10 +434,10 @@ class WebhookDeliveryRow(SQLModel, table=True):
     endpoint_id: int = Field(index=True)
     status: WebhookDeliveryStatus = Field(default=WebhookDeliveryStatus.PENDING, max_length=10)
     attempts: int = 0
-    next_attempt_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    next_attempt_at: datetime = _utc(nullable=False)
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    delivered_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    delivered_at: datetime | None = _utc(nullable=True)
 
 
 class ReminderRow(SQLModel, table=True):
@@ -418,4 +449,4 @@ class ReminderRow(SQLModel, table=True):
     period_index: int = Field(primary_key=True)
     regency_code: str = Field(max_length=5)
     notification_id: str = Field(max_length=64)
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)

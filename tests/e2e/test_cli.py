@@ -148,11 +148,11 @@ def test_run_starts_an_embedded_nats_when_none_is_reachable_and_stops_on_sigint(
 
         async def streams() -> list[str]:
             nc = await nats.connect(url)
-            names = []
+            names: list[str] = []
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and "KOPDES_INPUT" not in names:
-                names = await nc.jetstream().streams_info()
-                names = [s.config.name for s in names]
+                infos = await nc.jetstream().streams_info()
+                names = [s.config.name for s in infos if s.config.name is not None]
             await nc.close()
             return names
 

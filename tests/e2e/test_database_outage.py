@@ -45,7 +45,9 @@ class SqliteLock:
     """Another process's exclusive write lock on the SQLite file."""
 
     def __init__(self, database_url: str) -> None:
-        self.path = make_url(database_url).database
+        path = make_url(database_url).database
+        assert path is not None, "a SQLite URL names its file"
+        self.path = path
         self.connection: sqlite3.Connection | None = None
 
     def begin(self) -> None:

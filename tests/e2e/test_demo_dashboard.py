@@ -59,7 +59,9 @@ def test_demo_serves_the_dashboard_with_its_data(tmp_path):
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as web:
             page = web.get("/login")
-            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            token_field = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token_field is not None, "the login form carries a CSRF token"
+            token = token_field.group(1)
             login = web.post(
                 "/login",
                 data={
@@ -70,7 +72,9 @@ def test_demo_serves_the_dashboard_with_its_data(tmp_path):
             )
             assert login.status_code == 303
             queue = web.get("/")
-            waiting = int(re.search(r"([\d.]+) menunggu", queue.text).group(1).replace(".", ""))
+            shown = re.search(r"([\d.]+) menunggu", queue.text)
+            assert shown is not None, "the dashboard shows how many suggestions wait"
+            waiting = int(shown.group(1).replace(".", ""))
             assert waiting > 0, "the dashboard shows the demo's suggestions"
             assert "Koperasi" in queue.text and "Kalimantan Barat" in queue.text
     finally:

@@ -152,7 +152,7 @@ async def test_crash_between_commit_and_publish_publishes_once(process, nats_ser
         # and JetStream drops the copies by Nats-Msg-Id.
         process.kill()
         with Session(engine) as session:
-            session.exec(update(OutboxRow).values(published_at=None))  # type: ignore[call-overload]
+            session.exec(update(OutboxRow).values(published_at=None))
             session.commit()
         process.start()
         await eventually(lambda: all(r.published_at is not None for r in committed()), timeout=60)

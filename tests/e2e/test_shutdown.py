@@ -25,6 +25,7 @@ BOUND_SECONDS = 40 + 10  # and the interpreter's own start and exit
 @contextmanager
 def locked_dead_letters(database_url: str) -> Iterator[None]:
     """Another client holds the table ingest writes refusals to: its handler hangs."""
+    conn: sqlite3.Connection | psycopg.Connection[tuple[object, ...]]
     if database_url.startswith("sqlite"):
         conn = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
         conn.execute("BEGIN EXCLUSIVE")

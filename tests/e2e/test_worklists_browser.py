@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services.review.accounts import add_coordinator
 from services.review.models import CoordinatorCreate
@@ -180,6 +181,7 @@ async def test_search_filter_berikutnya_and_export(settings, tmp_path, viewport)
             download = await download_info.value
             assert download.suggested_filename == "antrean-saran.xlsx"
             sheet = load_workbook(io.BytesIO(Path(await download.path()).read_bytes())).active
+            assert isinstance(sheet, Worksheet)
             values = list(sheet.values)
             assert values[0][0] == "ID saran" and len(values) == 2
             assert values[1][0] == rows[0]["ID saran"]

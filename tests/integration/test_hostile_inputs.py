@@ -145,6 +145,7 @@ async def test_each_hostile_input_is_refused_at_once_and_stored(settings):
             offers = session.exec(select(OfferRow)).all()
         assert len(stored) == len(CASES)
         long_id = next(r for r in stored if r.msg_id and r.msg_id.startswith("xxx"))
+        assert long_id.msg_id is not None
         assert len(long_id.msg_id) == 255 and long_id.msg_id.endswith("[cut from 306 chars]")
         long_subject = next(r for r in stored if r.subject.startswith("kopdes.offer.upserted.pp"))
         assert len(long_subject.subject) == 255

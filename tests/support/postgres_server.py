@@ -23,7 +23,7 @@ import shutil
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,13 +79,16 @@ def throwaway_postgres() -> Iterator[str]:
         warnings.simplefilter("ignore")
         import pgserver
 
+    # pgserver makes one function per PostgreSQL program at import, unseen by a type checker.
+    initdb: Callable[..., str] = pgserver.initdb  # type: ignore[attr-defined]  # made at import
+    pg_ctl: Callable[..., str] = pgserver.pg_ctl  # type: ignore[attr-defined]  # made at import
     root = Path(tempfile.mkdtemp(prefix="kopdes-test-pg-"))
     pgdata = root / "data"
     pgdata.mkdir()
     user = _give_to_system_user(pgdata) if _as_root() else None
     started = False
     try:
-        pgserver.initdb(
+        initdb(
             ["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"],
             pgdata=pgdata,
             user=user,
@@ -94,7 +97,7 @@ def throwaway_postgres() -> Iterator[str]:
         for attempt in range(3):  # a free port may be taken before the server binds it
             port = free_port()
             try:
-                pgserver.pg_ctl(
+                pg_ctl(
                     [
                         "-w",
                         "-t",
@@ -123,5 +126,5 @@ def throwaway_postgres() -> Iterator[str]:
         yield f"{server}/{DATABASE}"
     finally:
         if started:
-            pgserver.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
         shutil.rmtree(root, ignore_errors=True)

@@ -102,7 +102,7 @@ def unfinished_work(database_url: str) -> int:
 
 def log_messages(data_dir: Path) -> list[str]:
     """The messages of a service started with KOPDES_LOG_FORMAT=json."""
-    messages = []
+    messages: list[str] = []
     path = data_dir / "service.log"
     if not path.exists():
         return messages
@@ -166,9 +166,11 @@ async def assert_applied_once(js, database_url: str, cooperatives, offers) -> No
     kinds = Counter(m.subject for m in published)
     assert kinds["kopdes.match.suggested"] >= len(suggestions)
     last = {json.loads(m.data)["suggestion_id"]: m.subject for m in published}
-    for suggestion_id, row in suggestions.items():
+    for suggestion_id, suggestion in suggestions.items():
         expected = (
-            "kopdes.match.retracted" if row.status == "retracted" else "kopdes.match.suggested"
+            "kopdes.match.retracted"
+            if suggestion.status == "retracted"
+            else "kopdes.match.suggested"
         )
         assert last[suggestion_id] == expected
 

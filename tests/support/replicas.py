@@ -201,8 +201,8 @@ async def check_invariants(js: JetStreamContext, database_url: str, work: Worklo
         shortlist = Shortlist(province, rule, date.today())
         for row in coops.values():
             shortlist.upsert_cooperative(cooperative_of(row))
-        for row in offer_rows.values():
-            shortlist.upsert_offer(offer_of(row))
+        for offer_row in offer_rows.values():
+            shortlist.upsert_offer(offer_of(offer_row))
         expected |= set(select_pairs(shortlist.index, rule, date.today()))
     pending = {
         (f"{s.partner_id}/{s.offer_id}", s.cooperative_id)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas import CooperativeProfile, OfferWithdrawn, PartnerOffer
 from tests.support import builders
 
 
-def refused(model: type, payload: dict) -> str:
+def refused(model: type[BaseModel], payload: dict) -> str:
     with pytest.raises(ValidationError) as info:
         model.model_validate(payload)
     return str(info.value)
@@ -156,7 +156,7 @@ def test_term_lists_are_bounded():
     assert "commodities" in refused(CooperativeProfile, builders.profile(commodities=["x" * 201]))
 
 
-def _reason(model: type, payload: dict) -> str:
+def _reason(model: type[BaseModel], payload: dict) -> str:
     from services.ingest.intake import describe_validation_error
 
     with pytest.raises(ValidationError) as info:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import random
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from schemas.events import PartnerOffer
 from schemas.regions import Region, region_table
@@ -93,7 +94,7 @@ class OfferMaker:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def add(self, partner_id: str, product: str, region_slug: str, **fields: object) -> None:
+    def add(self, partner_id: str, product: str, region_slug: str, **fields: Any) -> None:
         base = f"{partner_id}-{product}-{region_slug}"[:52].rstrip("-")
         same = (partner_id, product, str(fields.get("regions")), fields.get("title"))
         if self.distinct and same in self.offered:

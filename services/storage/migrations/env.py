@@ -7,6 +7,8 @@ or from ``Settings().sqlalchemy_url``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection, Engine
 
@@ -21,7 +23,7 @@ from services.storage.migrate import render_item, target_metadata
 config = context.config
 metadata = target_metadata()
 
-OPTIONS = {
+OPTIONS: dict[str, Any] = {
     "target_metadata": metadata,
     # SQLite cannot ALTER most things: batch mode copies the table instead.
     "render_as_batch": True,

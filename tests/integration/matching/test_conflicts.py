@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,7 +24,7 @@ from services.storage.types import utcnow
 
 def suggestion(**changes: object) -> SuggestionRow:
     now = utcnow()
-    values = dict(
+    values: dict[str, Any] = dict(
         suggestion_id="sg-1",
         partner_id="bri",
         offer_id="kur",
@@ -39,7 +40,7 @@ def suggestion(**changes: object) -> SuggestionRow:
         version=1,
     )
     values.update(changes)
-    return SuggestionRow(**values)  # type: ignore[arg-type]
+    return SuggestionRow(**values)
 
 
 def test_a_stale_suggestion_flush_is_transient(engine):
@@ -106,6 +107,7 @@ def test_replicas_racing_on_one_cooperative_end_with_the_newest(engine, database
         )
         for i in (3, 7, 1, 8, 5, 2, 6, 4)
     ]
+    # A Runtime's engine and settings are all Ingest uses of it.
     ingest = Ingest(FakeRuntime(engine, Settings(database_url=database_url)))  # type: ignore[arg-type]
     start = threading.Barrier(len(versions))
     errors: list[BaseException] = []

@@ -112,7 +112,11 @@ def test_webhook_api_is_for_admins_and_retries_failed_deliveries(client, engine,
         notify(session, a, "KDMP-a", 9)
     with session_scope(engine) as session:
         [delivery] = session.exec(select(WebhookDeliveryRow)).all()
-        delivery.status, delivery.attempts, delivery.last_error = "failed", 8, "HTTP 500: x"
+        delivery.status, delivery.attempts, delivery.last_error = (
+            WebhookDeliveryStatus.FAILED,
+            8,
+            "HTTP 500: x",
+        )
         delivery_id = delivery.id
     failed = client.get("/api/v1/webhook-deliveries/failed", headers=ADMIN).json()
     assert [d["id"] for d in failed] == [delivery_id] and failed[0]["last_error"] == "HTTP 500: x"
@@ -159,7 +163,8 @@ def test_pages_show_the_inbox_in_scope_and_failed_deliveries_with_retry(client, 
         notify(session, a, "KDMP-a", 9)
     with session_scope(engine) as session:
         [delivery] = session.exec(select(WebhookDeliveryRow)).all()
-        delivery.status, delivery.last_error = "failed", "tidak ada jawaban dalam 10 detik"
+        delivery.status = WebhookDeliveryStatus.FAILED
+        delivery.last_error = "tidak ada jawaban dalam 10 detik"
         delivery_id = delivery.id
     page = client.get("/admin/webhook", headers=ADMIN)
     assert "tidak ada jawaban dalam 10 detik" in page.text and "Kirim ulang" in page.text

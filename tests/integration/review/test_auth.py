@@ -81,7 +81,7 @@ def test_successful_login_clears_earlier_failures(client):
 def test_every_form_post_needs_the_csrf_token(app, seeded):
     client = logged_in(app, "pmo.kalbar")
     sid = seeded.sid("61.12.01.2004")
-    posts = {
+    posts: dict[str, dict[str, object]] = {
         "/login": {"username": "pmo.kalbar", "password": PASSWORD},
         "/logout": {},
         f"/suggestions/{sid}/decide": {

@@ -115,6 +115,7 @@ def test_a_renamed_cooperative_is_found_once_the_names_are_rebuilt(engine, seede
     assert search.search(engine, "Sungai Raya").village_codes  # the names, built now
     with Session(engine) as session:
         row = session.get(CooperativeRow, coop_id(SAMBAS))
+        assert row is not None
         row.name, row.updated_at = "Koperasi Tani Makmur Sejahtera", utcnow()
         session.add(row)
         session.commit()

@@ -7,7 +7,7 @@ import threading
 
 from sqlmodel import Session, col, select
 
-from schemas import MatchDecision, MatchSuggestion, internal
+from schemas import Decision, MatchDecision, MatchSuggestion, internal
 from schemas.internal import PairDecided
 from services.review import decisions
 from services.storage.models import AuditRow, CoordinatorRow, DecisionRow, OutboxRow
@@ -109,9 +109,7 @@ def test_concurrent_submits_of_one_suggestion_make_one_decision(engine, seeded):
     def attempt() -> None:
         barrier.wait()
         try:
-            decisions.decide(
-                engine, admin, sid, decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1
-            )
+            decisions.decide(engine, admin, sid, Decision.APPROVED, "sesuai_kebutuhan", "", 1)
             results.append("ok")
         except decisions.Conflict:
             results.append("conflict")
@@ -171,7 +169,7 @@ def test_concurrent_approvals_for_the_last_place_let_one_through(engine, seeded)
         engine,
         admin,
         seeded.sid(SAMBAS, "bulog"),
-        decisions.Decision.APPROVED,
+        Decision.APPROVED,
         "sesuai_kebutuhan",
         "",
         1,
@@ -183,9 +181,7 @@ def test_concurrent_approvals_for_the_last_place_let_one_through(engine, seeded)
     def attempt(sid: str) -> None:
         barrier.wait()
         try:
-            decisions.decide(
-                engine, admin, sid, decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1
-            )
+            decisions.decide(engine, admin, sid, Decision.APPROVED, "sesuai_kebutuhan", "", 1)
             results[sid] = "ok"
         except decisions.Conflict as refused:
             results[sid] = refused.message
@@ -359,7 +355,7 @@ def test_the_matcher_cannot_overwrite_a_decision_made_meanwhile(engine, seeded):
         admin = session.exec(select(CoordinatorRow).where(CoordinatorRow.username == "admin")).one()
     sid = seeded.sid(SAMBAS)
     rank = seeded.row(sid).rank
-    decisions.decide(engine, admin, sid, decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1)
+    decisions.decide(engine, admin, sid, Decision.APPROVED, "sesuai_kebutuhan", "", 1)
     shortlist = Shortlist("61", Rule(), date.today())
     key, cid = "bri/kur-kalbar", coop_id(SAMBAS)
     changes = repository.Changes(

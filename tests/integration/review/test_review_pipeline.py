@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from sqlmodel import Session, select
 
-from schemas import MatchDecision
+from schemas import Decision, MatchDecision
 from services.review import decisions
 from services.review.accounts import add_coordinator, create_token
 from services.review.models import CoordinatorCreate
@@ -98,7 +98,7 @@ async def test_a_rejected_pair_returns_only_after_a_material_change(settings):
         [suggested] = h.suggested
         sid = suggested["suggestion_id"]
         decisions.decide(
-            engine, coordinator, sid, decisions.Decision.REJECTED, "tidak_sesuai_kebutuhan", "", 1
+            engine, coordinator, sid, Decision.REJECTED, "tidak_sesuai_kebutuhan", "", 1
         )
 
         # Newer profile and offer versions, but nothing that matching looks at changed.
@@ -130,9 +130,7 @@ async def test_a_rejected_pair_returns_only_after_a_material_change(settings):
         assert row.status == "pending" and row.version == 3
 
         # Rejected again; then the offer names produce it buys: suggested once more.
-        decisions.decide(
-            engine, coordinator, sid, decisions.Decision.REJECTED, "koperasi_belum_siap", "", 3
-        )
+        decisions.decide(engine, coordinator, sid, Decision.REJECTED, "koperasi_belum_siap", "", 3)
         await h.publish(
             BRI_OFFERS,
             builders.offer(commodities=["padi"], updated_at="2026-11-07T08:00:00+07:00"),
@@ -154,7 +152,7 @@ async def test_an_approved_pair_is_never_suggested_again(settings):
             engine,
             coordinator,
             suggested["suggestion_id"],
-            decisions.Decision.APPROVED,
+            Decision.APPROVED,
             "sesuai_kebutuhan",
             "",
             1,

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from schemas import Decision
 from services.review import decisions
 from services.review.scope import ScopeError, validate_scope
 from services.storage.models import OutboxRow, Role
@@ -200,5 +201,5 @@ def test_a_disabled_coordinator_sees_nothing(engine, seeded):
         assert queue(session, row, QueueFilter()).total == 0
     with pytest.raises(decisions.NotFound):
         decisions.decide(
-            engine, row, seeded.sid(SAMBAS), decisions.Decision.APPROVED, "sesuai_kebutuhan", "", 1
+            engine, row, seeded.sid(SAMBAS), Decision.APPROVED, "sesuai_kebutuhan", "", 1
         )

@@ -10,9 +10,9 @@ from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from services.storage import bulk
-from services.storage.models import SuggestionRow, SuggestionStatus
+from services.storage.models import SuggestionRow, SuggestionStatus, table_of
 
-SUGGESTION: Table = SuggestionRow.__table__  # type: ignore[attr-defined]
+SUGGESTION: Table = table_of(SuggestionRow)
 WIB = timezone(timedelta(hours=7))
 
 
@@ -42,7 +42,7 @@ def row(n: int, **changes: object) -> dict[str, object]:
 
 def stored(engine: Engine) -> dict[str, SuggestionRow]:
     with Session(engine) as session:
-        rows = session.exec(select(SuggestionRow)).scalars().all()  # type: ignore[call-overload]
+        rows = session.scalars(select(SuggestionRow)).all()
         return {r.suggestion_id: r for r in rows}
 
 
@@ -96,10 +96,10 @@ def test_update_rows_and_among(engine: Engine) -> None:
             {"suggestion_id": "s001", "rank": 9, "basis": ["cooperative"]},
             {"suggestion_id": "s003", "rank": 7, "basis": []},
         ]
-        statement, params = bulk.update_rows(
+        update, params = bulk.update_rows(
             conn, SUGGESTION, "suggestion_id", quiet, SUGGESTION.c.status == "pending"
         )
-        conn.execute(statement, params)
+        conn.execute(update, params)
         ids = conn.execute(
             select(SUGGESTION.c.suggestion_id).where(
                 bulk.among(conn, SUGGESTION.c.suggestion_id, ["s000", "s003", "nope"])

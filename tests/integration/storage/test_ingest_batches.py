@@ -32,6 +32,7 @@ class FakeRuntime:
 
 
 def ingest_for(engine: Engine, database_url: str) -> Ingest:
+    # A Runtime's engine and settings are all Ingest uses of it.
     return Ingest(FakeRuntime(engine, Settings(database_url=database_url)))  # type: ignore[arg-type]
 
 
@@ -100,7 +101,8 @@ def test_a_batch_stores_the_newest_version_and_announces_it_once(engine, databas
     assert ingest.process(again) == [ACK] * len(batch)
     assert announced(engine) == before
     with Session(engine) as session:
-        assert session.get(CooperativeRow, "a").member_count == 3  # type: ignore[union-attr]
+        row = session.get(CooperativeRow, "a")
+        assert row is not None and row.member_count == 3
 
 
 def test_a_bad_message_in_a_batch_is_dead_lettered_and_the_others_applied(engine, database_url):

@@ -107,11 +107,11 @@ async def test_a_real_stream_gets_the_outbox_in_order_once(engine, nats_client):
 
     relayed = await js.stream_info("RELAYED")
     got = [
-        (await js.get_msg("RELAYED", seq)).headers["Nats-Msg-Id"]  # type: ignore[index]
+        (await js.get_msg("RELAYED", seq)).headers["Nats-Msg-Id"]
         for seq in range(1, relayed.state.last_seq + 1)
     ]
     assert got == [m for m, s in zip(ids, subjects, strict=True) if s == "relayed.a"]
-    assert (await js.get_msg("ELSEWHERE", 1)).headers["Nats-Msg-Id"] == ids[700]  # type: ignore[index]
+    assert (await js.get_msg("ELSEWHERE", 1)).headers["Nats-Msg-Id"] == ids[700]
 
 
 async def test_relays_of_several_processes_publish_each_row_once_in_order(engine):

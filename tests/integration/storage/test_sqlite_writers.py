@@ -7,10 +7,12 @@ only when the busy one stops.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pydantic import BaseModel
@@ -33,7 +35,7 @@ def write_through_begin_writing(engine: Engine) -> None:
 
 def mark_outbox_rows_published(engine: Engine) -> None:
     """The outbox relay's write, after a chunk is acknowledged."""
-    relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]
+    relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]  # these steps send nothing
     claim = relay._claim()
     assert claim is not None  # SQLite: never held by another relay
     session, rows = claim
@@ -95,5 +97,6 @@ def test_an_in_memory_database_still_begins_as_a_writer() -> None:
     engine = make_engine("sqlite://")
     with session_scope(engine) as session:
         begin_writing(session)
-        assert session.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        driver = cast(sqlite3.Connection, session.connection().connection.dbapi_connection)
+        assert driver.in_transaction
     engine.dispose()

@@ -118,7 +118,9 @@ def test_connection_dropped_at_commit_is_transient(postgres_through_proxy):
 def test_sqlite_locked_by_another_writer_is_transient(sqlite_url):
     engine = make_engine(sqlite_url, busy_timeout=0.2)
     SQLModel.metadata.create_all(engine)
-    other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+    database = make_url(sqlite_url).database
+    assert database is not None
+    other = sqlite3.connect(database, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
         assert run(engine, insert, 1) == [Retry(0.1, transient=True)]

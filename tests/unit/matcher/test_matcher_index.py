@@ -1,6 +1,7 @@
 import random
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,8 @@ LADA = Offer(
 )
 
 
-def coop(cid: str, village: str = "61.01.01.2001", **kw: object) -> Cooperative:
-    return Cooperative(cid, village, 50, **kw)  # type: ignore[arg-type]
+def coop(cid: str, village: str = "61.01.01.2001", **kw: Any) -> Cooperative:
+    return Cooperative(cid, village, 50, **kw)
 
 
 def ids(matches: list) -> list[str]:
@@ -108,7 +109,9 @@ def test_remove_cooperative(index: MatchIndex) -> None:
 def test_score_of_one_pair(index: MatchIndex) -> None:
     m = index.score(LADA.key, "a", AS_OF)
     assert m is not None
-    assert m == score_pair(LADA, index.cooperative("a"))  # type: ignore[arg-type]
+    cooperative = index.cooperative("a")
+    assert cooperative is not None
+    assert m == score_pair(LADA, cooperative)
     assert index.score(LADA.key, "far", AS_OF) is None  # outside the region
     assert index.score("nobody/none", "a", AS_OF) is None
     assert index.score(LADA.key, "nobody", AS_OF) is None
@@ -237,7 +240,9 @@ def test_pair_scores_follow_changes_of_either_side(index: MatchIndex) -> None:
     gives the score computed afresh, never the kept one."""
 
     def fresh(cooperative_id: str) -> float | None:
-        m = score_pair(index.offer(LADA.key), index.cooperative(cooperative_id))  # type: ignore[arg-type]
+        offer, cooperative = index.offer(LADA.key), index.cooperative(cooperative_id)
+        assert offer is not None and cooperative is not None
+        m = score_pair(offer, cooperative)
         return m.score if m else None
 
     before = index.pair_score(LADA.key, "b", AS_OF)

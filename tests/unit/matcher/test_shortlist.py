@@ -289,7 +289,8 @@ def test_a_member_count_change_moves_nothing_unless_it_crosses_an_offers_floor()
     for members in (41, 35, 30):  # still at or above the floor: nothing to recompute
         sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=members))
         assert sl.settle() == []
-    assert sl.index.cooperative("k1").member_count == 30  # the value itself is current
+    current = sl.index.cooperative("k1")
+    assert current is not None and current.member_count == 30  # the value itself is current
     sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=29))
     assert sl.settle() == [Retracted("p4/kopi", "k1", NO_LONGER_ELIGIBLE)]
     sl.upsert_cooperative(cooperative(1, village=2, commodities=5, members=31))
