@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pydantic import BaseModel
 from sqlalchemy import Engine, Row, Table, func, text, update
 from sqlalchemy import select as select_core
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from services.platform.observability import count_published
@@ -31,7 +32,9 @@ from services.storage.types import utcnow
 log = logging.getLogger(__name__)
 OUTBOX: Table = table_of(OutboxRow)
 
-# While another process's relay holds the unsent rows: how soon to look again.
+# How long a relay waits for another process's relay to finish its chunk (it is handed
+# the lock the moment the other commits), and how soon it tries again after that.
+LOCK_WAIT_MS = 2000
 BUSY_SECONDS = 0.01
 
 Publish = Callable[[str, bytes, str], Awaitable[None]]
@@ -87,19 +90,22 @@ class OutboxRelay:
         (JetStream drops the copies, but each costs a publish in both processes) and mark
         them in a different order (deadlocks). So one relay at a time holds the unsent rows,
         through an advisory lock kept to ``_release``: the next one reads what is left, and
-        the stream receives them in order. Tried, not waited for: a relay never blocks a
-        thread on another. SQLite serves one process: a read, no lock (the write lock
-        would hold the matcher's writes back while the chunk is published)."""
+        the stream receives them in order. Waited for a bounded time, not polled: a
+        relay must not hold a thread on another for ever. SQLite serves one process: a
+        read, no lock (the write lock would hold the matcher's writes back while the chunk
+        is published)."""
         session = Session(self._engine)
         try:
             conn = session.connection()
             shared = conn.dialect.name == "postgresql"
             if shared:
-                held = conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"),
-                    {"key": ADVISORY_LOCKS["outbox_relay"]},
-                ).scalar_one()
-                if not held:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
+                try:
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": ADVISORY_LOCKS["outbox_relay"]},
+                    )
+                except OperationalError:  # still held: that relay publishes ours too
                     session.close()
                     return None
             query = (
@@ -146,8 +152,8 @@ class OutboxRelay:
             while True:
                 claim = await _claimed(asyncio.ensure_future(asyncio.to_thread(self._claim)))
                 if claim is None:
-                    # Another process's relay publishes the unsent rows, ours among them;
-                    # look again in a moment for what it leaves (rows committed since).
+                    # Another process's relay is still publishing the unsent rows, ours
+                    # among them; try again for what it leaves (rows committed since).
                     await asyncio.sleep(BUSY_SECONDS)
                     continue
                 session, rows = claim
