@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from schemas import internal
 from services.demo.synthetic import national
 from services.ingest.service import Ingest
-from services.matching import Matcher
+from services.matching.service import Matcher
 from services.platform.consuming import Delivery
 from services.platform.database import engine_from_settings
 from services.platform.publishing import encode_event

@@ -1,5 +1,4 @@
-"""The matcher service: province shortlists in memory, owned by one process at a time."""
+"""The matcher service: province shortlists in memory, owned by one process at a time.
 
-from services.matching.service import Matcher, matcher_service
-
-__all__ = ["Matcher", "matcher_service"]
+``service`` runs it, ``repository`` reads and writes its rows, ``ownership`` decides which
+provinces this process holds."""

@@ -78,3 +78,45 @@ def test_dependencies_flow_one_way() -> None:
     against |= {(a, b) for a, b in edges if LEVEL[a] == LEVEL[b] == 1 and (b, a) in edges}
     assert against - NOT_YET == set(), "imports against the flow"
     assert NOT_YET - against == set(), "moved already: take them off NOT_YET"
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each of our modules -> ours it imports when it is loaded (module level)."""
+    paths = {}
+    for package in ("services", "matcher", "schemas"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+                paths[name.removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue  # an import inside a function or under TYPE_CHECKING runs later
+            edges[name] |= {t for t in targets if t in paths and t != name}
+    return edges
+
+
+def test_no_import_cycles() -> None:
+    edges = module_imports()
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        if module in path:
+            cycle = [*path[path.index(module) :], module]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        path.append(module)
+        for target in sorted(edges[module]):
+            visit(target)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(edges):
+        visit(module)
