@@ -48,9 +48,6 @@ class Inbox:
     def put(self, msg: Msg, *, urgent: bool = False) -> None:
         self._queue.put_nowait((not urgent, next(self._order), msg))
 
-    def waiting(self) -> int:
-        return self._queue.qsize()
-
     async def take(self, limit: int) -> list[Msg]:
         """The next message (waiting for one), with whatever else waits, up to ``limit``."""
         msgs = [(await self._queue.get())[2]]

@@ -69,7 +69,7 @@ def make_engine(
 
 
 # pg_advisory_xact_lock keys of the locks that serialize one kind of work across processes.
-ADVISORY_LOCKS = {"matcher": 0x6B6F_7064_6573_01, "outbox_relay": 0x6B6F_7064_6573_02}
+ADVISORY_LOCKS = {"outbox_relay": 0x6B6F_7064_6573_02}
 
 
 def reset_schema(url: str) -> None:
@@ -108,22 +108,20 @@ def select_columns(*columns: Any) -> Select[*tuple[Any, ...]]:
     return Select(*columns)
 
 
-def begin_writing(session: Session, lock: str | None = None) -> None:
+def begin_writing(session: Session) -> None:
     """Open the session's transaction as a writer, before its first read.
 
     SQLite: ``BEGIN IMMEDIATE`` takes the one write lock now (waiting the busy timeout), so
     what the transaction reads cannot change before it writes: the Python driver would
     otherwise begin only at the first write, after the reads. PostgreSQL: row locks
-    (``FOR UPDATE``) do that per row; ``lock`` names an advisory lock held to the commit,
-    for work whose rows are not known up front. Call it first in the session.
+    (``FOR UPDATE``) do that per row, ``lock_entities`` for rows that may not exist yet.
+    Call it first in the session.
     """
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         driver = cast(sqlite3.Connection, conn.connection.dbapi_connection)  # pysqlite's, open
         if not driver.in_transaction:
             _begin_immediate(conn)
-    elif lock is not None and conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCKS[lock]})
 
 
 # SQLite's busy handler backs off to sleeping 100 ms or more between tries, so a writer
