@@ -14,9 +14,10 @@ the caches of the scope still cold), ``bytes`` (the body as served, before compr
 and ``gzip_bytes`` (as transferred with ``Accept-Encoding: gzip``).
 
 Run: ``uv run python benchmarks/bench_review.py [--scale 0.1] [--keep] [--pending N]
-[--legacy]``. ``KOPDES_BENCH_DATABASE_URL`` selects PostgreSQL (schema ``public`` is dropped
-first unless ``--keep`` finds suggestions there already). ``--legacy`` pages with ``page=N``
-only (for measuring the code before keyset pagination, search and exports existed).
+[--legacy] [--only REGEX]``. ``KOPDES_BENCH_DATABASE_URL`` selects PostgreSQL (schema
+``public`` is dropped first unless ``--keep`` finds suggestions there already). ``--legacy``
+pages with ``page=N`` only (for measuring the code before keyset pagination, search and
+exports existed). ``--only`` times the pages whose name matches (``--only export``).
 
 ``--pending N`` (PostgreSQL): the province rule leaves fewer pending suggestions than a
 national rollout will hold, so the table is topped up to ``N`` pending with extra rows made
@@ -355,6 +356,9 @@ def main() -> None:
     parser.add_argument(
         "--pending", type=int, default=0, help="top up to this many pending (PostgreSQL)"
     )
+    parser.add_argument(
+        "--only", default="", help="time only the pages whose name matches this regex"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kopdes-review-") as tmp:
@@ -402,6 +406,8 @@ def main() -> None:
             for role, (username, filters) in roles.items():
                 client = logged_in(base, username)
                 for page, path in pages(parts.engine, username, filters, role, args.legacy):
+                    if not re.search(args.only, page):
+                        continue
                     row = {"page": page, "role": role, "path": path}
                     row.update(measure(client, path, args.rounds))
                     print(json.dumps(row, ensure_ascii=False), flush=True)
@@ -414,6 +420,8 @@ def main() -> None:
                 if not args.legacy:
                     api.append(("api_queue_last", "/api/v1/suggestions?end=1"))
                 for page, path in api:
+                    if not re.search(args.only, page):
+                        continue
                     row = {"page": page, "role": role, "path": path}
                     row.update(measure(client, path, args.rounds, auth))
                     print(json.dumps(row, ensure_ascii=False), flush=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from fastapi.responses import Response
 
@@ -18,9 +19,9 @@ from services.platform.localtime import WIB
 from services.review import xlsx
 from services.review.labels import OFFER_TYPE_LABELS
 from services.review.overview import Overview
-from services.review.worklist import ExportItem
+from services.review.worklist import ExportRow, OfferNames
 
-Table = tuple[list[str], list[list[object]]]
+Table = tuple[list[str], Sequence[Sequence[object]]]
 
 QUEUE_COLUMNS = [
     "ID saran",
@@ -51,31 +52,47 @@ OVERVIEW_COLUMNS = [
 ]
 
 
-def queue_table(items: list[ExportItem], now: datetime) -> Table:
+@lru_cache(maxsize=1 << 17)  # the villages (83,000 nationally), each kept once
+def _places(village: str) -> tuple[str, str, str, str]:
+    """The names of a village, its district, regency and province."""
     table = region_table()
-    rows: list[list[object]] = []
-    for s in items:
-        village = s.village_code
-        rows.append(
-            [
-                s.suggestion_id,
-                round(s.score),
-                s.created_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M"),
-                s.waiting_days(now),
-                s.cooperative_name,
-                s.cooperative_id,
-                table.name(village),
-                table.name(village[:8]),
-                table.name(village[:5]),
-                table.name(village[:2]),
+    return (
+        table.name(village),
+        table.name(village[:8]),
+        table.name(village[:5]),
+        table.name(village[:2]),
+    )
+
+
+def queue_table(rows: Sequence[ExportRow], offers: OfferNames, now: datetime) -> Table:
+    """The queue's columns for ``rows`` (``worklist.export_rows``), with the offers' names."""
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)
+    wib = WIB.utcoffset(None)
+    labels = OFFER_TYPE_LABELS
+    table: list[tuple[object, ...]] = []
+    append = table.append
+    for sid, score, created, cooperative_id, name, village, partner_id, offer_id in rows:
+        if created.tzinfo is not None:  # read as UTC without a zone; this only in case
+            created = created.astimezone(UTC).replace(tzinfo=None)
+        partner_name, offer_type, title = offers.get((partner_id, offer_id), (partner_id, "", ""))
+        append(
+            (
+                sid,
+                round(score),
+                # As strftime("%Y-%m-%d %H:%M") writes it, in a fifth of the time.
+                (created + wib).isoformat(" ", "minutes"),
+                max(0, (now_utc - created).days),
+                name,
+                cooperative_id,
+                *_places(village),
                 village,
-                s.partner_name,
-                s.partner_id,
-                OFFER_TYPE_LABELS.get(s.offer_type, s.offer_type),
-                s.offer_title,
-            ]
+                partner_name,
+                partner_id,
+                labels.get(offer_type, offer_type),
+                title,
+            )
         )
-    return QUEUE_COLUMNS, rows
+    return QUEUE_COLUMNS, table
 
 
 def overview_table(o: Overview) -> Table:

@@ -420,8 +420,9 @@ def export_queue(
     writer = export.WRITERS.get(kind)
     if writer is None:
         raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
-    rows = export.queue_table(worklist.export_rows(session, coordinator, f), datetime.now(UTC))
-    return writer(rows, "antrean-saran")
+    rows = worklist.export_rows(session, coordinator, f)
+    offers = worklist.offer_names(session, {(r[6], r[7]) for r in rows})
+    return writer(export.queue_table(rows, offers, datetime.now(UTC)), "antrean-saran")
 
 
 @router.get("/overview.{kind}")

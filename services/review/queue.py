@@ -78,7 +78,7 @@ def queue_item(row: Any) -> QueueItem:
     return QueueItem(row[0], row[1], row[2], row[3], row[4])
 
 
-def _sort_key(sort: Sort) -> tuple[Any, bool]:
+def sort_key(sort: Sort) -> tuple[Any, bool]:
     """The column a sort orders by (the suggestion id breaks ties) and whether it descends."""
     return {
         "score": (col(SuggestionRow.score), True),
@@ -119,14 +119,14 @@ class BadCursor(ValueError):
 
 def _beyond(sort: Sort, cursor: str, forward: bool) -> ColumnElement[bool]:
     """Rows after the cursor in the sort's order (``forward``), or before it."""
-    column, descending = _sort_key(sort)
+    column, descending = sort_key(sort)
     value, suggestion_id = _parse_cursor(cursor, sort)
     key = tuple_(column, col(SuggestionRow.suggestion_id))
     return key < (value, suggestion_id) if descending == forward else key > (value, suggestion_id)
 
 
 def ordered(query: Any, sort: Sort, reverse: bool = False) -> Any:
-    column, descending = _sort_key(sort)
+    column, descending = sort_key(sort)
     if descending != reverse:
         return query.order_by(column.desc(), col(SuggestionRow.suggestion_id).desc())
     return query.order_by(column, col(SuggestionRow.suggestion_id))

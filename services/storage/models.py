@@ -163,6 +163,8 @@ class SuggestionRow(SQLModel, table=True):
         # serves every query on (regency_code, status).
         Index("ix_suggestion_status_score", "status", "score", "suggestion_id"),
         Index("ix_suggestion_status_updated", "status", "updated_at", "suggestion_id"),
+        # With the rest of an export's columns carried along (PostgreSQL): a province's
+        # export is read and sorted from the index alone (migration 0009).
         Index(
             "ix_suggestion_regency_status_score",
             "regency_code",
@@ -170,6 +172,7 @@ class SuggestionRow(SQLModel, table=True):
             "score",
             "suggestion_id",
             "village_code",
+            postgresql_include=["created_at", "cooperative_id", "partner_id", "offer_id"],
         ),
     )
 
