@@ -53,3 +53,26 @@ def test_the_package_holds_the_parts_a_spreadsheet_needs():
         "xl/worksheets/sheet1.xml",
     }
     assert load_workbook(io.BytesIO(body)).sheetnames == ["ringkasan-wilayah- -2026--"]
+
+
+def test_rows_written_column_by_column_are_the_cells_written_one_by_one():
+    class Code(str):  # a str subclass: written cell by cell, as text
+        pass
+
+    rows = [
+        ["sg-1", 88, "Désa <Merah & Putih>", "", None, 0.5, True, Code("x"), "a" * 40_000],
+        ["sg-2", 0, "baris\nkedua", "isi", 7, float("nan"), False, Code("y"), "b"],
+        ["sg-3", -5, "kontrol\x01", "lagi", "teks", 2, 1, Code(""), "c"],
+    ]
+    by_cell = "".join("<row>" + "".join(map(xlsx._cell, row)) + "</row>" for row in rows)
+    assert xlsx._rows(rows) == by_cell
+    # Whole columns of text or of whole numbers take the fast way; the same cells result.
+    plain = [["sg-1", 88, "Koperasi A"], ["sg-2", 7, "Koperasi & B"]]
+    assert xlsx._rows(plain) == "".join(
+        "<row>" + "".join(map(xlsx._cell, row)) + "</row>" for row in plain
+    )
+    ragged: list[list[object]] = [["a", 1], ["b"]]
+    assert xlsx._rows(ragged) == "<row>" + xlsx._cell("a") + xlsx._cell(1) + "</row><row>" + (
+        xlsx._cell("b") + "</row>"
+    )
+    assert xlsx._rows([]) == ""

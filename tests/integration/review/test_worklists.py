@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session
 
+from schemas.regions import region_table
 from services.review import worklist
+from services.review.labels import OFFER_TYPE_LABELS
 from services.storage.models import SuggestionRow
 from services.storage.types import utcnow
 from tests.integration.review.test_queue_and_cli import listed
@@ -183,6 +185,73 @@ def test_export_of_the_filtered_queue_as_csv_and_xlsx(app, seeded):
     kalteng = _rows_of_csv(logged_in(app, "pmo.kalteng").get("/export.csv").content)
     assert {r["Kode desa"] for r in kalteng} == {KOTAWARINGIN}
     assert pmo.get("/export.pdf").status_code == 404
+
+
+def test_an_export_holds_the_queue_in_its_order_in_every_sort_and_cut_at_the_limit(
+    app, client, seeded, tokens, monkeypatch
+):
+    admin = logged_in(app, "admin")
+    queues = {}
+    for sort in ("score", "newest", "oldest", "cooperative"):
+        queue = listed(client, tokens["admin"], per_page=100, sort=sort)["items"]
+        queues[sort] = [i["suggestion_id"] for i in queue]
+        rows = _rows_of_csv(admin.get("/export.csv", params={"sort": sort}).content)
+        assert [r["ID saran"] for r in rows] == queues[sort], sort
+    monkeypatch.setattr(worklist, "MAX_EXPORT", 4)
+    for sort, ids in queues.items():
+        rows = _rows_of_csv(admin.get("/export.csv", params={"sort": sort}).content)
+        assert [r["ID saran"] for r in rows] == ids[:4], sort
+        values = list(_sheet(admin.get("/export.xlsx", params={"sort": sort}).content).values)
+        assert [v[0] for v in values[1:]] == ids[:4], sort
+    # Filtered and cut: the filter's best, as its queue lists them.
+    kubu = [i["suggestion_id"] for i in listed(client, tokens["admin"], regency="61.12")["items"]]
+    rows = _rows_of_csv(admin.get("/export.csv", params={"regency": "61.12"}).content)
+    assert [r["ID saran"] for r in rows] == kubu[:4]
+
+
+def test_an_exported_row_names_what_the_queue_shows_with_its_time_in_wib(
+    app, client, seeded, tokens
+):
+    created = datetime(2026, 1, 31, 20, 5, 42, tzinfo=UTC)  # 1 February, 03:05 in WIB
+    with Session(seeded.engine) as session:
+        sambas_row = session.get(SuggestionRow, seeded.sid(SAMBAS))
+        assert sambas_row is not None
+        sambas_row.created_at = created
+        session.add(sambas_row)
+        session.commit()
+    queue = listed(client, tokens["admin"], per_page=100)["items"]
+    rows = {
+        r["ID saran"]: r for r in _rows_of_csv(logged_in(app, "admin").get("/export.csv").content)
+    }
+    assert len(rows) == len(queue)
+    regions = region_table()
+    for item in queue:
+        row = rows[item["suggestion_id"]]
+        village = item["village_code"]
+        assert row["Skor"] == str(round(item["score"]))
+        assert (row["Koperasi"], row["ID koperasi"]) == (
+            item["cooperative_name"],
+            item["cooperative_id"],
+        )
+        assert [row[c] for c in ("Desa/kelurahan", "Kecamatan", "Kabupaten/kota", "Provinsi")] == [
+            regions.name(village),
+            regions.name(village[:8]),
+            regions.name(item["regency_code"]),
+            regions.name(item["province_code"]),
+        ]
+        assert (row["Kode desa"], row["Mitra"], row["ID mitra"], row["Tawaran"]) == (
+            village,
+            item["partner_name"],
+            item["partner_id"],
+            item["offer_title"],
+        )
+        assert row["Jenis tawaran"] == OFFER_TYPE_LABELS[item["offer_type"]]
+    sambas = rows[seeded.sid(SAMBAS)]
+    assert sambas["Menunggu sejak"] == "2026-02-01 03:05"
+    days = (datetime.now(UTC) - created).days
+    assert int(sambas["Lama menunggu (hari)"]) in (days, days + 1)  # a midnight may pass
+    others = [r for sid, r in rows.items() if sid != seeded.sid(SAMBAS)]
+    assert all(r["Lama menunggu (hari)"] == "0" for r in others)
 
 
 def test_admin_overview_groups_provinces_and_links_to_the_queue(app, seeded):

@@ -219,3 +219,27 @@ def test_new_revision_captures_a_model_change(tmp_path, monkeypatch, sqlite_url)
     migrate.move_to(engine, previous)
     assert "note" not in {c["name"] for c in inspect(engine).get_columns("outbox")}
     engine.dispose()
+
+
+def test_the_regency_index_carries_an_exports_columns_on_postgresql(empty_engine):
+    if empty_engine.dialect.name != "postgresql":
+        pytest.skip("INCLUDE columns are PostgreSQL's (SQLite keeps the plain index)")
+
+    def included() -> list[str]:
+        indexes = {i["name"]: i for i in inspect(empty_engine).get_indexes("suggestion")}
+        index = indexes["ix_suggestion_regency_status_score"]
+        assert index["column_names"][:5] == [
+            "regency_code",
+            "status",
+            "score",
+            "suggestion_id",
+            "village_code",
+        ]
+        return list(index.get("dialect_options", {}).get("postgresql_include", []))
+
+    migrate.upgrade(empty_engine)
+    assert included() == ["created_at", "cooperative_id", "partner_id", "offer_id"]
+    migrate.downgrade(empty_engine, "0008")
+    assert included() == []
+    migrate.upgrade(empty_engine)
+    assert included() == ["created_at", "cooperative_id", "partner_id", "offer_id"]
