@@ -7,11 +7,13 @@ file alone (and a spreadsheet can still join on the ids).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from fastapi import Request
 from fastapi.responses import Response
 
 from schemas.regions import region_table
@@ -113,27 +115,48 @@ def overview_table(o: Overview) -> Table:
     return OVERVIEW_COLUMNS, rows
 
 
-def _attachment(body: bytes, media_type: str, filename: str) -> Response:
+# A CSV export at the limit is 1.3 MB of text. The app's compression (zlib level 6, for
+# pages) took 30 ms of such a request; level 3 takes 13 ms for a file 15 % larger (353 KB
+# instead of 307 KB for 5,000 rows).
+CSV_GZIP_LEVEL = 3
+
+
+def _attachment(
+    body: bytes, media_type: str, filename: str, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         body,
         media_type=media_type,
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
+        headers={"content-disposition": f'attachment; filename="{filename}"', **(headers or {})},
     )
 
 
-def as_csv(data: Table, name: str) -> Response:
+def as_csv(data: Table, name: str, accept_gzip: bool = False) -> Response:
+    """The table as CSV; compressed here (``CSV_GZIP_LEVEL``) when the client takes gzip,
+    which the app's compression then leaves as it is."""
     header, rows = data
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     writer.writerows(rows)
     # The byte order mark makes Excel read the file as UTF-8 (names with accents).
-    return _attachment(out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", name + ".csv")
+    body = out.getvalue().encode("utf-8-sig")
+    media_type, filename = "text/csv; charset=utf-8", name + ".csv"
+    if not accept_gzip:
+        return _attachment(body, media_type, filename)
+    packed = gzip.compress(body, CSV_GZIP_LEVEL, mtime=0)
+    encoded = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+    return _attachment(packed, media_type, filename, encoded)
 
 
-def as_xlsx(data: Table, name: str) -> Response:
+def as_xlsx(data: Table, name: str, accept_gzip: bool = False) -> Response:
+    """The table as an XLSX workbook (a zip already: never compressed again)."""
     header, rows = data
     return _attachment(xlsx.workbook(header, rows, name), xlsx.MEDIA_TYPE, name + ".xlsx")
 
 
-WRITERS: dict[str, Callable[[Table, str], Response]] = {"csv": as_csv, "xlsx": as_xlsx}
+WRITERS: dict[str, Callable[[Table, str, bool], Response]] = {"csv": as_csv, "xlsx": as_xlsx}
+
+
+def accepts_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")

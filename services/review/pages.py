@@ -415,14 +415,19 @@ def overview_page(
 
 @router.get("/export.{kind}")
 def export_queue(
-    session: SessionDep, coordinator: PageCoordinator, kind: str, f: QueueFilterDep
+    request: Request,
+    session: SessionDep,
+    coordinator: PageCoordinator,
+    kind: str,
+    f: QueueFilterDep,
 ) -> Response:
     writer = export.WRITERS.get(kind)
     if writer is None:
         raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
     rows = worklist.export_rows(session, coordinator, f)
     offers = worklist.offer_names(session, {(r[6], r[7]) for r in rows})
-    return writer(export.queue_table(rows, offers, datetime.now(UTC)), "antrean-saran")
+    table = export.queue_table(rows, offers, datetime.now(UTC))
+    return writer(table, "antrean-saran", export.accepts_gzip(request))
 
 
 @router.get("/overview.{kind}")
@@ -436,4 +441,4 @@ def export_overview(
     if writer is None:
         raise HTTPException(404, "Format ekspor tidak dikenal (csv atau xlsx).")
     o = overview(session, coordinator, province or None)
-    return writer(export.overview_table(o), "ringkasan-wilayah")
+    return writer(export.overview_table(o), "ringkasan-wilayah", False)  # small: the app's

@@ -279,7 +279,13 @@ def test_pages_are_gzip_compressed(app, seeded):
     answer = admin.get("/", headers={"accept-encoding": "gzip"})
     assert answer.headers["content-encoding"] == "gzip"
     assert f"{2 * len(VILLAGES)} menunggu" in answer.text
-    assert admin.get("/export.csv").headers["content-encoding"] == "gzip"
+    packed = admin.get("/export.csv", headers={"accept-encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["vary"]
+    # A client that takes no gzip gets the same file as it is.
+    plain = admin.get("/export.csv", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == packed.content and len(_rows_of_csv(plain.content)) == 2 * len(VILLAGES)
     # An XLSX file is a zip already: sent as it is.
     xlsx = admin.get("/export.xlsx", headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in xlsx.headers
