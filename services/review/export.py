@@ -11,7 +11,7 @@ import gzip
 import io
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -54,7 +54,7 @@ OVERVIEW_COLUMNS = [
 ]
 
 
-@lru_cache(maxsize=1 << 17)  # the villages (83,000 nationally), each kept once
+@cache  # each village once (83,000 nationally); no LRU bookkeeping the GC would walk
 def _places(village: str) -> tuple[str, str, str, str]:
     """The names of a village, its district, regency and province."""
     table = region_table()

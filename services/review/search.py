@@ -67,16 +67,22 @@ class _WordIndex:
     """Entries (keys) found by the words of their names."""
 
     keys: list[str] = field(default_factory=list)
-    postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    postings: dict[str, tuple[int, ...]] = field(default_factory=dict)  # set by ``freeze``
     vocabulary: list[str] = field(default_factory=list)
+    _adding: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, key: str, name: str) -> None:
         index = len(self.keys)
         self.keys.append(key)
         for word in normalize(name).split():
-            self.postings[word].add(index)
+            self._adding[word].add(index)
 
     def freeze(self) -> _WordIndex:
+        """Ready to search. Each word's entries become a tuple of numbers, which the
+        garbage collector stops looking at: as sets, the national names' 98,000 objects
+        made every full collection of the process 60 ms longer (a request waits for it)."""
+        self.postings = {word: tuple(entries) for word, entries in self._adding.items()}
+        self._adding = defaultdict(set)
         self.vocabulary = sorted(self.postings)
         return self
 
@@ -86,7 +92,7 @@ class _WordIndex:
             matched: set[int] = set()
             similar_words = [word] if word in self.postings else _similar(word, self.vocabulary)
             for similar in similar_words:
-                matched |= self.postings.get(similar, set())
+                matched.update(self.postings.get(similar, ()))
             hits = matched if hits is None else hits & matched
             if not hits:
                 return []
