@@ -20,8 +20,8 @@ from services.storage.models import CooperativeRow, CoordinatorRow, OfferRow, Su
 # An export is a work list, not a copy of the database: narrow the filter for more (the
 # queue page says so when a download would be cut). At 500,000 pending nationally every
 # regency's queue fits whole but Aceh Utara's (5,520; by district it does); 99 % of them
-# hold under 3,000. 10,000 rows took 0.4-0.6 s to export on the shared 2-core machine, 5,000
-# take about half (benchmarks/bench_review.py, export_*_all), a regency's ~0.1 s.
+# hold under 3,000. 5,000 rows take 130-160 ms to export on the shared 2-core machine
+# (benchmarks/bench_review.py, export_*_all; docs/benchmarks.md), a regency's ~50 ms.
 MAX_EXPORT = 5_000
 
 
