@@ -24,7 +24,7 @@ import contextlib
 import logging
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -67,8 +67,17 @@ def province_weights(provinces: tuple[str, ...]) -> dict[str, int]:
 class Ownership:
     """The provinces this process owns, on the connection its matching writes through."""
 
-    def __init__(self, engine: Engine, provinces: Sequence[str], assigned: Sequence[str] = ()):
+    def __init__(
+        self,
+        engine: Engine,
+        provinces: Sequence[str],
+        assigned: Sequence[str] = (),
+        on_connect: Callable[[Connection], None] | None = None,
+    ):
         self.engine = engine
+        # Called with each new connection, after its member lock (the outbox relay holds
+        # the process's origin on it: released with the provinces when the process dies).
+        self.on_connect = on_connect
         self.all = sorted(provinces)
         self.assigned = sorted(assigned) if assigned else []
         self.owned: set[str] = set()
@@ -92,6 +101,8 @@ class Ownership:
                         text("SELECT pg_advisory_lock(:space, :key)"),
                         {"space": MEMBER_LOCKS, "key": self._member},
                     )
+                if self.on_connect is not None:
+                    self.on_connect(connection)
             self.connection = connection
         return self.connection
 
@@ -171,7 +182,10 @@ class Ownership:
     def close(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(Exception):
-                self.connection.close()  # the database releases every lock of the session
+                # End the session itself, releasing all its locks (returned to the pool, it
+                # would hold them on until the engine is disposed).
+                self.connection.invalidate()
+                self.connection.close()
         self.connection = None
         self.owned.clear()
         if self._file_lock is not None:

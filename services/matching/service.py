@@ -58,7 +58,10 @@ class Matcher:
             material_change=settings.material_score_change,
         )
         self.ownership = Ownership(
-            runtime.engine, internal.provinces(), settings.matcher_province_list
+            runtime.engine,
+            internal.provinces(),
+            settings.matcher_province_list,
+            on_connect=runtime.relay.hold,
         )
         self.shortlists: dict[str, Shortlist] = {}
         self._subscriptions: dict[str, Any] = {}
@@ -99,11 +102,21 @@ class Matcher:
         if surplus:
             await self._drop(surplus, release=True)
         if gained:
+            await self._sweep()
             await asyncio.to_thread(self._locked, self._load, gained)
             for province in gained:
                 await self._subscribe(province)
             log.info("matcher owns %d provinces (took %s)", len(self.shortlists), gained)
             self.runtime.relay.wake()
+
+    async def _sweep(self) -> None:
+        """Before writing for provinces taken over: what their previous owner committed but
+        did not publish goes out first (its origin died with its province locks), so
+        subscribers see its announcements before this process's."""
+        try:
+            await self.runtime.relay.sweep(wait=True)
+        except Exception:  # the broker is away: the relays' timers sweep them up later
+            log.exception("matcher could not publish a previous owner's messages first")
 
     async def _drop(self, provinces: list[str], *, release: bool) -> None:
         for province in provinces:

@@ -8,6 +8,15 @@ JetStream's duplicate window. So each message is published once.
 
 The relay sends a chunk of rows without waiting for each acknowledgement in turn (one
 connection keeps them in order on the stream) and marks the acknowledged ones at once.
+
+Several processes (PostgreSQL): each process's relay publishes the rows its own process
+wrote (their ``origin``), so no process waits for another's relay, whose event loop shares
+its GIL with that process's own work. A process is alive while a connection of its holds
+its origin's advisory lock (``hold``); rows of origins nobody holds (a process that died,
+a short command, rows from before origins existed) are swept up, in order, by whichever
+relay takes the sweep lock. A matcher holds its origin on the connection that holds its
+provinces, so the two are released together when it dies, and it sweeps before taking a
+province over: what the dead owner announced goes out before what the new owner does.
 """
 
 from __future__ import annotations
@@ -15,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Row, Table, func, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, or_, text, update
 from sqlalchemy import select as select_core
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -32,8 +44,13 @@ from services.storage.types import utcnow
 log = logging.getLogger(__name__)
 OUTBOX: Table = table_of(OutboxRow)
 
-# How long a relay waits for another process's relay to finish its chunk (it is handed
-# the lock the moment the other commits), and how soon it tries again after that.
+# This process's origin: the rows it writes carry it, and its relay publishes those.
+ORIGIN = random.randrange(1, 2**31 - 1)
+# Advisory lock key spaces (the first of two int4 keys; see services/matching/ownership.py).
+ORIGIN_LOCKS = 0x6B70  # held (shared) while a process's relay publishes its origin's rows
+CLAIM_LOCKS = 0x6B71  # relays of one origin (tests run several in one process) take turns
+# How long a claim waits for another relay's (a sweep at a province takeover: for another
+# relay's sweep to finish), and how soon a flush tries again.
 LOCK_WAIT_MS = 2000
 BUSY_SECONDS = 0.01
 
@@ -42,14 +59,22 @@ Pending = Row[int | None, str, str, str]  # id, subject, payload, msg_id
 
 
 def enqueue(session: Session, subject: str, payload: BaseModel, msg_id: str) -> None:
-    session.add(OutboxRow(subject=subject, payload=payload.model_dump_json(), msg_id=msg_id))
+    session.add(
+        OutboxRow(subject=subject, payload=payload.model_dump_json(), msg_id=msg_id, origin=ORIGIN)
+    )
 
 
-def enqueue_many(session: Session, messages: Iterable[tuple[str, BaseModel | str, str]]) -> None:
+def enqueue_many(
+    session: Session,
+    messages: Iterable[tuple[str, BaseModel | str, str]],
+    *,
+    origin: int | None = ORIGIN,
+) -> None:
     """``enqueue`` for many (subject, payload, msg id) at once, in that order.
 
     One Core INSERT executed for all rows: building an ORM object and flushing it per row
     cost more than the change it announces when ingest applies thousands of events a batch.
+    ``origin``: another process's (or None, as before origins existed), in tests.
     """
     now = utcnow()
     rows = [
@@ -59,6 +84,7 @@ def enqueue_many(session: Session, messages: Iterable[tuple[str, BaseModel | str
             "payload": payload if isinstance(payload, str) else payload.model_dump_json(),
             "msg_id": msg_id,
             "created_at": now,
+            "origin": origin,
         }
         for subject, payload, msg_id in messages
     ]
@@ -74,58 +100,146 @@ def unsent(session: Session) -> int:
     return session.exec(query).one()
 
 
+def hold_origin(connection: Connection, origin: int = ORIGIN) -> None:
+    """Mark ``origin`` alive for as long as ``connection`` lives (PostgreSQL)."""
+    with connection.begin():
+        connection.execute(
+            text("SELECT pg_advisory_lock_shared(:space, :key)"),
+            {"space": ORIGIN_LOCKS, "key": origin},
+        )
+
+
+def live_origins(connection: Connection) -> list[int]:
+    """The origins some connection holds (their relays publish their rows)."""
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = :space AND objsubid = 2"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"space": ORIGIN_LOCKS},
+    ).scalars()
+    return [int(key) for key in rows]
+
+
 class OutboxRelay:
-    def __init__(self, engine: Engine, publish: Publish, *, chunk: int = 500) -> None:
+    def __init__(
+        self, engine: Engine, publish: Publish, *, chunk: int = 500, origin: int = ORIGIN
+    ) -> None:
         self._engine = engine
         self._publish = publish
         self._chunk = chunk
+        self.origin = origin
+        self._shared = engine.dialect.name == "postgresql"
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        # The connection holding this origin alive: the relay's own while it runs, unless a
+        # service hands it one (``hold``).
+        self._holding = threading.Lock()
+        self._own: Connection | None = None
+        self._held_elsewhere = False
+
+    # -- the origin alive ----------------------------------------------------------------------
+
+    def hold(self, connection: Connection) -> None:
+        """Hold this relay's origin on ``connection`` from now on (a matcher's ownership
+        connection: its provinces and its origin are then released together)."""
+        if not self._shared:
+            return
+        hold_origin(connection, self.origin)
+        with self._holding:
+            self._held_elsewhere = True
+            own, self._own = self._own, None
+        _close(own)
+
+    def _hold_own(self) -> None:
+        with self._holding:
+            if not self._shared or self._held_elsewhere or self._own is not None:
+                return
+            connection = self._engine.connect()
+            try:
+                hold_origin(connection, self.origin)
+            except BaseException:
+                connection.close()
+                raise
+            self._own = connection
+
+    def _let_go(self) -> None:
+        with self._holding:
+            own, self._own = self._own, None
+        _close(own)
+
+    # -- claims ----------------------------------------------------------------------------------
 
     def _claim(self) -> tuple[Session, list[Pending]] | None:
-        """The oldest unpublished rows, (id, subject, payload, msg_id), in a transaction the
-        caller ends with ``_release``; None while another process's relay holds them.
+        """The oldest unpublished rows of this relay's origin, (id, subject, payload,
+        msg_id), in a transaction the caller ends with ``_release``; None while another
+        relay of this origin holds them.
 
-        PostgreSQL: every process runs a relay, and each would publish every process's rows
-        (JetStream drops the copies, but each costs a publish in both processes) and mark
-        them in a different order (deadlocks). So one relay at a time holds the unsent rows,
-        through an advisory lock kept to ``_release``: the next one reads what is left, and
-        the stream receives them in order. Waited for a bounded time, not polled: a
-        relay must not hold a thread on another for ever. SQLite serves one process: a
-        read, no lock (the write lock would hold the matcher's writes back while the chunk
-        is published)."""
+        SQLite serves one process: every unsent row is its own, read without a lock (the
+        write lock would hold the matcher's writes back while the chunk is published)."""
         session = Session(self._engine)
         try:
             conn = session.connection()
-            shared = conn.dialect.name == "postgresql"
-            if shared:
+            if self._shared:
+                # Bounded: a thread must never wait on a lock for ever (a claim abandoned
+                # at a stop holds it until its session is collected).
                 conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
                 try:
                     conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"),
-                        {"key": ADVISORY_LOCKS["outbox_relay"]},
+                        text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                        {"space": CLAIM_LOCKS, "key": self.origin},
                     )
-                except OperationalError:  # still held: that relay publishes ours too
+                except OperationalError:  # another relay of this origin publishes them
                     session.close()
                     return None
-            query = (
-                select_core(
-                    col(OutboxRow.id),
-                    col(OutboxRow.subject),
-                    col(OutboxRow.payload),
-                    col(OutboxRow.msg_id),
-                )
-                .where(col(OutboxRow.published_at).is_(None))
-                .order_by(col(OutboxRow.id))
-                .limit(self._chunk)
-            )
-            rows = list(session.connection().execute(query).all())
-            if not shared:
+            rows = self._unsent(conn, OUTBOX.c.origin == self.origin if self._shared else None)
+            if not self._shared:
                 session.commit()  # the marks take the write lock afresh (begin_writing)
             return session, rows
         except BaseException:
             session.close()
             raise
+
+    def _claim_orphans(self, wait: bool) -> tuple[Session, list[Pending]] | None:
+        """The oldest unpublished rows whose origin nobody holds; None while another relay
+        sweeps (``wait``: for at most ``LOCK_WAIT_MS``)."""
+        session = Session(self._engine)
+        try:
+            conn = session.connection()
+            key = {"key": ADVISORY_LOCKS["outbox_relay"]}
+            if wait:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
+                try:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
+                except OperationalError:
+                    session.close()
+                    return None
+            elif not conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
+                session.close()
+                return None
+            live = live_origins(conn)
+            orphan = or_(OUTBOX.c.origin.is_(None), OUTBOX.c.origin.not_in(live))
+            return session, self._unsent(conn, orphan)
+        except BaseException:
+            session.close()
+            raise
+
+    def _unsent(self, conn: Connection, which: ColumnElement[bool] | None) -> list[Pending]:
+        query = (
+            select_core(
+                col(OutboxRow.id),
+                col(OutboxRow.subject),
+                col(OutboxRow.payload),
+                col(OutboxRow.msg_id),
+            )
+            .where(col(OutboxRow.published_at).is_(None))
+            .order_by(col(OutboxRow.id))
+            .limit(self._chunk)
+        )
+        if which is not None:
+            query = query.where(which)
+        return list(conn.execute(query).all())
 
     def _release(self, session: Session, ids: list[int]) -> None:
         """Mark the published rows and end the claim's transaction."""
@@ -145,17 +259,38 @@ class OutboxRelay:
         finally:
             session.close()
 
+    # -- publishing ------------------------------------------------------------------------------
+
     async def flush(self) -> int:
-        """Publish everything not yet published, oldest first. Returns how many were sent."""
+        """Publish this process's unpublished rows, oldest first. Returns how many were sent."""
+        sent = 0
+        while True:
+            drained = await self._drain(self._claim)
+            if drained is not None:
+                return sent + drained
+            # Another relay of this origin (tests run several in one process) holds them;
+            # try again for what it leaves (rows committed since).
+            await asyncio.sleep(BUSY_SECONDS)
+
+    async def sweep(self, *, wait: bool = False) -> int:
+        """Publish the rows whose origin nobody holds, oldest first (PostgreSQL; SQLite's
+        one relay publishes every row). ``wait``: for a sweep another relay is running,
+        so that what it publishes is out before this returns."""
+        if not self._shared:
+            return 0
+        return await self._drain(lambda: self._claim_orphans(wait)) or 0
+
+    async def _drain(
+        self, claim_rows: Callable[[], tuple[Session, list[Pending]] | None]
+    ) -> int | None:
+        """Publish what ``claim_rows`` claims until it claims nothing: how many were sent;
+        None if it found them held by another relay before sending any."""
         sent = 0
         async with self._lock:
             while True:
-                claim = await _claimed(asyncio.ensure_future(asyncio.to_thread(self._claim)))
+                claim = await _claimed(asyncio.ensure_future(asyncio.to_thread(claim_rows)))
                 if claim is None:
-                    # Another process's relay is still publishing the unsent rows, ours
-                    # among them; try again for what it leaves (rows committed since).
-                    await asyncio.sleep(BUSY_SECONDS)
-                    continue
+                    return sent or None
                 session, rows = claim
                 acked: list[int] = []
                 try:
@@ -194,16 +329,35 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, interval: float) -> None:
-        """Flush on every wake-up, and at least every ``interval`` seconds."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:  # the broker or database is away: keep the rows, try again
-                log.exception("outbox flush failed; will retry")
-                await asyncio.sleep(interval)
+        """Flush on every wake-up, and at least every ``interval`` seconds; sweep up the
+        rows of origins nobody holds every ``interval`` seconds (from the start: a previous
+        run of this process had another origin)."""
+        next_sweep = 0.0
+        try:
+            while True:
+                try:
+                    await asyncio.to_thread(self._hold_own)
+                    await self.flush()
+                    if time.monotonic() >= next_sweep:
+                        next_sweep = time.monotonic() + interval
+                        await self.sweep()
+                except Exception:  # the broker or database is away: keep the rows, try again
+                    log.exception("outbox flush failed; will retry")
+                    await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                self._wake.clear()
+        finally:
+            await asyncio.to_thread(self._let_go)
+
+
+def _close(connection: Connection | None) -> None:
+    """End the session itself (the database releases its locks with it), not return it to
+    the pool still holding them."""
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+            connection.close()
 
 
 async def _claimed(

@@ -240,6 +240,9 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    # The process that wrote the row (``services.platform.outbox.ORIGIN``): its relay
+    # publishes it; a row whose origin no live process holds is swept up by any relay.
+    origin: int | None = Field(default=None)
     published_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )

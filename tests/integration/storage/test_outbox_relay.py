@@ -129,3 +129,58 @@ async def test_relays_of_several_processes_publish_each_row_once_in_order(engine
     assert sum(sent) == len(ids)
     assert unpublished(engine) == []
     assert broker.stored == ids
+
+
+def fill_from(engine: Engine, origin: int | None, tag: str, n: int) -> list[str]:
+    """``n`` outbox rows written by the process ``origin`` (None: before origins existed)."""
+    ids = [f"{tag}-{i}" for i in range(n)]
+    with session_scope(engine) as session:
+        enqueue_many(session, [("t.a", Note(n=i), m) for i, m in enumerate(ids)], origin=origin)
+    return ids
+
+
+async def test_each_process_publishes_its_own_rows_and_the_dead_ones_are_swept_up(engine):
+    # Two live processes (each holds its origin on a connection of its own) and rows of a
+    # process that died and of none (written before origins): a relay publishes its own,
+    # never a live peer's; the sweep takes the others, in order, and a peer's once it dies.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serves one process, and so one relay")
+    mine, theirs, dead = 101, 102, 103
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish, origin=mine)
+    peer = OutboxRelay(engine, broker.publish, origin=theirs)
+    mine_conn, theirs_conn = engine.connect(), engine.connect()
+    try:
+        relay.hold(mine_conn)
+        peer.hold(theirs_conn)
+        legacy = fill_from(engine, None, "legacy", 2)
+        own = fill_from(engine, mine, "own", 3)
+        peers = fill_from(engine, theirs, "peer", 3)
+        orphans = fill_from(engine, dead, "dead", 2)
+
+        assert await relay.flush() == 3
+        assert broker.stored == own
+        assert await relay.sweep() == 4
+        assert broker.stored == [*own, *legacy, *orphans]
+        assert unpublished(engine) == sorted(peers)  # the live peer's, for its own relay
+
+        theirs_conn.invalidate()  # the peer dies before its relay published them
+        assert await relay.sweep(wait=True) == 3
+        assert broker.stored == [*own, *legacy, *orphans, *peers]
+        assert unpublished(engine) == []
+    finally:
+        mine_conn.close()
+        theirs_conn.close()
+
+
+async def test_one_process_on_sqlite_publishes_every_row_whatever_wrote_it(engine):
+    # A short command (coordinator add, a decision in the dashboard's process) writes rows
+    # with its own origin; SQLite serves one process, whose relay publishes them all.
+    if engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL, a process's relay publishes its own rows")
+    rows = [*fill_from(engine, 7, "command", 2), *fill_from(engine, None, "legacy", 1)]
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish, origin=8)
+    assert await relay.flush() == 3
+    assert await relay.sweep() == 0
+    assert broker.stored == rows
