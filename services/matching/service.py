@@ -73,6 +73,7 @@ class Matcher:
         # Every use of the ownership connection (transactions, locks) takes turns.
         self._db = threading.Lock()
         self._lost = False
+        self._announced = 0  # messages the batch's transactions wrote to the outbox
 
     @property
     def js(self) -> JetStreamContext:
@@ -197,9 +198,13 @@ class Matcher:
                         with contextlib.suppress(Exception):
                             await msg.nak()
                     if work:
+                        self._announced = 0
                         outcomes = await asyncio.to_thread(self._locked, self._process, work)
                         await settle(work, outcomes)
-                        self.runtime.relay.wake()
+                        if self._announced:
+                            # Most profile updates announce nothing: a claim of no rows
+                            # would cost two statements and a thread hop each.
+                            self.runtime.relay.wake()
         finally:
             await self._drop(sorted(self.shortlists), release=False)
             await asyncio.to_thread(self._locked, self.ownership.close)
@@ -363,7 +368,7 @@ class Matcher:
                 suggestion_id(*repository.split_key(key), cid)
                 for key, cid in shortlist.lapsed_rejections()
             )
-        repository.write(session, changes, today)
+        self._announced += repository.write(session, changes, today)
 
 
 def _bulk(msg: Msg) -> bool:
