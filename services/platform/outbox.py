@@ -28,6 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, or_, text, update
@@ -288,7 +289,7 @@ class OutboxRelay:
         sent = 0
         async with self._lock:
             while True:
-                claim = await _claimed(asyncio.ensure_future(asyncio.to_thread(claim_rows)))
+                claim = await _claimed(claim_rows)
                 if claim is None:
                     return sent or None
                 session, rows = claim
@@ -361,20 +362,34 @@ def _close(connection: Connection | None) -> None:
 
 
 async def _claimed(
-    claim: asyncio.Future[tuple[Session, list[Pending]] | None],
+    claim_rows: Callable[[], tuple[Session, list[Pending]] | None],
 ) -> tuple[Session, list[Pending]] | None:
-    """The claim's result. Cancelled while the claim runs in its thread (the service
-    stops), the claim still completes there: its session is closed when it does, so its
-    lock is not held on by a session nobody will release."""
+    """``claim_rows()`` in a thread. Cancelled meanwhile (the service stops, the event loop
+    closes), the claim still completes in its thread: whichever side comes second closes
+    its session, so its locks are not held on by a transaction nobody will end (a DROP or
+    the next claim would wait on it for ever)."""
+    guard = threading.Lock()
+    state: dict[str, Any] = {"abandoned": False, "claim": None}
+
+    def work() -> tuple[Session, list[Pending]] | None:
+        claim = claim_rows()
+        with guard:
+            if state["abandoned"]:
+                _end(claim)
+                return None
+            state["claim"] = claim
+        return claim
+
     try:
-        return await asyncio.shield(claim)
+        return await asyncio.to_thread(work)
     except asyncio.CancelledError:
-
-        def close(done: asyncio.Future[tuple[Session, list[Pending]] | None]) -> None:
-            if not done.cancelled() and done.exception() is None:
-                result = done.result()
-                if result is not None:
-                    result[0].close()
-
-        claim.add_done_callback(close)
+        with guard:
+            state["abandoned"] = True
+            _end(state["claim"])
         raise
+
+
+def _end(claim: tuple[Session, list[Pending]] | None) -> None:
+    if claim is not None:
+        with contextlib.suppress(Exception):
+            claim[0].close()

@@ -76,6 +76,9 @@ def reset_schema(url: str) -> None:
     """PostgreSQL: drop everything in schema ``public`` (tests and benchmarks only)."""
     engine = make_engine(url)
     with engine.begin() as conn:
+        # A transaction some earlier test left open holds its tables: fail in seconds,
+        # naming the wait, rather than hang until the test's timeout.
+        conn.execute(text("SET LOCAL lock_timeout = '20s'"))
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()

@@ -5,13 +5,15 @@ published twice; on a real JetStream the stream keeps the outbox's order."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from typing import Any
 
 import pytest
 from nats.js.api import StreamConfig
 from nats.js.errors import NoStreamResponseError
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from services.platform.outbox import OutboxRelay, enqueue_many
@@ -184,3 +186,46 @@ async def test_one_process_on_sqlite_publishes_every_row_whatever_wrote_it(engin
     assert await relay.flush() == 3
     assert await relay.sweep() == 0
     assert broker.stored == rows
+
+
+async def test_a_flush_cancelled_mid_claim_leaves_no_transaction_behind(engine, monkeypatch):
+    # A stopping service cancels its relay while a claim runs in its thread. The claim's
+    # transaction must still end: left open it would hold the claim lock, and the table,
+    # for ever (the next claim waits on it; a DROP at the next test's reset hung).
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's claim holds no transaction open")
+    ids = fill(engine, ["t.a"] * 3)
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    claim = relay._claim
+
+    def slow_claim() -> Any:
+        time.sleep(0.3)
+        return claim()
+
+    monkeypatch.setattr(relay, "_claim", slow_claim)
+
+    def stop_mid_claim() -> None:
+        async def service() -> None:
+            flushing = asyncio.create_task(relay.flush())
+            await asyncio.sleep(0.05)
+            assert not flushing.done()
+
+        # As a service's loop closes: every task still running is cancelled, the claim's
+        # thread completes after.
+        asyncio.run(service())
+
+    await asyncio.to_thread(stop_mid_claim)
+    await asyncio.sleep(0.6)  # the claim has completed in its thread meanwhile
+
+    with engine.connect() as conn:
+        open_transactions = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%'"
+            )
+        ).scalar()
+    assert open_transactions == 0
+    again = OutboxRelay(engine, broker.publish)
+    assert await asyncio.wait_for(again.flush(), timeout=1.5) == 3
+    assert broker.stored == ids
