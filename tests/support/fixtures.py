@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
+from sqlalchemy import make_url
 from sqlmodel import SQLModel
 
 from services.demo.loopback import LOOPBACK
@@ -28,7 +31,7 @@ def postgres_server_url() -> Iterator[str]:
     throwaway server from the pgserver dev dependency, started once for the session when
     the first PostgreSQL test asks for it (tests/support/postgres_server.py)."""
     if POSTGRES_URL:
-        yield POSTGRES_URL
+        yield worker_database(POSTGRES_URL)
         return
     if importlib.util.find_spec("pgserver") is None:
         pytest.skip(
@@ -37,6 +40,24 @@ def postgres_server_url() -> Iterator[str]:
         )
     with throwaway_postgres() as url:
         yield url
+
+
+def worker_database(url: str) -> str:
+    """``url`` itself, or under pytest-xdist a database of this worker's own beside it
+    (``test_gw0``, ...), created on first use: each test resets the schema of its database,
+    which must not be another worker's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    with psycopg.connect(
+        parsed.set(drivername="postgresql").render_as_string(False), autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture

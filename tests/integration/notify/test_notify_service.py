@@ -1,4 +1,7 @@
-"""The notify service on a real nats-server and a real database."""
+"""The notify service on a real nats-server and a real database: the durable consumer,
+redelivery, the outbox relay publishing. What a decision leads to (a rejection notifies
+nobody, bad decisions are dead-lettered with a reason) is tested on the handler itself,
+faster, in test_notify_handler.py."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import nats
 from sqlmodel import Session, select
 
 from schemas import Notification, subjects
-from services.storage.models import DeadLetterRow, NotificationRow
+from services.storage.models import NotificationRow
 from tests.support.harness import Harness
 from tests.support.notify_steps import COOP_ID, decide, decision, notify_messages, suggested
 
@@ -47,16 +50,6 @@ async def test_approval_notifies_cooperative_and_partner_in_bahasa(settings):
     assert all(r.read_at is None for r in inbox)
 
 
-async def test_rejection_notifies_nobody(settings):
-    async with Harness(settings, SERVICES) as h:
-        row = await suggested(h)
-        await decide(h, row.suggestion_id, approved=False)
-        await h.settle()
-        assert not notify_messages(h)
-        assert not stored(h, NotificationRow)
-        assert not h.dead_letters
-
-
 async def test_duplicate_and_redelivered_decisions_notify_once(settings):
     async with Harness(settings, SERVICES) as h:
         row = await suggested(h)
@@ -80,18 +73,3 @@ async def test_duplicate_and_redelivered_decisions_notify_once(settings):
     assert len(messages) == 2
     assert len({msg_id for _, _, msg_id in messages}) == 2
     assert len(stored(h2, NotificationRow)) == 2
-
-
-async def test_bad_decisions_are_dead_lettered_with_a_reason(settings):
-    async with Harness(settings, SERVICES) as h:
-        await h.publish(subjects.MATCH_DECIDED, b"{not json")
-        await h.publish(subjects.MATCH_DECIDED, decision("sg-doesnotexist"))
-        await h.publish(subjects.MATCH_DECIDED, {**decision("sg-x"), "decision": "maybe"})
-        await h.settle()
-        assert not notify_messages(h)
-    letters = stored(h, DeadLetterRow)
-    assert len(letters) == 3
-    reasons = " | ".join(sorted(letter.reason for letter in letters))
-    assert "unknown suggestion 'sg-doesnotexist'" in reasons
-    assert "decision" in reasons
-    assert all(letter.subject == subjects.MATCH_DECIDED for letter in letters)
