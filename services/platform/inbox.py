@@ -44,15 +44,25 @@ class Inbox:
         self._queue: asyncio.PriorityQueue[tuple[bool, int, Msg]] = asyncio.PriorityQueue()
         self._order = itertools.count()
         self._taken = asyncio.Condition()
+        self._urgent = 0  # urgent messages waiting
+
+    @property
+    def urgent_waiting(self) -> bool:
+        return self._urgent > 0
 
     def put(self, msg: Msg, *, urgent: bool = False) -> None:
+        self._urgent += urgent
         self._queue.put_nowait((not urgent, next(self._order), msg))
 
     async def take(self, limit: int) -> list[Msg]:
         """The next message (waiting for one), with whatever else waits, up to ``limit``."""
-        msgs = [(await self._queue.get())[2]]
-        while len(msgs) < limit and not self._queue.empty():
-            msgs.append(self._queue.get_nowait()[2])
+        items = [await self._queue.get()]
+        while len(items) < limit and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        msgs = []
+        for bulk, _, msg in items:
+            self._urgent -= not bulk
+            msgs.append(msg)
         async with self._taken:
             self._taken.notify_all()
         return msgs

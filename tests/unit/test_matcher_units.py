@@ -1,0 +1,49 @@
+"""The matcher's batches as units of work, and its inbox: an offer or a decision that comes
+while profiles are applied waits for one unit of profiles, not for the whole batch."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from schemas import internal
+from services.matching.service import BULK_UNIT, units_of_work
+from services.platform.inbox import Inbox
+
+
+def msg(subject: str) -> Any:
+    return SimpleNamespace(subject=subject)
+
+
+def test_offers_go_first_each_province_its_own_unit_and_profiles_in_small_units() -> None:
+    profiles = [msg(internal.cooperative_changed(p)) for p in ("31", "32") * BULK_UNIT]
+    offer_32 = msg(internal.offer_changed("32"))
+    decision_33 = msg(internal.pair_decided("33"))
+
+    units = units_of_work([*profiles[:3], offer_32, *profiles[3:], decision_33])
+
+    # Province 32's profiles go with its offer (one transaction sees the province whole).
+    in_32 = [p for p in profiles if p.subject.split(".")[2] == "32"]
+    assert units[0] == [in_32[0], offer_32, *in_32[1:]]
+    assert units[1] == [decision_33]
+    rest = [m for unit in units[2:] for m in unit]
+    assert rest == [p for p in profiles if p.subject.split(".")[2] == "31"]
+    assert all(len(unit) <= BULK_UNIT for unit in units[2:])
+
+
+def urgent(inbox: Inbox) -> bool:
+    return inbox.urgent_waiting  # read afresh each time (mypy narrows a property)
+
+
+async def test_the_inbox_knows_when_an_urgent_message_waits() -> None:
+    inbox = Inbox()
+    profile, offer = msg("p"), msg("o")
+    inbox.put(profile)
+    assert not urgent(inbox)
+    inbox.put(offer, urgent=True)
+    assert urgent(inbox)
+    assert await inbox.take(1) == [offer]  # urgent first
+    assert not urgent(inbox)
+    inbox.put(offer, urgent=True)
+    assert await inbox.take(10) == [offer, profile]
+    assert not urgent(inbox)
