@@ -183,8 +183,8 @@ class OutboxRelay:
         try:
             conn = session.connection()
             if self._shared:
-                # Bounded: a thread must never wait on a lock for ever (a claim abandoned
-                # at a stop holds it until its session is collected).
+                # Bounded: a thread must never wait on a lock for ever (it cannot be
+                # cancelled, and a stopping event loop waits for it).
                 conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
                 try:
                     conn.execute(
