@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -49,6 +50,41 @@ class Messages:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             deliveries.append(Delivery(subject, data, None, 1, f"S:{self.sequence}", utcnow()))
         return deliveries
+
+
+def apply_as_replicas(
+    ingest: Ingest, messages: Sequence[tuple[str, dict[str, Any] | bytes]], *, batch: int
+) -> None:
+    """Four 'replicas' (threads with their own connections) apply ``messages`` at once,
+    each shuffled its own way and cut into batches of ``batch``, each batch retried (as
+    a redelivery would be) until it is acknowledged."""
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def replica(seed: int) -> None:
+        mine = list(messages)
+        random.Random(seed).shuffle(mine)
+        numbered = Messages()
+        numbered.sequence = (seed + 1) * 1000
+        batches = [numbered(*mine[i : i + batch]) for i in range(0, len(mine), batch)]
+        start.wait()
+        for deliveries in batches:
+            for attempt in range(1, 50):
+                retried = [
+                    Delivery(d.subject, d.data, d.msg_id, attempt, d.source, d.received_at)
+                    for d in deliveries
+                ]
+                if ingest.process(retried) == [ACK] * len(deliveries):
+                    break
+            else:
+                errors.append(AssertionError(f"replica {seed} never applied a batch"))
+
+    threads = [threading.Thread(target=replica, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
 
 
 def announced(engine: Engine) -> list[tuple[str, str]]:
@@ -301,33 +337,7 @@ def test_replicas_applying_overlapping_batches_end_with_the_newest(engine, datab
         for n in range(20)
         for minute in range(1, 9)
     ]
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def replica(seed: int) -> None:
-        mine = versions[:]
-        random.Random(seed).shuffle(mine)
-        messages = Messages()
-        messages.sequence = seed * 1000
-        batches = [messages(*mine[i : i + 40]) for i in range(0, len(mine), 40)]
-        start.wait()
-        for batch in batches:
-            for attempt in range(1, 50):
-                retried = [
-                    Delivery(d.subject, d.data, d.msg_id, attempt, d.source, d.received_at)
-                    for d in batch
-                ]
-                if ingest.process(retried) == [ACK] * len(batch):
-                    break
-            else:
-                errors.append(AssertionError(f"replica {seed} never applied a batch"))
-
-    threads = [threading.Thread(target=replica, args=(seed,)) for seed in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not errors
+    apply_as_replicas(ingest, versions, batch=40)
 
     with Session(engine) as session:
         stored = {c.cooperative_id: c.member_count for c in session.exec(select(CooperativeRow))}
@@ -363,33 +373,7 @@ def test_replicas_applying_offers_and_withdrawals_at_once_end_as_one_process(eng
     expected = snapshot(engine)
     clear(engine)
 
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def replica(seed: int) -> None:
-        mine = messages[:]
-        random.Random(seed).shuffle(mine)
-        numbered = Messages()
-        numbered.sequence = (seed + 1) * 1000
-        batches = [numbered(*mine[i : i + 10]) for i in range(0, len(mine), 10)]
-        start.wait()
-        for batch in batches:
-            for attempt in range(1, 50):
-                retried = [
-                    Delivery(d.subject, d.data, d.msg_id, attempt, d.source, d.received_at)
-                    for d in batch
-                ]
-                if ingest.process(retried) == [ACK] * len(batch):
-                    break
-            else:
-                errors.append(AssertionError(f"replica {seed} never applied a batch"))
-
-    threads = [threading.Thread(target=replica, args=(seed,)) for seed in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not errors
+    apply_as_replicas(ingest, messages, batch=10)
     together = snapshot(engine)
     assert together["offer"] == expected["offer"]
     assert together["offer_withdrawal"] == expected["offer_withdrawal"]
