@@ -337,7 +337,8 @@ class OutboxRelay:
         try:
             while True:
                 try:
-                    await asyncio.to_thread(self._hold_own)
+                    if self._shared and self._own is None and not self._held_elsewhere:
+                        await asyncio.to_thread(self._hold_own)  # once, not every wake-up
                     await self.flush()
                     if time.monotonic() >= next_sweep:
                         next_sweep = time.monotonic() + interval
