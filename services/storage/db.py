@@ -76,8 +76,16 @@ def reset_schema(url: str) -> None:
     """PostgreSQL: drop everything in schema ``public`` (tests and benchmarks only)."""
     engine = make_engine(url)
     with engine.begin() as conn:
-        # A transaction some earlier test left open holds its tables: fail in seconds,
-        # naming the wait, rather than hang until the test's timeout.
+        # A transaction an earlier test's stopped service left open would hold its tables:
+        # end such sessions of this database, and fail in seconds rather than hang on one
+        # still busy.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND state LIKE 'idle in transaction%'"
+            )
+        )
         conn.execute(text("SET LOCAL lock_timeout = '20s'"))
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
