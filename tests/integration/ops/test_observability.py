@@ -87,18 +87,29 @@ async def test_metrics_move_with_consumed_refused_and_published_events(settings:
         await h.settle()
         assert h.suggested and len(h.dead_letters) == 1
 
-        async def lag_reported() -> dict[Any, float] | None:
-            after = samples((await get(port, "/metrics"))[2])
+        def moved(metrics: dict[Any, float], name: str, **labels: str) -> float:
+            return value(metrics, name, **labels) - value(before, name, **labels)
+
+        async def all_counted() -> dict[Any, float] | None:
+            # A consumer counts its batch once the acks are sent, which can come after the
+            # matcher's suggestion has reached the harness: wait for the counts (at least)
+            # and the lag gauges, then check the exact figures below.
+            now = samples((await get(port, "/metrics"))[2])
             key = (
                 "kopdes_consumer_pending",
                 frozenset({("stream", "KOPDES_INPUT"), ("consumer", "ingest-offers")}),
             )
-            return after if key in after else None
+            counted = (
+                moved(now, "kopdes_events_consumed_total", consumer="ingest-cooperatives") >= 1
+                and moved(now, "kopdes_events_consumed_total", consumer="ingest-offers") >= 2
+                and moved(now, "kopdes_events_consumed_total", consumer="matcher-61") >= 2
+            )
+            return now if key in now and counted else None
 
-        after = await eventually(lag_reported, timeout=10)
+        after = await eventually(all_counted, timeout=10)
 
     def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return moved(after, name, **labels)
 
     assert delta("kopdes_events_consumed_total", consumer="ingest-cooperatives") == 1
     assert delta("kopdes_events_consumed_total", consumer="ingest-offers") == 2  # bad one too
