@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +83,22 @@ def start_service(
 
 async def latency(
     nc: Any, profiles: list[Any], offers: list[PartnerOffer], args: argparse.Namespace
-) -> tuple[list[float], list[float], int, int]:
+) -> tuple[list[float], list[float], list[float], int, int]:
     """Offer published -> its first suggestion received, under background profile updates.
-    Returns the samples, those of the first hop (-> its internal change), the offers nobody
-    was suggested for, and the backlog at the end."""
+    Returns the samples, those of the first hop (-> its internal change) and of the
+    matcher's write (-> its first suggestion's ``created_at``), the offers nobody was
+    suggested for, and the backlog at the end."""
     js = nc.jetstream()
     first_seen: dict[str, float] = {}
+    written: dict[str, float] = {}  # the first suggestion's created_at (wall clock)
     waiting: dict[str, asyncio.Event] = {}
 
     async def on_suggested(msg: Any) -> None:
-        offer_id = json.loads(msg.data)["offer_id"]
+        suggestion = json.loads(msg.data)
+        offer_id = suggestion["offer_id"]
         if offer_id in waiting and offer_id not in first_seen:
             first_seen[offer_id] = time.perf_counter()
+            written[offer_id] = datetime.fromisoformat(suggestion["created_at"]).timestamp()
             waiting[offer_id].set()
 
     changed_seen: dict[str, float] = {}
@@ -121,18 +126,20 @@ async def latency(
     await asyncio.sleep(2)  # the background is steady before measuring
     samples: list[float] = []
     hops: list[float] = []  # offer published -> ingest announced it to a province
+    writes: list[float] = []  # offer published -> the matcher wrote its first suggestion
     missed = 0
     for i, offer in enumerate(rng.choices(offers, k=args.latency_offers)):
         fresh = offer.model_copy(update={"offer_id": f"{offer.offer_id}-lat{i}"})
         waiting[fresh.offer_id] = asyncio.Event()
         subject, data, msg_id = encode_event(fresh)
-        sent = time.perf_counter()
+        sent, sent_wall = time.perf_counter(), time.time()
         await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id})
         try:
             await asyncio.wait_for(waiting[fresh.offer_id].wait(), timeout=5)
             samples.append(first_seen[fresh.offer_id] - sent)
             if fresh.offer_id in changed_seen:
                 hops.append(changed_seen[fresh.offer_id] - sent)
+            writes.append(written[fresh.offer_id] - sent_wall)
         except TimeoutError:
             missed += 1
         await asyncio.sleep(0.05)
@@ -141,7 +148,7 @@ async def latency(
     await background_task
     await sub.unsubscribe()
     await changed_sub.unsubscribe()
-    return samples, hops, missed, backlog
+    return samples, hops, writes, missed, backlog
 
 
 async def run_pipeline(
@@ -196,7 +203,7 @@ async def run_pipeline(
             with Session(engine) as session:
                 matched = set(session.exec(select(SuggestionRow.offer_id).distinct()))
             candidates = [o for o in offers if o.offer_id in matched] or offers
-            samples, hops, missed, backlog = await latency(nc, profiles, candidates, args)
+            samples, hops, writes, missed, backlog = await latency(nc, profiles, candidates, args)
             with Session(engine) as session:
                 pending = session.exec(
                     select(func.count())
@@ -224,6 +231,8 @@ async def run_pipeline(
         "p99_ms": 1000 * percentile(samples, 99) if samples else float("nan"),
         # Of which the first hop: offer published -> ingest announced it to the matcher.
         "ingest_p50_ms": 1000 * statistics.median(hops) if hops else float("nan"),
+        # ... and up to the matcher's write of the first suggestion (before its commit).
+        "written_p50_ms": 1000 * statistics.median(writes) if writes else float("nan"),
         "latency_samples": len(samples),
         "latency_missed": missed,
         "backlog_at_end": backlog,
