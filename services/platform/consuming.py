@@ -276,10 +276,13 @@ async def settle(msgs: list[Msg], outcomes: list[Outcome]) -> None:
             await msg.term()
         else:
             await msg.nak(delay=outcome.delay)
-    if msgs:
-        retried = sum(isinstance(outcome, Retry) for outcome in outcomes)
-        consumer = msgs[0].metadata.consumer or ""
-        observability.count_settled(consumer, len(msgs) - retried, retried)
+    # A service's batch mixes its consumers' messages: each is counted for its own.
+    counts: dict[str, list[int]] = {}
+    for msg, outcome in zip(msgs, outcomes, strict=True):
+        acked_retried = counts.setdefault(msg.metadata.consumer or "", [0, 0])
+        acked_retried[isinstance(outcome, Retry)] += 1
+    for consumer, (acked, retried) in counts.items():
+        observability.count_settled(consumer, acked, retried)
 
 
 async def defer_decoding(message: Any, original: Any = None) -> list[Any]:

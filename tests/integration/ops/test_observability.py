@@ -91,9 +91,9 @@ async def test_metrics_move_with_consumed_refused_and_published_events(settings:
             return value(metrics, name, **labels) - value(before, name, **labels)
 
         async def all_counted() -> dict[Any, float] | None:
-            # A consumer counts its batch once the acks are sent, which can come after the
-            # matcher's suggestion has reached the harness: wait for the counts (at least)
-            # and the lag gauges, then check the exact figures below.
+            # A batch is counted once its acks are sent, which can be after the matcher's
+            # suggestion reached the harness: wait for the counts (at least) and the lag
+            # gauges, then check the exact figures below.
             now = samples((await get(port, "/metrics"))[2])
             key = (
                 "kopdes_consumer_pending",
