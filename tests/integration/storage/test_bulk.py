@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import Engine, Table, select
+import pytest
+from sqlalchemy import Engine, Table, select, text
 from sqlmodel import Session
 
 from services.storage import bulk
+from services.storage.db import make_engine
 from services.storage.models import SuggestionRow, SuggestionStatus, table_of
 
 SUGGESTION: Table = table_of(SuggestionRow)
@@ -111,3 +113,39 @@ def test_update_rows_and_among(engine: Engine) -> None:
     assert (found["s001"].rank, found["s001"].basis) == (9, ["cooperative"])
     assert (found["s003"].rank, found["s003"].basis) == (7, [])
     assert (found["s002"].rank, found["s002"].basis) == (3, ["offer", "cooperative"])
+
+
+def test_a_statement_run_again_and_again_is_planned_for_its_own_parameters(engine, database_url):
+    # psycopg prepares a statement it has run five times; PostgreSQL would then settle on
+    # one generic plan for it, chosen while the table was small. Each execution is
+    # planned for its own rows instead (services/storage/db.py, PLANNING).
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no plan cache mode")
+    with engine.connect() as conn:
+        for n in range(12):
+            ids = [f"s{i:03d}" for i in range(n + 1)]
+            query = select(SUGGESTION.c.suggestion_id).where(
+                bulk.among(conn, SUGGESTION.c.suggestion_id, ids)
+            )
+            conn.execute(query).all()
+        plans = conn.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%FROM suggestion%'"
+            )
+        ).one()
+    assert plans.generic_plans == 0
+    assert plans.custom_plans >= 5
+
+
+def test_options_in_the_database_url_are_kept(engine, database_url):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connection options")
+    separator = "&" if "?" in database_url else "?"
+    other = make_engine(f"{database_url}{separator}options=-c%20statement_timeout%3D4321")
+    try:
+        with other.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "4321ms"
+            assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+    finally:
+        other.dispose()
