@@ -194,14 +194,7 @@ class Matcher:
         try:
             while True:
                 msgs = await self._inbox.take(self.settings.batch_size)
-                units = units_of_work(msgs)
-                for n, unit in enumerate(units):
-                    if n and _bulk(unit[0]) and self._inbox.urgent_waiting:
-                        # An offer or a decision came while profiles were applied: it
-                        # goes first; the profiles not yet applied wait behind it.
-                        for msg in (m for rest in units[n:] for m in rest):
-                            self._inbox.put(msg)
-                        break
+                for unit in in_turn(units_of_work(msgs), self._inbox):
                     # Those of provinces given up meanwhile are for their next owner.
                     work: list[Msg] = []
                     given_up: list[Msg] = []
@@ -384,6 +377,18 @@ def units_of_work(msgs: list[Msg]) -> list[list[Msg]]:
     urgent = [work for work in by_province.values() if not all(map(_bulk, work))]
     rest = [m for work in by_province.values() if all(map(_bulk, work)) for m in work]
     return [*urgent, *(rest[i : i + BULK_UNIT] for i in range(0, len(rest), BULK_UNIT))]
+
+
+def in_turn(units: list[list[Msg]], inbox: Inbox) -> Iterator[list[Msg]]:
+    """The units one at a time; when an offer or a decision reached the inbox while
+    profiles were applied, it goes first: the profiles not yet applied go back to the
+    inbox, behind it."""
+    for n, unit in enumerate(units):
+        if n and _bulk(unit[0]) and inbox.urgent_waiting:
+            for msg in (m for rest in units[n:] for m in rest):
+                inbox.put(msg)
+            return
+        yield unit
 
 
 def _bulk(msg: Msg) -> bool:

@@ -182,18 +182,13 @@ class OutboxRelay:
         session = Session(self._engine)
         try:
             conn = session.connection()
-            if self._shared:
-                # Bounded: a thread must never wait on a lock for ever (it cannot be
-                # cancelled, and a stopping event loop waits for it).
-                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
-                try:
-                    conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                        {"space": CLAIM_LOCKS, "key": self.origin},
-                    )
-                except OperationalError:  # another relay of this origin publishes them
-                    session.close()
-                    return None
+            if self._shared and not _locked_within(
+                conn,
+                "SELECT pg_advisory_xact_lock(:space, :key)",
+                {"space": CLAIM_LOCKS, "key": self.origin},
+            ):  # another relay of this origin publishes them
+                session.close()
+                return None
             rows = self._unsent(conn, OUTBOX.c.origin == self.origin if self._shared else None)
             if not self._shared:
                 session.commit()  # the marks take the write lock afresh (begin_writing)
@@ -209,14 +204,11 @@ class OutboxRelay:
         try:
             conn = session.connection()
             key = {"key": ADVISORY_LOCKS["outbox_relay"]}
-            if wait:
-                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
-                try:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
-                except OperationalError:
-                    session.close()
-                    return None
-            elif not conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
+            if not (
+                _locked_within(conn, "SELECT pg_advisory_xact_lock(:key)", key)
+                if wait
+                else conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar()
+            ):
                 session.close()
                 return None
             live = live_origins(conn)
@@ -351,6 +343,18 @@ class OutboxRelay:
                 self._wake.clear()
         finally:
             await asyncio.to_thread(self._let_go)
+
+
+def _locked_within(conn: Connection, statement: str, params: dict[str, int]) -> bool:
+    """Take a transaction's advisory lock, waiting at most ``LOCK_WAIT_MS``: a relay's
+    thread must never wait on a lock for ever (it cannot be cancelled, and a stopping event
+    loop waits for it). False if another transaction kept it that long."""
+    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'"))
+    try:
+        conn.execute(text(statement), params)
+    except OperationalError:
+        return False
+    return True
 
 
 def _close(connection: Connection | None) -> None:

@@ -37,9 +37,9 @@ def _postgresql_connect_args(
     if "connect_timeout" not in query:
         # An unreachable server fails fast (and is retried) instead of hanging a batch.
         args.setdefault("connect_timeout", connect_timeout)
-    # Options in the URL are kept (psycopg's keyword would replace them).
-    options = query.get("options", args.get("options", ""))
-    args["options"] = f"{options} {PLANNING}".strip()
+    # Options in the URL or given are kept (psycopg's keyword would replace the URL's).
+    given_options = [query.get("options"), args.get("options")]
+    args["options"] = " ".join([*filter(None, given_options), PLANNING])
     return args
 
 

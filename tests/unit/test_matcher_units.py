@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from schemas import internal
-from services.matching.service import BULK_UNIT, units_of_work
+from services.matching.service import BULK_UNIT, in_turn, units_of_work
 from services.platform.inbox import Inbox
 
 
@@ -47,3 +47,26 @@ async def test_the_inbox_knows_when_an_urgent_message_waits() -> None:
     inbox.put(offer, urgent=True)
     assert await inbox.take(10) == [offer, profile]
     assert not urgent(inbox)
+
+
+async def test_an_offer_arriving_between_units_goes_before_the_profiles_left() -> None:
+    inbox = Inbox()
+    profiles = [msg(internal.cooperative_changed("31")) for _ in range(2 * BULK_UNIT)]
+    offer_32 = msg(internal.offer_changed("32"))
+    units = units_of_work([offer_32, *profiles])
+    assert len(units) == 3  # the offer's province, then two units of profiles
+
+    applied = []
+    for unit in in_turn(units, inbox):
+        applied.append(unit)
+        if len(applied) == 2:  # an offer arrives while the first profiles are applied
+            late = msg(internal.offer_changed("33"))
+            inbox.put(late, urgent=True)
+
+    assert applied == units[:2]
+    assert await inbox.take(10 * BULK_UNIT) == [late, *units[2]]
+
+
+def test_without_an_urgent_message_every_unit_is_applied_in_turn() -> None:
+    units = units_of_work([msg(internal.cooperative_changed("31")) for _ in range(3 * BULK_UNIT)])
+    assert list(in_turn(units, Inbox())) == units

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from prometheus_client import REGISTRY
+
 from services.platform.consuming import ACK, Outcome, Retry, settle
-from services.platform.observability import EVENTS_CONSUMED, EVENTS_RETRIED
 
 
 @dataclass
@@ -29,10 +30,10 @@ class FakeMsg:
 
 
 def counted(consumer: str) -> tuple[float, float]:
-    return (
-        EVENTS_CONSUMED.labels(consumer=consumer)._value.get(),
-        EVENTS_RETRIED.labels(consumer=consumer)._value.get(),
-    )
+    def value(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"consumer": consumer}) or 0.0
+
+    return value("kopdes_events_consumed_total"), value("kopdes_events_retried_total")
 
 
 async def test_a_mixed_batch_is_counted_per_consumer() -> None:

@@ -115,7 +115,7 @@ def test_update_rows_and_among(engine: Engine) -> None:
     assert (found["s002"].rank, found["s002"].basis) == (3, ["offer", "cooperative"])
 
 
-def test_a_statement_run_again_and_again_is_planned_for_its_own_parameters(engine, database_url):
+def test_a_statement_run_again_and_again_is_planned_for_its_own_parameters(engine):
     # psycopg prepares a statement it has run five times; PostgreSQL would then settle on
     # one generic plan for it, chosen while the table was small. Each execution is
     # planned for its own rows instead (services/storage/db.py, PLANNING).
