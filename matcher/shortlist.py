@@ -45,6 +45,12 @@ Pair = tuple[str, str]  # (offer key, cooperative id)
 OFFER = "offer"
 COOPERATIVE = "cooperative"
 
+# Entries kept beyond each offer's selection in a province (``_Top``): when a selected
+# cooperative's score falls (a profile edit), the next one is known without scoring the
+# province again. Ten more per offer cost a few megabytes nationally; without them nearly
+# every edit that lowers a selected cooperative's score rescored its province.
+RESERVE = 10
+
 # Why a suggestion is retracted (the contract's MatchRetracted reasons).
 OFFER_WITHDRAWN = "offer_withdrawn"
 OFFER_EXPIRED = "offer_expired"
@@ -109,15 +115,36 @@ class Published:
 
 @dataclass
 class _Top:
-    """The best entries of one offer or cooperative: (score, other id), best first."""
+    """The best entries of one offer or cooperative: (score, other id), best first.
+
+    ``entries`` are exactly the best ``len(entries)`` candidates, at most ``depth``: the
+    first ``limit`` are the selection, the others a reserve. When an entry's score falls,
+    the reserve says who takes its place; only when it runs dry is the whole province
+    scored again. ``complete``: every candidate scoring at least the minimum is here (then
+    fewer than ``depth`` are; a full list is taken as holding outsiders back).
+    """
 
     limit: int
     entries: list[tuple[float, str]] = field(default_factory=list)
+    depth: int = 0  # 0: no reserve
+    complete: bool = True
+
+    def __post_init__(self) -> None:
+        self.depth = max(self.depth, self.limit)
 
     def ids(self) -> Iterator[str]:
-        return (other for _, other in self.entries)
+        """The selection."""
+        return (other for _, other in self.entries[: self.limit])
 
     def score(self, other: str) -> float | None:
+        """``other``'s score if it is in the selection."""
+        for score, known in self.entries[: self.limit]:
+            if known == other:
+                return score
+        return None
+
+    def held(self, other: str) -> float | None:
+        """``other``'s score if it is an entry (selected or in reserve)."""
         for score, known in self.entries:
             if known == other:
                 return score
@@ -125,17 +152,31 @@ class _Top:
 
     def bar(self, min_score: float) -> float:
         """What an outsider must score to be worth comparing with the weakest entry."""
-        if len(self.entries) < self.limit:
+        if self.complete:
             return min_score
         return max(min_score, self.entries[-1][0])
+
+    def admits(self, score: float, other: str) -> bool:
+        """Whether an outsider at ``score`` belongs among the entries: it beats the weakest,
+        below which an outsider may be beaten by others nobody has scored."""
+        if self.complete or not self.entries:
+            return self.complete
+        return _beats(score, other, self.entries[-1])
+
+    def full(self) -> None:
+        """After an entry came in: a full list may be holding an outsider back."""
+        if len(self.entries) >= self.depth:
+            self.complete = False
 
 
 class Shortlist:
     """The suggestions of one province."""
 
-    def __init__(self, province: str, rule: Rule, as_of: date) -> None:
+    def __init__(self, province: str, rule: Rule, as_of: date, reserve: int | None = None) -> None:
         self.province = province
         self.rule = rule
+        # Entries of each offer's best kept beyond its selection (``_Top``); None: the default.
+        self.depth = rule.per_province + (RESERVE if reserve is None else reserve)
         self.as_of = as_of
         self.index = MatchIndex()
         self.published: dict[Pair, Published] = {}
@@ -318,27 +359,29 @@ class Shortlist:
         return cooperative_id in self._blocked_by_offer.get(key, ())
 
     def _recompute_offer(self, key: str) -> set[str]:
-        """The offer's best cooperatives, from scratch; the cooperatives it drops."""
+        """The offer's best cooperatives, from scratch; those selected before or now."""
         old = self._offer_top.pop(key, None)
+        if old is not None:
+            for _, cid in old.entries:
+                self._in_offer_tops[cid].discard(key)
         dropped = set(old.ids()) if old else set()
-        for cid in dropped:
-            self._in_offer_tops[cid].discard(key)
         if self.index.offer(key) is None or self.is_full(key):
             return dropped
         blocked = self._blocked_by_offer.get(key, set())
-        limit = self.rule.per_province
+        limit, depth = self.rule.per_province, self.depth
         best = self.index.best_cooperatives(
             key,
-            limit + len(blocked),
+            depth + len(blocked),
             self.as_of,
             min_score=self.rule.min_score,
             explained=False,
         )
         kept = [(m.score, m.cooperative_id) for m in best if m.cooperative_id not in blocked]
-        top = _Top(limit, kept[:limit])
+        complete = len(best) < depth + len(blocked) and len(kept) < depth
+        top = _Top(limit, kept[:depth], depth, complete)
         if top.entries:
             self._offer_top[key] = top
-            for cid in top.ids():
+            for _, cid in top.entries:
                 self._in_offer_tops.setdefault(cid, set()).add(key)
         return dropped | set(top.ids())
 
@@ -359,7 +402,7 @@ class Shortlist:
             exclude=_Excluded(self, cooperative_id),
             explained=False,
         )
-        top = _Top(limit, [(m.score, m.offer_key) for m in best])
+        top = _Top(limit, [(m.score, m.offer_key) for m in best], complete=len(best) < limit)
         if top.entries:
             self._coop_top[cooperative_id] = top
             for key in top.ids():
@@ -397,14 +440,29 @@ class Shortlist:
         holding = self._in_offer_tops.get(cooperative_id, set()) - skip
         for key in sorted(holding):
             top = self._offer_top[key]
-            old = top.score(cooperative_id)
+            old = top.held(cooperative_id)
             new = self.index.pair_score(key, cooperative_id, self.as_of)
             touched.add((key, cooperative_id))
-            if new is None or new < rule.min_score or old is None or new < old:
-                # An outsider may now beat it: only the whole province says.
-                touched.update((key, cid) for cid in self._recompute_offer(key))
-            elif new != old:
+            if new == old:
+                continue
+            touched.update((key, cid) for cid in top.ids())  # the selection may shift
+            top.entries[:] = [e for e in top.entries if e[1] != cooperative_id]
+            # Risen, it is still ahead of every outsider; fallen, only while it still beats
+            # the weakest entry (an outsider may beat it otherwise).
+            if (
+                old is not None
+                and new is not None
+                and new >= rule.min_score
+                and (new > old or top.admits(new, cooperative_id))
+            ):
                 _put(top.entries, cooperative_id, new)
+                continue
+            self._in_offer_tops[cooperative_id].discard(key)
+            if not top.complete and len(top.entries) < top.limit:
+                # The reserve ran dry: only the whole province says who comes next.
+                touched.update((key, cid) for cid in self._recompute_offer(key))
+            elif not top.entries:
+                del self._offer_top[key]
         if self.index.cooperative(cooperative_id) is None:
             return touched
 
@@ -420,17 +478,20 @@ class Shortlist:
             cooperative_id, self.as_of, min_score=rule.min_score, bar=bar
         )
         for key, score in scores.items():
-            top = self._offer_top.setdefault(key, _Top(rule.per_province))
-            entries = top.entries
-            if len(entries) >= top.limit and not _beats(score, cooperative_id, entries[-1]):
+            top = self._offer_top.get(key) or _Top(rule.per_province, [], self.depth)
+            self._offer_top[key] = top  # new: no cooperative of the province scored enough
+            if not top.admits(score, cooperative_id):
+                top.complete = False  # an eligible outsider, below the weakest entry
                 continue
+            touched.update((key, cid) for cid in top.ids())  # one may leave the selection
+            entries = top.entries
             _put(entries, cooperative_id, score)
             self._in_offer_tops.setdefault(cooperative_id, set()).add(key)
             touched.add((key, cooperative_id))
-            if len(entries) > top.limit:
+            if len(entries) > top.depth:
                 _, evicted = entries.pop()
                 self._in_offer_tops[evicted].discard(key)
-                touched.add((key, evicted))
+            top.full()
         return touched
 
     # -- decisions ---------------------------------------------------------------------------
