@@ -4,6 +4,7 @@ set loaded through the real code, fast)."""
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from schemas import internal
@@ -20,12 +21,23 @@ from services.storage.types import utcnow
 BATCH = 200
 
 
+class Unrelayed:
+    """A relay that publishes nothing: the outbox rows stay in the table."""
+
+    def hold(self, connection: Connection) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
+
+
 class Parts:
-    """What Ingest and the Matcher use of a Runtime: settings and the engine."""
+    """What Ingest and the Matcher use of a Runtime: settings, the engine, a relay."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = engine_from_settings(settings)
+        self.relay = Unrelayed()
 
 
 def deliveries(events: list[tuple[str, bytes, str]], stream: str) -> list[Delivery]:
