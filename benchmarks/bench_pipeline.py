@@ -142,7 +142,8 @@ async def latency(
     writes: list[float] = []  # offer published -> the matcher wrote its first suggestion
     missed = 0
     for i, offer in enumerate(rng.choices(offers, k=args.latency_offers)):
-        fresh = offer.model_copy(update={"offer_id": f"{offer.offer_id}-lat{i}"})
+        suffix = f"-lat{i}"  # a new offer each time, its id within the contract's 64
+        fresh = offer.model_copy(update={"offer_id": offer.offer_id[: 64 - len(suffix)] + suffix})
         waiting[fresh.offer_id] = asyncio.Event()
         subject, data, msg_id = encode_event(fresh)
         sent, sent_wall = time.perf_counter(), time.time()
