@@ -11,10 +11,12 @@ is not blocked by a coordinator's decision, its offer is not full, and
 A province's suggestions depend only on its cooperatives and the offers that cover it, so
 each province is a ``Shortlist`` of its own, with its own candidate index.
 
-``Shortlist`` keeps, exactly, each offer's best cooperatives and each cooperative's best
-offers, updates them for what changed, and compares the resulting selection with what was
-announced before: ``settle`` returns the events (``Suggested``, ``Retracted``). ``select``
-computes the same selection from scratch; the tests hold the two equal.
+``Shortlist`` keeps, exactly, each offer's best cooperatives (and a reserve of the next
+ones, so that one falling out rarely means scoring the province again) and each
+cooperative's best offers, updates them for what changed, and compares the resulting
+selection with what was announced before: ``settle`` returns the events (``Suggested``,
+``Retracted``). ``select`` computes the same selection from scratch; the tests hold the
+two equal.
 
 Announced scores lag the true ones by less than ``material_change``: a suggestion is
 announced again only when its score moved that much. Its rank and basis are kept current
