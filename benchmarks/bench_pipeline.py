@@ -42,9 +42,10 @@ from typing import Any
 import nats
 from background import EDIT_EVERY, profile_update
 from bench_floor import floor
-from sqlalchemy import Engine, func, text
+from sqlalchemy import func
 from sqlmodel import Session, select
 from transport import cpu_seconds, peak_rss_mib, percentile, publish_all, wait_for
+from upkeep import autovacuum_on, settle
 
 from schemas import PartnerOffer, internal
 from services.demo.synthetic import national
@@ -79,19 +80,6 @@ def start_service(
         stdout=subprocess.DEVNULL,
         stderr=open(data_dir / f"{name}.log", "ab"),
     )
-
-
-def analyze_unless_autovacuum(engine: Engine) -> bool:
-    """Take the tables' statistics after the load, as autovacuum would have on its own
-    (PostgreSQL's default) where it is off. Without them the planner estimates a few
-    hundred pending suggestions where there are tens of thousands, and reads the status
-    index whole for each update of a few rows. True if it ran ANALYZE."""
-    with engine.connect() as conn:
-        if conn.execute(text("SHOW autovacuum")).scalar() == "on":
-            return False
-        conn.execute(text("ANALYZE"))
-        conn.commit()
-    return True
 
 
 async def latency(
@@ -212,7 +200,10 @@ async def run_pipeline(
                     return unsent(session) == 0
 
             finished = await wait_for(done, timeout=7200, interval=0.2)
-            analyzed = not sqlite and analyze_unless_autovacuum(engine)
+            # Where autovacuum is off, what it would have done during the load.
+            analyzed = not sqlite and not autovacuum_on(engine)
+            if analyzed:
+                settle(engine)
             match_messages = (await js.stream_info("KOPDES_MATCH")).state.messages
             cpu_load = [cpu_seconds(p.pid) - c for p, c in zip(matchers, cpu_before, strict=True)]
             with Session(engine) as session:

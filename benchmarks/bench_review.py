@@ -51,6 +51,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 from stages import Parts, load_national
 from transport import percentile
+from upkeep import settle
 
 from schemas.regions import region_table
 from services.notify.web import include_notifications
@@ -63,17 +64,6 @@ from services.storage.migrate import create_schema
 from services.storage.models import CooperativeRow, CoordinatorRow, Role, SuggestionRow
 
 PASSWORD = "kata-sandi-bench-1"
-
-
-def settle(engine: Any) -> None:
-    """Statistics and visibility map as autovacuum leaves them on a database in service;
-    right after a bulk load the planner would guess from an empty table."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
 
 
 # Statuses are stored by name (SQLAlchemy's Enum), times as UTC without a zone

@@ -140,14 +140,12 @@ class _Top:
 
     def score(self, other: str) -> float | None:
         """``other``'s score if it is in the selection."""
-        for score, known in self.entries[: self.limit]:
-            if known == other:
-                return score
-        return None
+        return self.held(other, self.limit)
 
-    def held(self, other: str) -> float | None:
-        """``other``'s score if it is an entry (selected or in reserve)."""
-        for score, known in self.entries:
+    def held(self, other: str, within: int | None = None) -> float | None:
+        """``other``'s score if it is among the first ``within`` entries (default: any,
+        selected or in reserve)."""
+        for score, known in self.entries[:within]:
             if known == other:
                 return score
         return None
