@@ -176,50 +176,78 @@ class Changes:
     lapsed: list[str]  # suggestion ids whose rejection no longer stands
 
 
-def write(session: Session, changes: Changes, as_of: date) -> int:
-    """Write the changes and their announcements; returns how many were announced."""
+@dataclass
+class Writes:
+    """The rows of one transaction's statements, built from ``Changes`` while the
+    shortlists are as they announced (an explanation reads the index): executing them
+    needs no shortlist, so the next unit can be matched meanwhile."""
+
+    now: datetime
+    suggested: list[dict[str, Any]]
+    revived: list[dict[str, Any]]  # suggested again after a rejection that lapsed
+    quiet: list[dict[str, Any]]  # rank and basis updates, not announced
+    retracted: dict[str, list[str]]  # reason -> suggestion ids
+    rejections: list[tuple[str, Rejection]]
+    lapsed: list[str]
+    payloads: dict[str, str]  # suggestion id -> its MatchSuggestion as JSON
+
+
+def prepare(changes: Changes, as_of: date) -> Writes:
     now = utcnow()
-    announced: list[tuple[str, Any, str]] = []
-    suggested: list[dict[str, Any]] = []
-    revived: list[dict[str, Any]] = []
-    quiet: list[dict[str, Any]] = []
-    retracted: dict[str, list[str]] = {}
+    writes = Writes(now, [], [], [], {}, list(changes.rejections), list(changes.lapsed), {})
     lapsed = set(changes.lapsed)
     for shortlist, event in changes.events:
         partner_id, offer_id = split_key(event.offer_key)
         sid = suggestion_id(partner_id, offer_id, event.cooperative_id)
         if isinstance(event, Retracted):
-            retracted.setdefault(event.reason, []).append(sid)
+            writes.retracted.setdefault(event.reason, []).append(sid)
         elif not event.announce:
-            quiet.append({"suggestion_id": sid, "rank": event.rank, "basis": list(event.basis)})
+            writes.quiet.append(
+                {"suggestion_id": sid, "rank": event.rank, "basis": list(event.basis)}
+            )
         else:
             row = _suggestion_row(shortlist, event, sid, now, as_of)
-            (revived if sid in lapsed else suggested).append(row)
-    if changes.lapsed:
-        _forget_rejections(session, changes.lapsed)
-    if changes.rejections:
-        _remember_rejections(session, changes.rejections, now)
-    for rows, statuses in ((suggested, OPEN), (revived, (*OPEN, SuggestionStatus.REJECTED))):
+            (writes.revived if sid in lapsed else writes.suggested).append(row)
+            writes.payloads[sid] = _event(row)
+    return writes
+
+
+def write(session: Session, changes: Changes, as_of: date) -> int:
+    """Write the changes and their announcements; returns how many were announced."""
+    return execute(session, prepare(changes, as_of))
+
+
+def execute(session: Session, writes: Writes) -> int:
+    """Run the statements of ``prepare`` in the caller's transaction, with the outbox
+    messages of what they wrote; returns how many were announced."""
+    now = writes.now
+    announced: list[tuple[str, Any, str]] = []
+    if writes.lapsed:
+        _forget_rejections(session, writes.lapsed)
+    if writes.rejections:
+        _remember_rejections(session, writes.rejections, now)
+    for rows, statuses in (
+        (writes.suggested, OPEN),
+        (writes.revived, (*OPEN, SuggestionStatus.REJECTED)),
+    ):
         if rows:
-            by_id = {row["suggestion_id"]: row for row in rows}
             for sid, version in _upsert(session, rows, statuses):
-                row = by_id[sid]
                 announced.append(
-                    (subjects.MATCH_SUGGESTED, _event(row), f"{sid}:suggested:{version}")
+                    (subjects.MATCH_SUGGESTED, writes.payloads[sid], f"{sid}:suggested:{version}")
                 )
-    for reason, ids in sorted(retracted.items()):
+    for reason, ids in sorted(writes.retracted.items()):
         for sid, version in _retract(session, ids, reason, now):
             payload = MatchRetracted(
                 suggestion_id=sid, reason=RetractReason(reason), retracted_at=now
             )
             announced.append((subjects.MATCH_RETRACTED, payload, f"{sid}:retracted:{version}"))
-    if quiet:
+    if writes.quiet:
         conn = session.connection()
         statement, params = bulk.update_rows(
             conn,
             SUGGESTION,
             "suggestion_id",
-            quiet,
+            writes.quiet,
             SUGGESTION.c.status == SuggestionStatus.PENDING,
         )
         conn.execute(statement, params)

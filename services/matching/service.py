@@ -1,11 +1,18 @@
 """The matcher service: the provinces this process owns, each a ``Shortlist`` in memory.
 
 Per owned province, a durable consumer ``matcher-<province>`` delivers the changes on
-``kopdes.internal.<province>.>`` as they are stored. A batch is applied to the provinces'
-shortlists and what they announce is written, with its outbox messages, in one
-transaction; then the batch is acknowledged. Nothing is kept across transactions but the
-shortlists, which a failed transaction drops (the province is loaded again from the
+``kopdes.internal.<province>.>`` as they are stored. A unit of work is applied to the
+provinces' shortlists and what they announce is written, with its outbox messages, in one
+transaction; then its messages are acknowledged. Nothing is kept across transactions but
+the shortlists, which a failed transaction drops (the province is loaded again from the
 store: the database stays the truth).
+
+The transaction of one unit runs while the next unit is matched: matching is Python
+work, writing mostly waiting for the database, and one after the other left the process
+waiting for its statements a third of the time. The two share nothing but the
+shortlists' announcements, which a unit's writes carry as rows built before the next unit
+is matched. When a transaction fails, the provinces of both units are loaded again and
+both are applied afresh, one transaction each (and message by message if need be).
 
 Ownership (``ownership.py``) decides which provinces; taking one over loads it whole and
 recomputes it, so whatever its previous owner left half done is completed, and changes
@@ -19,7 +26,9 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -35,9 +44,10 @@ from schemas import internal, suggestion_id
 from schemas.internal import PairDecided
 from services.matching import repository
 from services.matching.ownership import LOOK_SECONDS, Ownership
-from services.platform.consuming import Delivery, process_batch, settle
+from services.platform.consuming import ACK, Delivery, process_batch, settle
 from services.platform.dead_letters import record_handler_failure
 from services.platform.inbox import Inbox
+from services.platform.observability import HANDLER_SECONDS
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.topology import INTERNAL
@@ -50,6 +60,8 @@ log = logging.getLogger(__name__)
 # every offer covering its province) held it for hundreds of milliseconds, while a commit
 # more per 50 profiles costs a few percent of the bulk load's throughput.
 BULK_UNIT = 50
+# How long a stopping matcher waits for the transaction under way, to acknowledge it.
+STOP_SECONDS = 10.0
 
 
 class Matcher:
@@ -76,8 +88,15 @@ class Matcher:
         self._inbox = Inbox()
         self._reload: set[str] = set()  # provinces whose shortlist a failure left unsure
         self._writing: set[str] = set()  # provinces the open transaction changed
-        # Every use of the ownership connection (transactions, locks) takes turns.
+        # Every use of the ownership connection (transactions, locks) takes turns; so does
+        # every change of the shortlists. Whoever needs both takes ``_state`` first.
         self._db = threading.Lock()
+        self._state = threading.Lock()
+        # The order units are matched in is the order they are written in: whatever
+        # changes the shortlists besides the units (a new day, provinces taken) waits for
+        # its turn and for the transaction under way.
+        self._turn = asyncio.Lock()
+        self._in_flight: asyncio.Future[int] | None = None
         self._lost = False
         self._announced = 0  # messages the batch's transactions wrote to the outbox
 
@@ -110,7 +129,7 @@ class Matcher:
             await self._drop(surplus, release=True)
         if gained:
             await self._sweep()
-            await asyncio.to_thread(self._locked, self._load, gained)
+            await self._alone(self._load, gained)
             for province in gained:
                 await self._subscribe(province)
             log.info("matcher owns %d provinces (took %s)", len(self.shortlists), gained)
@@ -151,10 +170,22 @@ class Matcher:
         self.ownership.lost()
         self._lost = True
 
+    async def _alone(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work`` in its turn, once the transaction under way has ended."""
+        async with self._turn:
+            if self._in_flight is not None:
+                await asyncio.wait([self._in_flight])
+            return await asyncio.to_thread(self._exclusive, work, *args)
+
+    def _exclusive(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work`` on the ownership connection, with the shortlists to itself."""
+        with self._state:
+            return self._locked(work, *args)
+
     def load(self, provinces: list[str]) -> None:
         """Own these provinces in-process, without consuming (benchmarks, tools)."""
         self.ownership.owned.update(provinces)
-        self._locked(self._load, provinces)
+        self._exclusive(self._load, provinces)
 
     def _load(self, provinces: list[str]) -> None:
         shortlists = [Shortlist(p, self.rule, self.today()) for p in provinces]
@@ -190,30 +221,111 @@ class Matcher:
     # -- consuming ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Take what the consumers delivered, in batches, one at a time."""
+        """Take what the consumers delivered, in batches; match each unit of work while the
+        previous one's transaction runs."""
+        writing: _Writing | None = None
         try:
             while True:
+                if writing is not None and not self._inbox.waiting:
+                    await self._finish(writing)  # acknowledge before waiting for more
+                    writing = None
                 msgs = await self._inbox.take(self.settings.batch_size)
                 for unit in in_turn(units_of_work(msgs), self._inbox):
-                    # Those of provinces given up meanwhile are for their next owner.
-                    work: list[Msg] = []
-                    given_up: list[Msg] = []
-                    for msg in unit:
-                        (work if self._owns(msg) else given_up).append(msg)
-                    for msg in given_up:
-                        with contextlib.suppress(Exception):
-                            await msg.nak()
-                    if work:
-                        self._announced = 0
-                        outcomes = await asyncio.to_thread(self._locked, self._process, work)
-                        await settle(work, outcomes)
-                        if self._announced:
-                            # Most profile updates announce nothing: a claim of no rows
-                            # would cost two statements and a thread hop each.
-                            self.runtime.relay.wake()
+                    work = await self._owned(unit)
+                    if not work:
+                        continue
+                    async with self._turn:
+                        matched = await asyncio.to_thread(self._match, work)
+                        if writing is not None:
+                            if not await self._finish(writing) and matched is not None:
+                                # Matched on top of changes that were not written.
+                                self._reload |= matched.provinces
+                                matched = None
+                            writing = None
+                        if matched is None:
+                            await self._apply_alone(work)
+                        else:
+                            writing = self._write(work, matched)
         finally:
+            if writing is not None:  # stopping: acknowledge what was written (bounded)
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(self._finish(writing), STOP_SECONDS)
             await self._drop(sorted(self.shortlists), release=False)
             await asyncio.to_thread(self._locked, self.ownership.close)
+
+    async def _owned(self, unit: list[Msg]) -> list[Msg]:
+        """The unit's messages of provinces this process owns; those of provinces given
+        up meanwhile go back, for their next owner."""
+        work: list[Msg] = []
+        for msg in unit:
+            if self._owns(msg):
+                work.append(msg)
+            else:
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+        return work
+
+    def _match(self, msgs: list[Msg]) -> _Matched | None:
+        """Apply a unit to the shortlists, reading the changed rows on a connection of its
+        own: the statements to write it, or None when it failed (its provinces are then
+        loaded again, and the unit applied alone, where a failure is dealt with)."""
+        started = time.perf_counter()
+        provinces: set[str] = set()
+        deliveries = [Delivery.of(m) for m in msgs]
+        with self._state:
+            try:
+                with Session(self.runtime.engine) as reading:
+                    writes = self._compute(reading, deliveries, provinces)
+            except Exception:
+                log.debug("matching a unit failed; it is applied alone", exc_info=True)
+                self._reload |= provinces
+                return None
+        return _Matched(writes, provinces, deliveries[0].consumer, started)
+
+    def _write(self, msgs: list[Msg], matched: _Matched) -> _Writing:
+        """Start the unit's transaction; its announcements go out as soon as it commits."""
+        task = asyncio.ensure_future(asyncio.to_thread(self._locked, self._execute, matched))
+
+        def written(done: asyncio.Future[int]) -> None:
+            if not done.cancelled() and done.exception() is None and done.result():
+                self.runtime.relay.wake()
+
+        task.add_done_callback(written)
+        self._in_flight = task
+        return _Writing(msgs, matched, task)
+
+    def _execute(self, matched: _Matched) -> int:
+        with self._transaction() as session:
+            self._writing = set(matched.provinces)
+            begin_writing(session)
+            announced = repository.execute(session, matched.writes)
+        # Matched and written, as ``process_batch`` measures a batch applied.
+        HANDLER_SECONDS.labels(consumer=matched.consumer).observe(
+            time.perf_counter() - matched.started
+        )
+        return announced
+
+    async def _finish(self, writing: _Writing) -> bool:
+        """Wait for a unit's transaction and acknowledge its messages; if it failed, apply
+        the unit alone. True if it was written as matched."""
+        try:
+            await writing.task
+        except Exception:
+            log.debug("writing a unit failed; it is applied alone", exc_info=True)
+            await self._apply_alone(writing.msgs)
+            return False
+        await settle(writing.msgs, [ACK] * len(writing.msgs))
+        return True
+
+    async def _apply_alone(self, msgs: list[Msg]) -> None:
+        """Match and write a unit in one transaction (message by message if it fails)."""
+        self._announced = 0
+        outcomes = await asyncio.to_thread(self._exclusive, self._process, msgs)
+        await settle(msgs, outcomes)
+        if self._announced:
+            # Most profile updates announce nothing: a claim of no rows would cost two
+            # statements and a thread hop each.
+            self.runtime.relay.wake()
 
     async def _deliver(self, msg: Msg) -> None:
         self._inbox.put(msg, urgent=not _bulk(msg))
@@ -233,7 +345,7 @@ class Matcher:
         while True:
             await asyncio.sleep(self.settings.expiry_check_seconds)
             try:
-                await asyncio.to_thread(self._locked, self._new_day)
+                await self._alone(self._new_day)
                 self.runtime.relay.wake()
             except Exception:
                 log.exception("expiry sweep failed; will retry")
@@ -279,6 +391,14 @@ class Matcher:
             session.close()
 
     def _apply(self, session: Session, deliveries: list[Delivery]) -> None:
+        writes = self._compute(session, deliveries, self._writing)
+        self._announced += repository.execute(session, writes)
+
+    def _compute(
+        self, session: Session, deliveries: list[Delivery], touched: set[str]
+    ) -> repository.Writes:
+        """Apply the changes to the shortlists (reading their rows through ``session``),
+        adding each province changed to ``touched`` as it goes: what to write."""
         by_province: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
             by_province.setdefault(internal.province_of_subject(delivery.subject), []).append(
@@ -286,7 +406,7 @@ class Matcher:
             )
         reload = sorted(self._reload & by_province.keys())
         if reload:
-            self._writing.update(reload)
+            touched.update(reload)
             fresh = [Shortlist(p, self.rule, self.today()) for p in reload]
             repository.load(session, fresh)
             self.shortlists.update((s.province, s) for s in fresh)
@@ -305,11 +425,11 @@ class Matcher:
         offers = repository.offers(
             session, ((c["partner_id"], c["offer_id"]) for _, kind, c in parsed if kind == "offer")
         )
-        touched: dict[str, Shortlist] = {}
+        changed: dict[str, Shortlist] = {}
         rejections: list[tuple[str, Rejection]] = []
         for province, kind, change in parsed:
-            shortlist = touched[province] = self.shortlists[province]
-            self._writing.add(province)
+            shortlist = changed[province] = self.shortlists[province]
+            touched.add(province)
             if kind == "cooperative":
                 cid = change["cooperative_id"]
                 if cid in cooperatives:
@@ -328,7 +448,7 @@ class Matcher:
                     rejections.append(rejection)
             else:
                 raise ValueError(f"unexpected change on {province}: {kind!r}")
-        self._settle(session, list(touched.values()), rejections)
+        return self._prepare(list(changed.values()), touched, rejections)
 
     def _decide(self, shortlist: Shortlist, decided: PairDecided) -> tuple[str, Rejection] | None:
         key = f"{decided.partner_id}/{decided.offer_id}"
@@ -346,23 +466,46 @@ class Matcher:
             shortlist.reopened(key, cid, decided.score, decided.rank)
         return None
 
-    def _settle(
+    def _settle(self, session: Session, shortlists: list[Shortlist]) -> None:
+        """Settle whole provinces (loaded afresh, or a new day) and write what they announce."""
+        self._announced += repository.execute(session, self._prepare(shortlists, self._writing, []))
+
+    def _prepare(
         self,
-        session: Session,
         shortlists: list[Shortlist],
-        rejections: list[tuple[str, Rejection]] | None = None,
-    ) -> None:
+        touched: set[str],
+        rejections: list[tuple[str, Rejection]],
+    ) -> repository.Writes:
         today = self.today()
-        changes = repository.Changes([], list(rejections or ()), [])
+        changes = repository.Changes([], rejections, [])
         for shortlist in shortlists:
-            self._writing.add(shortlist.province)
+            touched.add(shortlist.province)
             shortlist.set_date(today)
             changes.events.extend((shortlist, event) for event in shortlist.settle())
             changes.lapsed.extend(
                 suggestion_id(*repository.split_key(key), cid)
                 for key, cid in shortlist.lapsed_rejections()
             )
-        self._announced += repository.write(session, changes, today)
+        return repository.prepare(changes, today)
+
+
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """A unit applied to the shortlists: what to write, and the provinces it changed."""
+
+    writes: repository.Writes
+    provinces: set[str]
+    consumer: str  # of the unit's first message, for the handler's metrics
+    started: float  # when matching began (perf_counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """A unit whose transaction is under way."""
+
+    msgs: list[Msg]
+    matched: _Matched
+    task: asyncio.Future[int]
 
 
 def units_of_work(msgs: list[Msg]) -> list[list[Msg]]:

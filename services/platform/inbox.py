@@ -47,6 +47,10 @@ class Inbox:
         self._urgent = 0  # urgent messages waiting
 
     @property
+    def waiting(self) -> bool:
+        return not self._queue.empty()
+
+    @property
     def urgent_waiting(self) -> bool:
         return self._urgent > 0
 
