@@ -8,6 +8,8 @@ JetStream's duplicate window. So each message is published once.
 
 The relay sends a chunk of rows without waiting for each acknowledgement in turn (one
 connection keeps them in order on the stream) and marks the acknowledged ones at once.
+A publish is started, not awaited (nats-py's ``publish_async``): a request awaited per
+message, each with its own timer and task, cost the relay a third of its time.
 
 Several processes (PostgreSQL): each process's relay publishes the rows its own process
 wrote (their ``origin``), so no process waits for another's relay, whose event loop shares
@@ -55,7 +57,10 @@ CLAIM_LOCKS = 0x6B71  # relays of one origin (tests run several in one process) 
 LOCK_WAIT_MS = 2000
 BUSY_SECONDS = 0.01
 
-Publish = Callable[[str, bytes, str], Awaitable[None]]
+# Starts publishing (subject, payload, msg id) and returns what its acknowledgement sets.
+Publish = Callable[[str, bytes, str], Awaitable["asyncio.Future[Any]"]]
+# How long a chunk's acknowledgements may take (nats-py's own request timeout).
+ACK_SECONDS = 5.0
 Pending = Row[int | None, str, str, str]  # id, subject, payload, msg_id
 
 
@@ -302,20 +307,37 @@ class OutboxRelay:
 
         The first row goes alone: if the broker is away, one publish fails instead of a
         whole chunk timing out, and nats-py sets up its reply subscription on the first
-        request, which requests started meanwhile could overtake. The others are sent
+        publish, which publishes started meanwhile could overtake. The others are sent
         together: they leave in order on the one connection, so the stream keeps the order.
         """
+        await self._settle_acks(rows[:1], acked)
+        await self._settle_acks(rows[1:], acked)
 
-        async def send(row: Pending) -> None:
-            await self._publish(row.subject, row.payload.encode(), row.msg_id)
-            acked.append(row.id)
-            count_published(row.subject, row.payload)
-
-        await send(rows[0])
-        results = await asyncio.gather(*(send(row) for row in rows[1:]), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+    async def _settle_acks(self, rows: list[Pending], acked: list[int]) -> None:
+        started: list[tuple[Pending, asyncio.Future[Any]]] = []
+        failure: BaseException | None = None
+        try:
+            for row in rows:
+                started.append(
+                    (row, await self._publish(row.subject, row.payload.encode(), row.msg_id))
+                )
+        except Exception as exc:  # the broker went away mid-chunk: settle what was started
+            failure = exc
+        if started:
+            await asyncio.wait([future for _, future in started], timeout=ACK_SECONDS)
+        for row, future in started:
+            if not future.done():
+                future.cancel()
+                failure = failure or TimeoutError(f"no acknowledgement for {row.msg_id}")
+            elif future.cancelled():
+                failure = failure or asyncio.CancelledError()
+            elif future.exception() is not None:
+                failure = failure or future.exception()
+            else:
+                acked.append(row.id)
+                count_published(row.subject, row.payload)
+        if failure is not None:
+            raise failure
 
     def wake(self) -> None:
         """Ask the background loop to flush now (after a commit)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream.nats import NatsBroker
 from sqlalchemy import Engine
@@ -59,10 +61,12 @@ class Runtime:
         migrate_when_reachable(engine, settings)
         return cls(settings, engine, make_broker(settings))
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
+        """Start publishing to JetStream: the future is set by the stream's acknowledgement."""
         js = self.broker.config.connection_state.stream
-        await js.publish(
+        acknowledged: asyncio.Future[Any] = await js.publish_async(
             subject,
             payload,
             headers={"Nats-Msg-Id": msg_id, "content-type": "application/json"},
         )
+        return acknowledged

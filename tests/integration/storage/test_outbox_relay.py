@@ -42,20 +42,28 @@ def unpublished(engine: Engine) -> list[str]:
 
 
 class FlakyBroker:
-    """Acknowledges every publish but those of the msg ids in ``failing`` (once each)."""
+    """Acknowledges every publish but those of the msg ids in ``failing`` (once each), a
+    moment after it was sent (the other publishes of the chunk start meanwhile)."""
 
     def __init__(self, failing: set[str]) -> None:
         self.failing = failing
         self.attempts: list[str] = []
         self.stored: list[str] = []
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
         self.attempts.append(msg_id)
-        await asyncio.sleep(0)  # let the other publishes of the chunk start meanwhile
-        if msg_id in self.failing:
-            self.failing.discard(msg_id)
-            raise TimeoutError(f"no ack for {msg_id}")
-        self.stored.append(msg_id)
+        acknowledged: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def answer() -> None:
+            if msg_id in self.failing:
+                self.failing.discard(msg_id)
+                acknowledged.set_exception(TimeoutError(f"no ack for {msg_id}"))
+            else:
+                self.stored.append(msg_id)
+                acknowledged.set_result(None)
+
+        asyncio.get_running_loop().call_soon(answer)
+        return acknowledged
 
 
 async def test_a_failed_publish_mid_chunk_is_sent_again_and_nothing_twice(engine):
@@ -91,8 +99,11 @@ async def test_a_real_stream_gets_the_outbox_in_order_once(engine, nats_client):
     js = nats_client.jetstream()
     await js.add_stream(StreamConfig(name="RELAYED", subjects=["relayed.>"]))
 
-    async def publish(subject: str, payload: bytes, msg_id: str) -> None:
-        await js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+    async def publish(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
+        acknowledged: asyncio.Future[Any] = await js.publish_async(
+            subject, payload, headers={"Nats-Msg-Id": msg_id}
+        )
+        return acknowledged
 
     # Three chunks, and one row whose subject no stream takes: it alone fails.
     subjects = ["relayed.a"] * 1200
