@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
+from services.platform import outbox
 from services.platform.outbox import OutboxRelay, enqueue_many
 from services.storage.db import session_scope
 from services.storage.models import OutboxRow
@@ -80,6 +81,39 @@ async def test_a_failed_publish_mid_chunk_is_sent_again_and_nothing_twice(engine
 
     assert Counter(broker.stored) == Counter(ids)  # each once
     assert Counter(broker.attempts) == Counter([*ids, ids[2], ids[5]])
+
+
+class SilentBroker(FlakyBroker):
+    """Never answers the publishes of the msg ids in ``silent``."""
+
+    def __init__(self, silent: set[str]) -> None:
+        super().__init__(set())
+        self.silent = silent
+        self.unanswered: list[asyncio.Future[Any]] = []
+
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
+        if msg_id not in self.silent:
+            return await super().publish(subject, payload, msg_id)
+        self.attempts.append(msg_id)
+        self.unanswered.append(asyncio.get_running_loop().create_future())
+        return self.unanswered[-1]
+
+
+async def test_an_acknowledgement_that_never_comes_times_out_and_the_rest_is_marked(
+    engine, monkeypatch
+):
+    monkeypatch.setattr(outbox, "ACK_SECONDS", 0.2)
+    ids = fill(engine, ["t.a"] * 6)
+    broker = SilentBroker({ids[3]})
+    relay = OutboxRelay(engine, broker.publish)
+
+    with pytest.raises(TimeoutError, match=ids[3]):
+        await asyncio.wait_for(relay.flush(), timeout=5)
+    assert unpublished(engine) == [ids[3]]
+    assert all(f.cancelled() for f in broker.unanswered)  # nothing left waiting for it
+    broker.silent.clear()
+    assert await relay.flush() == 1
+    assert Counter(broker.stored) == Counter(ids)
 
 
 async def test_a_broker_that_is_away_gets_one_publish_not_a_chunk(engine):
