@@ -10,12 +10,12 @@ never overwritten: what the statement did not write is not announced either.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import Table, func, or_, select, tuple_, update
 from sqlmodel import Session
 
@@ -290,10 +290,7 @@ def _event(row: dict[str, Any]) -> str:
     (``tests/unit/test_suggestion_json.py``), without building the model: the values are
     this module's own, and building models for every announcement cost as much as writing
     the rows."""
-    at = row["updated_at"].isoformat()
-    if at.endswith("+00:00"):  # as pydantic writes UTC
-        at = at[:-6] + "Z"
-    return json.dumps(
+    return to_json(
         {
             "suggestion_id": row["suggestion_id"],
             "offer_id": row["offer_id"],
@@ -311,14 +308,12 @@ def _event(row: dict[str, Any]) -> str:
                 }
                 for c in row["explanation"]
             ],
-            "created_at": at,
+            "created_at": row["updated_at"],  # as the model writes it (UTC: "Z")
             "province_code": row["province_code"],
             "basis": list(row["basis"]),
             "summary": row["summary"] or None,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+        }
+    ).decode()
 
 
 def _upsert(

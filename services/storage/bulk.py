@@ -11,11 +11,10 @@ process, no network) the same statements run as an ``executemany``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from typing import Any, TypeVar
 
+from pydantic_core import to_json
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -51,12 +50,6 @@ def chunks(conn: Connection, items: Sequence[T]) -> Iterable[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not storable as JSON: {value!r}")
-
-
 def _recordset(
     conn: Connection, table: Table, names: Sequence[str], rows: Rows
 ) -> TableValuedAlias:
@@ -74,7 +67,8 @@ def _recordset(
                 prepare[name] = processor
     if prepare:
         rows = [{**r, **{n: p(r[n]) for n, p in prepare.items()}} for r in rows]
-    document = json.dumps(rows, default=_json_value, ensure_ascii=False)
+    # pydantic's serializer (Rust) writes the document several times faster than json.
+    document = to_json(rows).decode()
     columns = [column(n, table.c[n].type) for n in names]
     recordset = func.json_to_recordset(cast(bindparam(None, document, type_=Text), JSON))
     return recordset.table_valued(*columns).render_derived(with_types=True)
