@@ -9,7 +9,7 @@ store: the database stays the truth).
 
 The transaction of one unit runs while the next unit is matched: matching is Python
 work, writing mostly waiting for the database, and one after the other left the process
-waiting for its statements a third of the time. The two share nothing but the
+waiting for its statements a quarter to a third of the time. The two share nothing but the
 shortlists' announcements, which a unit's writes carry as rows built before the next unit
 is matched. When a transaction fails, the provinces of both units are loaded again and
 both are applied afresh, one transaction each (and message by message if need be).
