@@ -292,7 +292,7 @@ class Matcher:
 
         task.add_done_callback(written)
         self._in_flight = task
-        return _Writing(msgs, matched, task)
+        return _Writing(msgs, task)
 
     def _execute(self, matched: _Matched) -> int:
         with self._transaction() as session:
@@ -504,7 +504,6 @@ class _Writing:
     """A unit whose transaction is under way."""
 
     msgs: list[Msg]
-    matched: _Matched
     task: asyncio.Future[int]
 
 

@@ -330,8 +330,8 @@ class OutboxRelay:
             if not future.done():
                 future.cancel()
                 failure = failure or TimeoutError(f"no acknowledgement for {row.msg_id}")
-            elif future.cancelled():
-                failure = failure or asyncio.CancelledError()
+            elif future.cancelled():  # by someone else: a failure, not this task's cancellation
+                failure = failure or ConnectionError(f"publish of {row.msg_id} was cancelled")
             elif future.exception() is not None:
                 failure = failure or future.exception()
             else:
