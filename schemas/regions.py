@@ -56,39 +56,44 @@ def regency_code(code: str) -> str:
 
 
 class RegionTable:
-    def __init__(self, regions: dict[str, Region]) -> None:
-        self._regions = regions
+    """The regions by code. Rows are kept as (name, level) and a ``Region`` is made when
+    asked for: most processes only test codes (is it a village, which province), and
+    91,600 frozen objects up front took longer than reading the file."""
+
+    def __init__(self, regions: dict[str, tuple[str, Level]]) -> None:
+        self._rows = regions
 
     @classmethod
     def from_csv_text(cls, text: str) -> RegionTable:
-        rows = csv.DictReader(io.StringIO(text))
-        regions = {
-            row["code"]: Region(row["code"], row["name"], Level(row["level"])) for row in rows
-        }
-        return cls(regions)
+        rows = csv.reader(io.StringIO(text))
+        if next(rows, None) != ["code", "name", "level"]:
+            raise ValueError("region table: expected the header code,name,level")
+        levels = {level.value: level for level in Level}
+        return cls({code: (name, levels[level]) for code, name, level in rows})
 
     def __contains__(self, code: object) -> bool:
-        return code in self._regions
+        return code in self._rows
 
     def __len__(self) -> int:
-        return len(self._regions)
+        return len(self._rows)
 
     def get(self, code: str) -> Region | None:
-        return self._regions.get(code)
+        row = self._rows.get(code)
+        return Region(code, *row) if row else None
 
     def name(self, code: str) -> str:
-        region = self._regions.get(code)
-        return region.name if region else code
+        row = self._rows.get(code)
+        return row[0] if row else code
 
     def is_village(self, code: str) -> bool:
-        region = self._regions.get(code)
-        return region is not None and region.level is Level.VILLAGE
+        row = self._rows.get(code)
+        return row is not None and row[1] is Level.VILLAGE
 
     def of_level(self, level: Level, within: str | None = None) -> list[Region]:
         return [
-            r
-            for r in self._regions.values()
-            if r.level is level and (within is None or region_contains(within, r.code))
+            Region(code, name, level)
+            for code, (name, found) in self._rows.items()
+            if found is level and (within is None or region_contains(within, code))
         ]
 
     def villages(self, within: str | None = None) -> list[Region]:
@@ -97,7 +102,7 @@ class RegionTable:
     def lineage(self, code: str) -> list[Region]:
         """The region and its ancestors, province first."""
         parts = code.split(".")
-        found = (self._regions.get(".".join(parts[:i])) for i in range(1, len(parts) + 1))
+        found = (self.get(".".join(parts[:i])) for i in range(1, len(parts) + 1))
         return [r for r in found if r is not None]
 
     def describe(self, code: str) -> str:
