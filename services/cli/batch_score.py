@@ -153,12 +153,24 @@ def forked_map(
         yield from pool.imap(function, items)
 
 
-def _slice_matches(index: int) -> list[list[Match]]:
-    """Each offer's k best matches among one slice of the cooperatives (in a worker)."""
+# A match as a worker sends it back: its sort key, and its output line around the rank.
+_Ranked = tuple[tuple[float, str, str, str], str, str]
+
+
+def _slice_matches(index: int) -> list[list[_Ranked]]:
+    """Each offer's k best matches among one slice of the cooperatives (in a worker), as
+    sort keys and formatted lines: the parent only merges and writes. (Formatting here
+    costs the worker what pickling the matches cost it, and spares the parent both the
+    unpickling and the formatting, all of it serial.)"""
     columns = CooperativeColumns(_FORKED["slices"][index])
     top_k, as_of, min_score = _FORKED["job"]
     return [
-        columns.best_cooperatives(offer, _limit(offer, top_k), as_of, min_score=min_score)
+        [
+            (m.sort_key, *suggestion_parts(m))
+            for m in columns.best_cooperatives(
+                offer, _limit(offer, top_k), as_of, min_score=min_score
+            )
+        ]
         for offer in _FORKED["offers"]
     ]
 
@@ -194,9 +206,9 @@ def score_lines(
     finally:
         _FORKED.clear()
     for i, offer in enumerate(listed):
-        merged = sorted((m for matches in found for m in matches[i]), key=lambda m: m.sort_key)
-        for rank, match in enumerate(merged[: _limit(offer, top_k)], start=1):
-            yield suggestion_line(rank, match)
+        merged = sorted(m for matches in found for m in matches[i])
+        for rank, (_, head, tail) in enumerate(merged[: _limit(offer, top_k)], start=1):
+            yield f"{head}{rank}{tail}"
 
 
 def rank_pairs(
@@ -241,16 +253,24 @@ def rank_pairs(
 
 
 def suggestion_line(rank: int, match: Match) -> str:
-    return json.dumps(
-        {
-            "suggestion_id": suggestion_id(match.partner_id, match.offer_id, match.cooperative_id),
-            "offer_id": match.offer_id,
-            "partner_id": match.partner_id,
-            "cooperative_id": match.cooperative_id,
-            "rank": rank,
-            "score": match.score,
-            "explanation": [c.as_dict() for c in match.components],
-            "summary": match.summary,
-        },
-        ensure_ascii=False,
-    )
+    """One output line: a JSON object, with its keys in this order."""
+    head, tail = suggestion_parts(match)
+    return f"{head}{rank}{tail}"
+
+
+def suggestion_parts(match: Match) -> tuple[str, str]:
+    """``suggestion_line`` before and after its rank: ``json.dumps`` of the object joins
+    its items with ", " between braces, so the two halves join around the rank."""
+    ids = {
+        "suggestion_id": suggestion_id(match.partner_id, match.offer_id, match.cooperative_id),
+        "offer_id": match.offer_id,
+        "partner_id": match.partner_id,
+        "cooperative_id": match.cooperative_id,
+    }
+    rest = {
+        "score": match.score,
+        "explanation": [c.as_dict() for c in match.components],
+        "summary": match.summary,
+    }
+    head = json.dumps(ids, ensure_ascii=False)[:-1] + ', "rank": '
+    return head, ", " + json.dumps(rest, ensure_ascii=False)[1:]
