@@ -227,7 +227,8 @@ def test_incremental_equals_from_scratch(steps: list[tuple], reserve: int | None
     sl = shortlist(reserve)
     blocked: dict[tuple[str, str], str] = {}  # pair -> approved | rejected
     approvals: dict[str, int] = {}
-    announced: list[Suggested | Retracted] = []
+    # Events, and decisions as (pair, the score it is pending at again, or None).
+    announced: list[Suggested | Retracted | tuple[tuple[str, str], float | None]] = []
     for step in steps:
         kind = step[0]
         if kind == "coop":
@@ -250,6 +251,7 @@ def test_incremental_equals_from_scratch(steps: list[tuple], reserve: int | None
                     approvals[key] -= 1
                     sl.set_approvals(key, approvals[key])
                 sl.reopened(key, cid, 60.0, 1)
+                announced.append((pair, 60.0))  # pending again, as stored
             elif what != "reopened" and pair in sl.published:  # only suggestions are decided
                 if what == "approved":
                     offer = sl.index.offer(key)
@@ -265,15 +267,24 @@ def test_incremental_equals_from_scratch(steps: list[tuple], reserve: int | None
                 else:
                     sl.rejected(key, cid, sl.published[pair].score)
                 blocked[pair] = what
+                announced.append((pair, None))  # decided: no longer a suggestion
         announced += sl.settle()
         for pair in sl.lapsed_rejections():
             blocked.pop(pair, None)
     full = {key for key in approvals if sl.is_full(key)}
     assert_matches_scratch(sl, set(blocked), full)
     # Every announcement changes something: a pair is never suggested twice in a row at
-    # the same score, nor retracted when it was not suggested.
+    # the same score, nor retracted when it was not suggested. A decision ends a
+    # suggestion (a rejection may lapse, and the pair be suggested again at any score) and
+    # a reopened one is pending again.
     state: dict[tuple[str, str], float] = {}
     for event in announced:
+        if isinstance(event, tuple):
+            decided, pending = event
+            state.pop(decided, None)
+            if pending is not None:
+                state[decided] = pending
+            continue
         pair = (event.offer_key, event.cooperative_id)
         if isinstance(event, Retracted):
             assert pair in state
