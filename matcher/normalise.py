@@ -158,7 +158,7 @@ def _strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 14)  # small: see profile._match_text
 def normalise(text: str) -> str:
     """Lower case, accents, punctuation, hyphens, spacing and generic words removed.
 

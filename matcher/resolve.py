@@ -99,7 +99,7 @@ def _fuzzy_choices(words: int) -> tuple[str, ...]:
     )
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 14)  # small: see profile._match_text
 def resolve(text: str) -> tuple[Hit, ...]:
     """All canonical terms in ``text``, in order, each once (its best hit).
 

@@ -115,7 +115,7 @@ class Published:
     basis: tuple[str, ...]
 
 
-@dataclass
+@dataclass(slots=True)  # one per offer and province, and per cooperative: 100,000 nationally
 class _Top:
     """The best entries of one offer or cooperative: (score, other id), best first.
 
