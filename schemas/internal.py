@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from schemas.events import Decision
-from schemas.regions import Level, region_table
+from schemas.regions import provinces_summary
 
 PREFIX = "kopdes.internal."
 WILDCARD = PREFIX + ">"
@@ -71,7 +71,7 @@ def province_of_subject(subject: str) -> str:
 
 def provinces() -> list[str]:
     """Every province code of the region table, in order."""
-    return sorted(r.code for r in region_table().of_level(Level.PROVINCE))
+    return list(provinces_summary())
 
 
 def provinces_of_regions(regions: list[str] | tuple[str, ...]) -> set[str]:

@@ -111,7 +111,43 @@ class RegionTable:
         return ", ".join(names) if names else code
 
 
+def _csv_text() -> str:
+    raw = resources.files("schemas").joinpath("data/wilayah.csv.gz").read_bytes()
+    return gzip.decompress(raw).decode("utf-8")
+
+
 @cache
 def region_table() -> RegionTable:
-    raw = resources.files("schemas").joinpath("data/wilayah.csv.gz").read_bytes()
-    return RegionTable.from_csv_text(gzip.decompress(raw).decode("utf-8"))
+    return RegionTable.from_csv_text(_csv_text())
+
+
+@dataclass(frozen=True, slots=True)
+class Province:
+    code: str
+    regencies: tuple[str, ...]  # their codes, in order
+    villages: int
+
+
+@cache
+def provinces_summary() -> dict[str, Province]:
+    """Each province's regency codes and number of villages, by code, in code order.
+
+    What a matcher needs of the table (its provinces, how much work each is, which
+    regencies to load): read from the same file without keeping the table, which holds
+    24 MiB of names and codes in every process that loads it.
+    """
+    regencies: dict[str, list[str]] = {}
+    villages: dict[str, int] = {}
+    rows = csv.reader(io.StringIO(_csv_text()))
+    next(rows, None)
+    for code, _, level in rows:
+        if level == Level.PROVINCE:
+            regencies.setdefault(code, [])
+        elif level == Level.REGENCY:
+            regencies.setdefault(code[:2], []).append(code)
+        elif level == Level.VILLAGE:
+            villages[code[:2]] = villages.get(code[:2], 0) + 1
+    return {
+        code: Province(code, tuple(sorted(codes)), villages.get(code, 0))
+        for code, codes in sorted(regencies.items())
+    }

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, text
 
-from schemas.regions import region_table
+from schemas.regions import provinces_summary
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,11 @@ def split(weights: dict[str, int], members: int) -> list[list[str]]:
 @cache
 def province_weights(provinces: tuple[str, ...]) -> dict[str, int]:
     """Villages per province: a province's matching work grows with its cooperatives."""
-    counts = Counter(region.code[:2] for region in region_table().villages())
-    return {province: max(1, counts[province]) for province in provinces}
+    summary = provinces_summary()
+    return {
+        province: max(1, summary[province].villages if province in summary else 0)
+        for province in provinces
+    }
 
 
 class Ownership:

@@ -28,7 +28,7 @@ from schemas import (
     subjects,
     suggestion_id,
 )
-from schemas.regions import Level, region_table
+from schemas.regions import provinces_summary
 from services.platform.outbox import enqueue_many
 from services.storage import bulk
 from services.storage.models import (
@@ -118,10 +118,10 @@ def load(session: Session, shortlists: Sequence[Shortlist]) -> None:
     suggestions announced before. The caller settles them (a whole recomputation)."""
     every_offer = offers(session)
     counts = approvals(session)
-    regions = region_table()
     for shortlist in shortlists:
         province = shortlist.province
-        regencies = [r.code for r in regions.of_level(Level.REGENCY, province)]
+        known = provinces_summary().get(province)
+        regencies = list(known.regencies) if known else []
         for chunk in bulk.chunks(session.connection(), regencies):
             query = select(*_COOP_COLUMNS).where(COOPERATIVE.c.regency_code.in_(chunk))
             for row in session.connection().execute(query):

@@ -1,4 +1,11 @@
-from schemas.regions import Level, parent_code, regency_code, region_contains, region_table
+from schemas.regions import (
+    Level,
+    parent_code,
+    provinces_summary,
+    regency_code,
+    region_contains,
+    region_table,
+)
 
 
 def test_region_table_has_every_level():
@@ -55,3 +62,17 @@ def test_parent_and_regency_codes():
     assert parent_code("61") is None
     assert regency_code("61.12.01.2004") == "61.12"
     assert regency_code("61.12") == "61.12"
+
+
+def test_the_provinces_summary_is_the_table_counted() -> None:
+    """What a matcher reads instead of the table: the same provinces, regencies and villages."""
+    table, summary = region_table(), provinces_summary()
+    provinces = table.of_level(Level.PROVINCE)
+    assert list(summary) == sorted(p.code for p in provinces)
+    for province in provinces:
+        found = summary[province.code]
+        regencies = sorted(r.code for r in table.of_level(Level.REGENCY, province.code))
+        assert list(found.regencies) == regencies
+        assert found.villages == len(table.villages(province.code)) > 0
+    assert sum(p.villages for p in summary.values()) == 83_762
+    assert summary["61"].villages == 2_145  # Kalimantan Barat, as DOMAIN.md counts it
