@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -65,11 +66,7 @@ class RegionTable:
 
     @classmethod
     def from_csv_text(cls, text: str) -> RegionTable:
-        rows = csv.reader(io.StringIO(text))
-        if next(rows, None) != ["code", "name", "level"]:
-            raise ValueError("region table: expected the header code,name,level")
-        levels = {level.value: level for level in Level}
-        return cls({code: (name, levels[level]) for code, name, level in rows})
+        return cls({code: (name, level) for code, name, level in _csv_rows(text)})
 
     def __contains__(self, code: object) -> bool:
         return code in self._rows
@@ -111,6 +108,16 @@ class RegionTable:
         return ", ".join(names) if names else code
 
 
+def _csv_rows(text: str) -> Iterator[tuple[str, str, Level]]:
+    """(code, name, level) of each row of the table's CSV text, after its header."""
+    rows = csv.reader(io.StringIO(text))
+    if next(rows, None) != ["code", "name", "level"]:
+        raise ValueError("region table: expected the header code,name,level")
+    levels = {level.value: level for level in Level}
+    for code, name, level in rows:
+        yield code, name, levels[level]
+
+
 def _csv_text() -> str:
     raw = resources.files("schemas").joinpath("data/wilayah.csv.gz").read_bytes()
     return gzip.decompress(raw).decode("utf-8")
@@ -134,19 +141,18 @@ def provinces_summary() -> dict[str, Province]:
 
     What a matcher needs of the table (its provinces, how much work each is, which
     regencies to load): read from the same file without keeping the table, which holds
-    24 MiB of names and codes in every process that loads it.
+    22 MiB of names and codes in every process that loads it.
     """
     regencies: dict[str, list[str]] = {}
     villages: dict[str, int] = {}
-    rows = csv.reader(io.StringIO(_csv_text()))
-    next(rows, None)
-    for code, _, level in rows:
-        if level == Level.PROVINCE:
+    for code, _, level in _csv_rows(_csv_text()):
+        province = code.split(".", 1)[0]
+        if level is Level.PROVINCE:
             regencies.setdefault(code, [])
-        elif level == Level.REGENCY:
-            regencies.setdefault(code[:2], []).append(code)
-        elif level == Level.VILLAGE:
-            villages[code[:2]] = villages.get(code[:2], 0) + 1
+        elif level is Level.REGENCY:
+            regencies.setdefault(province, []).append(code)
+        elif level is Level.VILLAGE:
+            villages[province] = villages.get(province, 0) + 1
     return {
         code: Province(code, tuple(sorted(codes)), villages.get(code, 0))
         for code, codes in sorted(regencies.items())
