@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 from matcher.model import Cooperative, Offer
 
@@ -13,7 +14,25 @@ def in_region(village_code: str, regions: Iterable[str]) -> bool:
     regions = tuple(regions)
     if not regions:
         return True
-    return any(village_code == r or village_code.startswith(r + ".") for r in regions)
+    if len(regions) == 1:
+        region = regions[0]
+        return village_code == region or village_code.startswith(region + ".")
+    # Many regions (a regency offer names dozens): look the village's own code and each of
+    # its ancestors' ("11", "11.01", "11.01.01") up in a set, instead of a prefix per region.
+    codes = _region_set(regions)
+    if village_code in codes:
+        return True
+    dot = village_code.find(".")
+    while dot != -1:
+        if village_code[:dot] in codes:
+            return True
+        dot = village_code.find(".", dot + 1)
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _region_set(regions: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(regions)
 
 
 def is_expired(offer: Offer, as_of: date) -> bool:

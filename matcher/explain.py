@@ -4,6 +4,7 @@ in Bahasa Indonesia for the dashboard (``Match.summary``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from matcher.model import Component, Cooperative, Match, Offer
 from matcher.profile import CoopTerms, OfferTerms
@@ -40,12 +41,21 @@ NEED_PHRASE: dict[str, str] = {
 }
 
 
+# Explanations are built for every announced pair, and their parts repeat: a cooperative's
+# hits are shared by many cooperatives (``profile._SHARED``), an offer's wanted terms by
+# every pair of the offer. Small caches of the parts; the sentences stay per pair.
+@lru_cache(maxsize=1 << 14)
 def _hit(hit: Hit) -> str:
     """``"simpan pinjm" → simpan pinjam (96)``: what was typed, what it means, how sure."""
     return f'"{hit.phrase}" → {vocabulary().label(hit.term)} ({hit.score:.0f})'
 
 
 def _labels(terms: Iterable[str]) -> str:
+    return _label_list(frozenset(terms))
+
+
+@lru_cache(maxsize=1 << 12)
+def _label_list(terms: frozenset[str]) -> str:
     vocab = vocabulary()
     names = sorted(vocab.label(t) for t in terms)
     return _join(names)
@@ -61,12 +71,18 @@ def _matched(
     wanted: frozenset[str], have: dict[str, Hit]
 ) -> tuple[list[Hit], list[tuple[str, Hit]]]:
     """The cooperative's hits equal to a wanted term, and those related to one."""
-    vocab = vocabulary()
-    exact = [have[t] for t in sorted(wanted) if t in have]
-    related = [
-        (w, have[r]) for w in sorted(wanted) for r in sorted(vocab.term(w).related) if r in have
-    ]
+    order, related_order = _wanted(wanted)
+    exact = [have[t] for t in order if t in have]
+    related = [(w, have[r]) for w, r in related_order if r in have]
     return exact, related
+
+
+@lru_cache(maxsize=1 << 12)
+def _wanted(wanted: frozenset[str]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The wanted terms in order, and each one's related terms (wanted, related) in order."""
+    vocab = vocabulary()
+    order = tuple(sorted(wanted))
+    return order, tuple((w, r) for w in order for r in sorted(vocab.term(w).related))
 
 
 def _detail(
@@ -115,8 +131,9 @@ def explain(
         exact, related = _matched(wanted_goods, ct.commodities)
         handlers = sorted(ot.handled_units & ct.unit_set)
         if handlers and not exact:
+            goods = _labels(wanted_goods)
             commodity_detail = "; ".join(
-                f"{_labels(wanted_goods)} ditangani oleh {_hit(ct.units[u])}" for u in handlers
+                f"{goods} ditangani oleh {_hit(ct.units[u])}" for u in handlers
             )
             if not set(handlers) <= units_named:  # else the unit reason already says it
                 reasons.append(
