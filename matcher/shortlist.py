@@ -19,8 +19,11 @@ selection with what was announced before: ``settle`` returns the events (``Sugge
 two equal.
 
 Announced scores lag the true ones by less than ``material_change``: a suggestion is
-announced again only when its score moved that much. Its rank and basis are kept current
-quietly (``Suggested(announce=False)``): the store shows them, nobody is notified.
+announced again only when its score moved that much. Its basis is kept current quietly
+(``Suggested(announce=False)``): the store shows it, nobody is notified. Its rank is its
+place among the offer's suggestions in the province when it was announced (or its basis
+last changed); a reader wanting the place now counts it from the stored scores, as the
+review service does.
 
 Decisions: an approved pair is never suggested again and counts toward the offer's
 capacity; when approvals reach it, the offer's suggestions are retracted
@@ -94,7 +97,7 @@ class Suggested:
     score: float
     rank: int
     basis: tuple[str, ...]
-    # False: only the rank or basis changed; the store is updated, nobody is told.
+    # False: only the basis changed; the store is updated, nobody is told.
     announce: bool = True
 
 
@@ -336,13 +339,10 @@ class Shortlist:
         """The pair's true score and basis if it is suggested now."""
         by_offer = self._offer_top.get(key)
         by_coop = self._coop_top.get(cooperative_id)
-        a = by_offer.score(cooperative_id) if by_offer else None
-        b = by_coop.score(key) if by_coop else None
-        if a is not None:
-            return a, ((OFFER, COOPERATIVE) if b is not None else (OFFER,))
-        if b is not None:
-            return b, (COOPERATIVE,)
-        return None
+        return _target(
+            by_offer.score(cooperative_id) if by_offer else None,
+            by_coop.score(key) if by_coop else None,
+        )
 
     def selection(self) -> dict[Pair, tuple[float, tuple[str, ...]]]:
         """The pairs suggested now, with their true scores and bases."""
@@ -456,6 +456,7 @@ class Shortlist:
                 and (new > old or top.admits(new, cooperative_id))
             ):
                 _put(top.entries, cooperative_id, new)
+                touched.update((key, cid) for cid in top.ids())  # one may come up from reserve
                 continue
             self._in_offer_tops[cooperative_id].discard(key)
             if not top.complete and len(top.entries) < top.limit:
@@ -463,6 +464,8 @@ class Shortlist:
                 touched.update((key, cid) for cid in self._recompute_offer(key))
             elif not top.entries:
                 del self._offer_top[key]
+            else:
+                touched.update((key, cid) for cid in top.ids())  # one may come up from reserve
         if self.index.cooperative(cooperative_id) is None:
             return touched
 
@@ -540,12 +543,16 @@ class Shortlist:
 
     def _announce(self, pairs: set[Pair]) -> list[Event]:
         """Compare the touched pairs with what was announced: the events, in pair order."""
-        # Ranks of an offer's best move whenever one of its pairs changes.
-        for key in {key for key, _ in pairs}:
-            top = self._offer_top.get(key)
-            if top is not None:
-                pairs.update((key, cid) for cid in top.ids())
-        targets = {pair: self.target(*pair) for pair in pairs}
+        # What ``target`` says of each pair, reading each top once (not once per pair).
+        by_offer = {key: _selected(self._offer_top.get(key)) for key in {key for key, _ in pairs}}
+        by_coop: dict[str, dict[str, float]] = {}
+        targets: dict[Pair, tuple[float, tuple[str, ...]] | None] = {}
+        for pair in pairs:
+            key, cid = pair
+            mine = by_coop.get(cid)
+            if mine is None:
+                mine = by_coop[cid] = _selected(self._coop_top.get(cid))
+            targets[pair] = _target(by_offer[key].get(cid), mine.get(key))
         for pair, target in targets.items():
             self._rank(pair, target[0] if target else None)
         events: list[Event] = []
@@ -563,9 +570,11 @@ class Shortlist:
             if known is None or abs(score - known.score) >= self.rule.material_change:
                 events.append(Suggested(key, cid, score, rank, basis))
                 self._publish(pair, Published(score, rank, basis))
-            elif known.basis != basis or (known.rank != rank and rank <= self.rule.per_province):
-                # Ranks of the offer's best are kept current; one held only for the
-                # cooperative's sake keeps the rank it was announced with.
+            elif known.basis != basis:
+                # Stored, not announced. A rank is the pair's place when it was written:
+                # the ranks of pairs that others overtake are not kept current (readers
+                # count them from the stored scores), which was a write to four rows of
+                # five an offer's best moved, for nobody.
                 events.append(Suggested(key, cid, known.score, rank, basis, announce=False))
                 known.rank, known.basis = rank, basis
         return events
@@ -617,6 +626,21 @@ class _Excluded:
 
     def __contains__(self, key: object) -> bool:
         return key in self.blocked or self.shortlist.is_full(str(key))
+
+
+def _selected(top: _Top | None) -> dict[str, float]:
+    """The selection of a top (other id -> score); empty for none."""
+    return {other: score for score, other in top.entries[: top.limit]} if top else {}
+
+
+def _target(by_offer: float | None, by_coop: float | None) -> tuple[float, tuple[str, ...]] | None:
+    """A pair's score and basis from its scores in the offer's and the cooperative's
+    selections (None: not in that selection)."""
+    if by_offer is not None:
+        return by_offer, ((OFFER, COOPERATIVE) if by_coop is not None else (OFFER,))
+    if by_coop is not None:
+        return by_coop, (COOPERATIVE,)
+    return None
 
 
 def _beats(score: float, other: str, weakest: tuple[float, str]) -> bool:

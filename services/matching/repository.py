@@ -2,7 +2,7 @@
 
 Reads build the matcher's plain values straight from the rows (no ORM objects). Writes
 happen in the caller's transaction: per batch one multi-row upsert of the suggestions
-announced, one UPDATE of those retracted per reason, the quiet rank and basis updates,
+announced, one UPDATE of those retracted per reason, the quiet basis updates,
 and one multi-row INSERT of their outbox messages. Every write of a suggestion row checks
 its status in the same statement, so a coordinator's decision committed meanwhile is
 never overwritten: what the statement did not write is not announced either.
@@ -185,7 +185,7 @@ class Writes:
     now: datetime
     suggested: list[dict[str, Any]]
     revived: list[dict[str, Any]]  # suggested again after a rejection that lapsed
-    quiet: list[dict[str, Any]]  # rank and basis updates, not announced
+    quiet: list[dict[str, Any]]  # basis updates (with the rank then), not announced
     retracted: dict[str, list[str]]  # reason -> suggestion ids
     rejections: list[tuple[str, Rejection]]
     lapsed: list[str]

@@ -22,6 +22,7 @@ from services.review.labels import APPROVE_REASONS, REJECT_REASONS
 from services.review.models import AuditPublic, CoordinatorPublic, DecisionPublic
 from services.review.overview import overview as scope_overview
 from services.review.queue import BadCursor, QueueItem, queue
+from services.review.ranks import current_ranks, rank_of
 
 router = APIRouter(tags=["review"])
 
@@ -55,7 +56,10 @@ class SuggestionOut(BaseModel):
     province_code: str
     village_code: str
     score: float
-    rank: int = Field(description="1 = best for the offer in the cooperative's province")
+    rank: int = Field(
+        description="1 = best for the offer in the cooperative's province: its place now "
+        "among the offer's pending suggestions there (a decided one: as it was stored)"
+    )
     basis: list[str] = Field(
         description="why it is suggested: 'offer' (among the offer's best in the province), "
         "'cooperative' (among the cooperative's best offers), or both"
@@ -67,7 +71,7 @@ class SuggestionOut(BaseModel):
     updated_at: datetime
 
 
-def _out(item: QueueItem) -> SuggestionOut:
+def _out(item: QueueItem, ranks: dict[str, int]) -> SuggestionOut:
     s = item.suggestion
     return SuggestionOut(
         suggestion_id=s.suggestion_id,
@@ -82,7 +86,7 @@ def _out(item: QueueItem) -> SuggestionOut:
         province_code=s.province_code,
         village_code=s.village_code,
         score=s.score,
-        rank=s.rank,
+        rank=rank_of(s, ranks),
         basis=s.basis,
         status=str(s.status),
         version=s.version,
@@ -225,8 +229,9 @@ def list_suggestions(
         result = queue(session, coordinator, f)
     except BadCursor:
         raise HTTPException(422, "after/before is not a cursor of this sort") from None
+    ranks = current_ranks(session, (i.suggestion for i in result.items))
     return QueueOut(
-        items=[_out(i) for i in result.items],
+        items=[_out(i, ranks) for i in result.items],
         total=result.total,
         page=f.page,
         per_page=f.per_page,
@@ -255,12 +260,12 @@ def get_suggestion(session: SessionDep, coordinator: ApiCoordinator, suggestion_
         offer.offer_type if offer else "",
     )
     return DetailOut(
-        suggestion=_out(item),
+        suggestion=_out(item, found.ranks),
         cooperative=_as_dict(coop),
         offer=_as_dict(offer),
         approved_for_offer=found.approved_for_offer,
-        same_cooperative=[_out(i) for i in found.same_cooperative],
-        same_offer=[_out(i) for i in found.same_offer],
+        same_cooperative=[_out(i, found.ranks) for i in found.same_cooperative],
+        same_offer=[_out(i, found.ranks) for i in found.same_offer],
         decisions=[DecisionPublic.model_validate(d, from_attributes=True) for d in found.decisions],
         audit=[AuditPublic.model_validate(a, from_attributes=True) for a in found.audit],
     )

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.review.queue import QueueItem, queue_item, with_names
+from services.review.ranks import current_ranks, rank_of
 from services.review.scope import scope_filter
 from services.storage.models import (
     AuditRow,
@@ -31,6 +32,12 @@ class Detail:
     same_offer: list[QueueItem]
     decisions: list[DecisionRow]
     audit: list[AuditRow]
+    # The place now of each pending suggestion shown (``ranks.py``).
+    ranks: dict[str, int]
+
+    @property
+    def rank(self) -> int:
+        return rank_of(self.suggestion, self.ranks)
 
 
 def detail(session: Session, coordinator: CoordinatorRow, suggestion_id: str) -> Detail | None:
@@ -71,15 +78,19 @@ def detail(session: Session, coordinator: CoordinatorRow, suggestion_id: str) ->
     audit = session.exec(
         select(AuditRow).where(AuditRow.target == suggestion_id).order_by(col(AuditRow.id).desc())
     ).all()
+    same_cooperative_items = [queue_item(r) for r in same_cooperative]
+    same_offer_items = [queue_item(r) for r in same_offer]
+    shown = [row, *(i.suggestion for i in (*same_cooperative_items, *same_offer_items))]
     return Detail(
         row,
         cooperative,
         offer,
         approved,
-        [queue_item(r) for r in same_cooperative],
-        [queue_item(r) for r in same_offer],
+        same_cooperative_items,
+        same_offer_items,
         list(decisions),
         list(audit),
+        current_ranks(session, shown),
     )
 
 
