@@ -34,7 +34,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Table, func, or_, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Table,
+    func,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy import select as select_core
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -225,6 +236,11 @@ class OutboxRelay:
             raise
 
     def _unsent(self, conn: Connection, which: ColumnElement[bool] | None) -> list[Pending]:
+        return list(conn.execute(self._unsent_query(which)).all())
+
+    def _unsent_query(
+        self, which: ColumnElement[bool] | None
+    ) -> Select[int | None, str, str, str]:
         query = (
             select_core(
                 col(OutboxRow.id),
@@ -238,7 +254,7 @@ class OutboxRelay:
         )
         if which is not None:
             query = query.where(which)
-        return list(conn.execute(query).all())
+        return query
 
     def _release(self, session: Session, ids: list[int]) -> None:
         """Mark the published rows and end the claim's transaction."""

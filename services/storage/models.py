@@ -223,10 +223,19 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     # The relay reads the unsent rows in order; the sent ones pile up behind them (a
     # million after a national load, where walking the primary key past them took 0.7 s
-    # a read). Partial: only the unsent rows, in id order.
+    # a read). Partial: only the unsent rows, in id order; the relay's sweep of rows whose
+    # origin is gone reads the first, a process's relay its own rows the second (migration
+    # 0012: behind a backlog of its own rows, it had read and sorted the whole backlog).
     __table_args__ = (
         Index(
             "ix_outbox_unsent",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_unsent_origin",
+            "origin",
             "id",
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
