@@ -238,9 +238,7 @@ class OutboxRelay:
     def _unsent(self, conn: Connection, which: ColumnElement[bool] | None) -> list[Pending]:
         return list(conn.execute(self._unsent_query(which)).all())
 
-    def _unsent_query(
-        self, which: ColumnElement[bool] | None
-    ) -> Select[int | None, str, str, str]:
+    def _unsent_query(self, which: ColumnElement[bool] | None) -> Select[int | None, str, str, str]:
         query = (
             select_core(
                 col(OutboxRow.id),
