@@ -259,13 +259,15 @@ def get_suggestion(session: SessionDep, coordinator: ApiCoordinator, suggestion_
         offer.partner_name if offer else "",
         offer.offer_type if offer else "",
     )
+    listed = [i.suggestion for i in (*found.same_cooperative, *found.same_offer)]
+    ranks = {**current_ranks(session, listed), found.suggestion.suggestion_id: found.rank}
     return DetailOut(
-        suggestion=_out(item, found.ranks),
+        suggestion=_out(item, ranks),
         cooperative=_as_dict(coop),
         offer=_as_dict(offer),
         approved_for_offer=found.approved_for_offer,
-        same_cooperative=[_out(i, found.ranks) for i in found.same_cooperative],
-        same_offer=[_out(i, found.ranks) for i in found.same_offer],
+        same_cooperative=[_out(i, ranks) for i in found.same_cooperative],
+        same_offer=[_out(i, ranks) for i in found.same_offer],
         decisions=[DecisionPublic.model_validate(d, from_attributes=True) for d in found.decisions],
         audit=[AuditPublic.model_validate(a, from_attributes=True) for a in found.audit],
     )

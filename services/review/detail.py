@@ -32,12 +32,7 @@ class Detail:
     same_offer: list[QueueItem]
     decisions: list[DecisionRow]
     audit: list[AuditRow]
-    # The place now of each pending suggestion shown (``ranks.py``).
-    ranks: dict[str, int]
-
-    @property
-    def rank(self) -> int:
-        return rank_of(self.suggestion, self.ranks)
+    rank: int  # the suggestion's place now (``ranks.py``); the lists' are the API's to count
 
 
 def detail(session: Session, coordinator: CoordinatorRow, suggestion_id: str) -> Detail | None:
@@ -78,19 +73,16 @@ def detail(session: Session, coordinator: CoordinatorRow, suggestion_id: str) ->
     audit = session.exec(
         select(AuditRow).where(AuditRow.target == suggestion_id).order_by(col(AuditRow.id).desc())
     ).all()
-    same_cooperative_items = [queue_item(r) for r in same_cooperative]
-    same_offer_items = [queue_item(r) for r in same_offer]
-    shown = [row, *(i.suggestion for i in (*same_cooperative_items, *same_offer_items))]
     return Detail(
         row,
         cooperative,
         offer,
         approved,
-        same_cooperative_items,
-        same_offer_items,
+        [queue_item(r) for r in same_cooperative],
+        [queue_item(r) for r in same_offer],
         list(decisions),
         list(audit),
-        current_ranks(session, shown),
+        rank_of(row, current_ranks(session, [row])),
     )
 
 
