@@ -445,7 +445,10 @@ class Shortlist:
             touched.add((key, cooperative_id))
             if new == old:
                 continue
-            touched.update((key, cid) for cid in top.ids())  # the selection may shift
+            # Only the cooperative's own score moved: the pairs concerned besides its own are
+            # those that enter or leave the selection (their basis may change); the others
+            # keep their scores, and so what ranks are announced from.
+            before = set(top.ids())
             top.entries[:] = [e for e in top.entries if e[1] != cooperative_id]
             # Risen, it is still ahead of every outsider; fallen, only while it still beats
             # the weakest entry (an outsider may beat it otherwise).
@@ -456,16 +459,17 @@ class Shortlist:
                 and (new > old or top.admits(new, cooperative_id))
             ):
                 _put(top.entries, cooperative_id, new)
-                touched.update((key, cid) for cid in top.ids())  # one may come up from reserve
+                touched.update((key, cid) for cid in before.symmetric_difference(top.ids()))
                 continue
             self._in_offer_tops[cooperative_id].discard(key)
             if not top.complete and len(top.entries) < top.limit:
                 # The reserve ran dry: only the whole province says who comes next.
+                touched.update((key, cid) for cid in before)
                 touched.update((key, cid) for cid in self._recompute_offer(key))
             elif not top.entries:
                 del self._offer_top[key]
-            else:
-                touched.update((key, cid) for cid in top.ids())  # one may come up from reserve
+            else:  # one may come up from the reserve
+                touched.update((key, cid) for cid in before.symmetric_difference(top.ids()))
         if self.index.cooperative(cooperative_id) is None:
             return touched
 
@@ -486,11 +490,13 @@ class Shortlist:
             if not top.admits(score, cooperative_id):
                 top.complete = False  # an eligible outsider, below the weakest entry
                 continue
-            touched.update((key, cid) for cid in top.ids())  # one may leave the selection
             entries = top.entries
             _put(entries, cooperative_id, score)
             self._in_offer_tops.setdefault(cooperative_id, set()).add(key)
             touched.add((key, cooperative_id))
+            if len(entries) > top.limit and entries[top.limit][1] != cooperative_id:
+                # It entered the selection: the one it pushed to the reserve leaves it.
+                touched.add((key, entries[top.limit][1]))
             if len(entries) > top.depth:
                 _, evicted = entries.pop()
                 self._in_offer_tops[evicted].discard(key)
