@@ -17,8 +17,8 @@ def in_region(village_code: str, regions: Iterable[str]) -> bool:
     if len(regions) == 1:
         region = regions[0]
         return village_code == region or village_code.startswith(region + ".")
-    # Many regions (a regency offer names dozens): look the village's own code and each of
-    # its ancestors' ("11", "11.01", "11.01.01") up in a set, instead of a prefix per region.
+    # Several regions: look the village's own code and each of its ancestors' ("11",
+    # "11.01", "11.01.01") up in a set, instead of building a prefix per region per pair.
     codes = _region_set(regions)
     if village_code in codes:
         return True

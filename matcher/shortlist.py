@@ -463,8 +463,8 @@ class Shortlist:
                 continue
             self._in_offer_tops[cooperative_id].discard(key)
             if not top.complete and len(top.entries) < top.limit:
-                # The reserve ran dry: only the whole province says who comes next.
-                touched.update((key, cid) for cid in before)
+                # The reserve ran dry: only the whole province says who comes next (what it
+                # returns holds the selection before, too).
                 touched.update((key, cid) for cid in self._recompute_offer(key))
             elif not top.entries:
                 del self._offer_top[key]
@@ -494,7 +494,7 @@ class Shortlist:
             _put(entries, cooperative_id, score)
             self._in_offer_tops.setdefault(cooperative_id, set()).add(key)
             touched.add((key, cooperative_id))
-            if len(entries) > top.limit and entries[top.limit][1] != cooperative_id:
+            if len(entries) > top.limit and _beats(score, cooperative_id, entries[top.limit]):
                 # It entered the selection: the one it pushed to the reserve leaves it.
                 touched.add((key, entries[top.limit][1]))
             if len(entries) > top.depth:
