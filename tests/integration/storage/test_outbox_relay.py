@@ -294,3 +294,30 @@ def test_a_relay_reads_its_own_unsent_rows_from_their_index_behind_a_backlog(eng
         plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {compiled}")))
     assert "ix_outbox_unsent_origin" in plan, plan
     assert "Sort" not in plan, plan
+
+
+async def test_a_flush_ends_with_its_first_short_chunk(engine, monkeypatch):
+    """A chunk shorter than the relay's chunk was every row committed before its claim
+    (rows committed later come with a wake-up): the flush ends there, without claiming
+    again; full chunks are followed by another claim until one comes back short."""
+    claims: list[int] = []
+    real = OutboxRelay._claim
+
+    def counted(self: OutboxRelay) -> Any:
+        claim = real(self)
+        if claim is not None:
+            claims.append(len(claim[1]))
+        return claim
+
+    monkeypatch.setattr(OutboxRelay, "_claim", counted)
+    fill(engine, ["t.a"] * 5)
+    broker = FlakyBroker(set())
+    assert await OutboxRelay(engine, broker.publish, chunk=500).flush() == 5
+    assert claims == [5]
+
+    claims.clear()
+    with session_scope(engine) as session:
+        enqueue_many(session, [("t.b", Note(n=n), f"more-{n}") for n in range(4)])
+    assert await OutboxRelay(engine, broker.publish, chunk=2).flush() == 4
+    assert claims == [2, 2, 0]
+    assert unpublished(engine) == []
