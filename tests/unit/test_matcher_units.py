@@ -31,6 +31,19 @@ def test_offers_go_first_each_province_its_own_unit_and_profiles_in_small_units(
     assert all(len(unit) <= BULK_UNIT for unit in units[2:])
 
 
+def test_each_unit_of_profiles_holds_one_province_in_the_order_delivered() -> None:
+    # Delivered interleaved, as the provinces' consumers deliver them side by side.
+    each = BULK_UNIT * 3 // 5  # together more than a unit, each less
+    profiles = [msg(internal.cooperative_changed(p)) for p in ("31", "32", "33") * each]
+
+    units = units_of_work(profiles)
+
+    assert len(units) == 3
+    for unit in units:
+        province = unit[0].subject.split(".")[2]
+        assert unit == [p for p in profiles if p.subject.split(".")[2] == province]
+
+
 def urgent(inbox: Inbox) -> bool:
     return inbox.urgent_waiting  # read afresh each time (mypy narrows a property)
 
