@@ -75,15 +75,19 @@ def _upsert_cooperatives(
     # Sorted by key, so that two replicas lock the rows they share in the same order.
     rows = [cooperative_values(newest[key][1]) for key in sorted(newest)]
     conn = session.connection()
-    stmt, params = bulk.insert(conn, table, rows)
     # Atomic on PostgreSQL without a lock of ours: ON CONFLICT waits for a replica that
     # writes the same row and compares with what it committed, so the newest wins and only
     # the statement that stored a version returns it (and so announces it).
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[table.c.cooperative_id],
-        set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
-        where=stmt.excluded.updated_at > table.c.updated_at,
-    ).returning(table.c.cooperative_id)
+    upsert, params = bulk.insert(
+        conn,
+        table,
+        rows,
+        lambda stmt: stmt.on_conflict_do_update(
+            index_elements=[table.c.cooperative_id],
+            set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
+            where=stmt.excluded.updated_at > table.c.updated_at,
+        ).returning(table.c.cooperative_id),
+    )
     stored = conn.execute(upsert, params).scalars().all()
     for cooperative_id in stored:
         i, profile = newest[cooperative_id]
@@ -130,10 +134,14 @@ def _store(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     conn = session.connection()
-    stmt, params = bulk.insert(conn, table, rows)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[table.c.partner_id, table.c.offer_id],
-        set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
+    upsert, params = bulk.insert(
+        conn,
+        table,
+        rows,
+        lambda stmt: stmt.on_conflict_do_update(
+            index_elements=[table.c.partner_id, table.c.offer_id],
+            set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
+        ),
     )
     conn.execute(upsert, params)
 

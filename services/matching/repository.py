@@ -324,17 +324,22 @@ def _upsert(
     kept = {"suggestion_id", "partner_id", "offer_id", "cooperative_id", "created_at"}
     written: list[tuple[str, int]] = []
     for chunk in bulk.chunks(conn, sorted(rows, key=lambda r: r["suggestion_id"])):
-        stmt, params = bulk.insert(conn, SUGGESTION, chunk)
-        values: dict[str, Any] = {
-            c.name: stmt.excluded[c.name] for c in SUGGESTION.c if c.name not in kept | {"version"}
-        }
-        values["version"] = SUGGESTION.c.version + 1
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[SUGGESTION.c.suggestion_id],
-            set_=values,
-            # Not IN: an executemany takes no expanding parameter.
-            where=or_(*(SUGGESTION.c.status == status for status in statuses)),
-        ).returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
+
+        def finish(stmt: Any) -> Any:
+            values: dict[str, Any] = {
+                c.name: stmt.excluded[c.name]
+                for c in SUGGESTION.c
+                if c.name not in kept | {"version"}
+            }
+            values["version"] = SUGGESTION.c.version + 1
+            return stmt.on_conflict_do_update(
+                index_elements=[SUGGESTION.c.suggestion_id],
+                set_=values,
+                # Not IN: an executemany takes no expanding parameter.
+                where=or_(*(SUGGESTION.c.status == status for status in statuses)),
+            ).returning(SUGGESTION.c.suggestion_id, SUGGESTION.c.version)
+
+        upsert, params = bulk.insert(conn, SUGGESTION, chunk, finish, tuple(statuses))
         written.extend((sid, version) for sid, version in conn.execute(upsert, params))
     return written
 
@@ -375,10 +380,14 @@ def _remember_rejections(
         for sid, rejection in sorted(rejections, key=lambda item: item[0])
     ]
     conn = session.connection()
-    stmt, params = bulk.insert(conn, REJECTED, rows)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[REJECTED.c.suggestion_id],
-        set_={c.name: stmt.excluded[c.name] for c in REJECTED.c if not c.primary_key},
+    upsert, params = bulk.insert(
+        conn,
+        REJECTED,
+        rows,
+        lambda stmt: stmt.on_conflict_do_update(
+            index_elements=[REJECTED.c.suggestion_id],
+            set_={c.name: stmt.excluded[c.name] for c in REJECTED.c if not c.primary_key},
+        ),
     )
     conn.execute(upsert, params)
 

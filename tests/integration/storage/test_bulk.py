@@ -5,6 +5,7 @@ values included, and an upsert's condition and RETURNING still apply."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Table, select, text
@@ -149,3 +150,22 @@ def test_options_in_the_database_url_are_kept(engine, database_url):
             assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
     finally:
         other.dispose()
+
+
+def test_a_statement_is_built_once_per_table_columns_and_variant(engine: Engine) -> None:
+    built: list[object] = []
+
+    def finish(statement: Any) -> Any:
+        built.append(statement)
+        return statement.on_conflict_do_nothing()
+
+    with Session(engine) as session:
+        conn = session.connection()
+        first, _ = bulk.insert(conn, SUGGESTION, [row(1)], finish, "once")
+        second, params = bulk.insert(conn, SUGGESTION, [row(2), row(3)], finish, "once")
+        conn.execute(second, params)  # the rows travel as parameters, not in the statement
+        other, _ = bulk.insert(conn, SUGGESTION, [row(4)], finish, "other")
+        session.commit()
+    assert second is first and other is not first
+    assert len(built) == 2
+    assert sorted(stored(engine)) == ["s002", "s003"]
