@@ -82,10 +82,8 @@ def _upsert_cooperatives(
         conn,
         table,
         rows,
-        lambda stmt: stmt.on_conflict_do_update(
-            index_elements=[table.c.cooperative_id],
-            set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
-            where=stmt.excluded.updated_at > table.c.updated_at,
+        lambda stmt: bulk.overwrite(
+            stmt, [table.c.cooperative_id], stmt.excluded.updated_at > table.c.updated_at
         ).returning(table.c.cooperative_id),
     )
     stored = conn.execute(upsert, params).scalars().all()
@@ -135,13 +133,7 @@ def _store(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         return
     conn = session.connection()
     upsert, params = bulk.insert(
-        conn,
-        table,
-        rows,
-        lambda stmt: stmt.on_conflict_do_update(
-            index_elements=[table.c.partner_id, table.c.offer_id],
-            set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
-        ),
+        conn, table, rows, lambda stmt: bulk.overwrite(stmt, [table.c.partner_id, table.c.offer_id])
     )
     conn.execute(upsert, params)
 

@@ -381,13 +381,7 @@ def _remember_rejections(
     ]
     conn = session.connection()
     upsert, params = bulk.insert(
-        conn,
-        REJECTED,
-        rows,
-        lambda stmt: stmt.on_conflict_do_update(
-            index_elements=[REJECTED.c.suggestion_id],
-            set_={c.name: stmt.excluded[c.name] for c in REJECTED.c if not c.primary_key},
-        ),
+        conn, REJECTED, rows, lambda stmt: bulk.overwrite(stmt, [REJECTED.c.suggestion_id])
     )
     conn.execute(upsert, params)
 

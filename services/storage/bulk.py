@@ -100,7 +100,7 @@ def insert(
     rows."""
     names = tuple(rows[0])
     postgres = is_postgresql(conn)
-    key = (postgres, table.name, names, variant)
+    key = (postgres, table, names, variant)  # the Table itself: tests build others alike
     statement = _BUILT.get(key)
     if statement is None:
         if postgres:
@@ -113,6 +113,17 @@ def insert(
     if postgres:
         return statement, {ROWS: _document(conn, table, names, rows)}
     return statement, rows
+
+
+def overwrite(statement: Any, index: Sequence[Any], where: Any = None) -> Any:
+    """``statement`` (an INSERT of ``insert``) overwriting every other column of the row
+    whose ``index`` it conflicts with (where ``where`` holds): a ``finish`` for ``insert``."""
+    table = statement.table
+    return statement.on_conflict_do_update(
+        index_elements=index,
+        set_={c.name: statement.excluded[c.name] for c in table.c if not c.primary_key},
+        where=where,
+    )
 
 
 def update_rows(
