@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nats
 from sqlalchemy import func, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, select
 
 from schemas import CooperativeProfile, PartnerOffer, subjects, suggestion_id
 from services.demo.loopback import LoopbackReceiver
@@ -29,6 +29,7 @@ from services.platform.embedded_nats import EmbeddedNats
 from services.platform.settings import Settings
 from services.storage.db import make_engine, session_scope
 from services.storage.models import (
+    NotificationRow,
     OutboxRow,
     SuggestionRow,
     SuggestionStatus,
@@ -106,17 +107,15 @@ async def main(n: int, webhook: bool) -> None:
             engine = pipeline.runtime.engine
             while True:
                 with Session(engine) as session:
-                    sent = session.exec(
-                        select(func.count())
-                        .select_from(OutboxRow)
-                        .where(col(OutboxRow.published_at).is_not(None))
-                    ).one()
+                    # Published: each notification stored, and its outbox row gone.
+                    stored = session.exec(select(func.count()).select_from(NotificationRow)).one()
+                    unsent = session.exec(select(func.count()).select_from(OutboxRow)).one()
                     delivered = session.exec(
                         select(func.count())
                         .select_from(WebhookDeliveryRow)
                         .where(WebhookDeliveryRow.status == WebhookDeliveryStatus.DELIVERED)
                     ).one()
-                if sent >= 2 * n and published_at is None:
+                if stored >= 2 * n and not unsent and published_at is None:
                     published_at = time.perf_counter() - started
                 if published_at is not None and (not webhook or delivered >= n):
                     break

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm.attributes import set_attribute
 from sqlalchemy.orm.base import manager_of_class
@@ -218,29 +217,14 @@ class DeadLetterRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """A message to publish, written in the same transaction as the change it announces."""
+    """A message to publish, written in the same transaction as the change it announces,
+    and deleted once JetStream has acknowledged it: the table holds only what is still to
+    be sent (migration 0013)."""
 
     __tablename__ = "outbox"
-    # The relay reads the unsent rows in order; the sent ones pile up behind them (a
-    # million after a national load, where walking the primary key past them took 0.7 s
-    # a read). Partial: only the unsent rows, in id order; the relay's sweep of rows whose
-    # origin is gone reads the first, a process's relay its own rows the second (migration
-    # 0012: behind a backlog of its own rows, it had read and sorted the whole backlog).
-    __table_args__ = (
-        Index(
-            "ix_outbox_unsent",
-            "id",
-            postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
-        ),
-        Index(
-            "ix_outbox_unsent_origin",
-            "origin",
-            "id",
-            postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
-        ),
-    )
+    # A process's relay reads its own rows (their origin) in id order; the sweep of rows
+    # whose origin is gone walks the primary key.
+    __table_args__ = (Index("ix_outbox_origin", "origin", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=255)
@@ -252,9 +236,6 @@ class OutboxRow(SQLModel, table=True):
     # The process that wrote the row (``services.platform.outbox.ORIGIN``): its relay
     # publishes it; a row whose origin no live process holds is swept up by any relay.
     origin: int | None = Field(default=None)
-    published_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
 
 
 class RejectedPairRow(SQLModel, table=True):

@@ -150,12 +150,12 @@ def test_migrate_refuses_a_mismatching_database_with_a_message(sqlite_url):
     engine = make_engine(sqlite_url)
     SQLModel.metadata.create_all(engine)
     with engine.begin() as connection:
-        connection.execute(text("DROP INDEX ix_outbox_unsent"))
+        connection.execute(text("DROP INDEX ix_outbox_origin"))
     engine.dispose()
     result = runner.invoke(app, ["migrate", "--database-url", sqlite_url])
     assert result.exit_code == 1
     assert "no migration history" in result.output
-    assert "ix_outbox_unsent" in result.output
+    assert "ix_outbox_origin" in result.output
 
 
 async def test_the_pipeline_starts_on_a_migrated_database(settings):
