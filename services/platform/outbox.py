@@ -342,8 +342,7 @@ class OutboxRelay:
                 )
         except Exception as exc:  # the broker went away mid-chunk: settle what was started
             failure = exc
-        if started:
-            await asyncio.wait([future for _, future in started], timeout=ACK_SECONDS)
+        await _acknowledged([future for _, future in started], ACK_SECONDS)
         for row, future in started:
             if not future.done():
                 future.cancel()
@@ -384,6 +383,22 @@ class OutboxRelay:
                 self._wake.clear()
         finally:
             await asyncio.to_thread(self._let_go)
+
+
+async def _acknowledged(futures: list[asyncio.Future[Any]], timeout: float) -> None:
+    """Wait until every future is done, or ``timeout`` seconds have passed.
+
+    Acknowledgements come back about in the order the messages were sent, so waiting for
+    the last one outstanding is waiting for nearly all: ``asyncio.wait`` on a chunk of 500
+    added and removed a callback on each future, 3 % of a loading matcher's samples."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = [future for future in futures if not future.done()]
+    if pending:
+        await asyncio.wait(pending[-1:], timeout=timeout)
+        pending = [future for future in pending if not future.done()]
+    if pending and deadline > loop.time():  # some came back after the last
+        await asyncio.wait(pending, timeout=deadline - loop.time())
 
 
 def _locked_within(conn: Connection, keys: str, params: dict[str, int]) -> bool:

@@ -327,3 +327,23 @@ async def test_a_flush_ends_with_its_first_short_chunk(engine, monkeypatch):
     assert await OutboxRelay(engine, broker.publish, chunk=2).flush() == 4
     assert claims == [2, 2, 0]
     assert unpublished(engine) == []
+
+
+async def test_a_chunk_waits_for_acknowledgements_in_any_order_and_no_longer_than_its_timeout():
+    """Acknowledgements usually come back in order (the relay waits for the last one), but
+    one that comes back later is waited for too; one that never comes back is given up on
+    at the timeout."""
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[Any]] = [loop.create_future() for _ in range(5)]
+    for n, future in enumerate(futures):  # the last first, the first last
+        loop.call_later(0.01 * (5 - n), future.set_result, n)
+    await outbox._acknowledged(futures, 5.0)
+    assert all(f.done() for f in futures)
+
+    futures = [loop.create_future() for _ in range(3)]
+    futures[2].set_result(2)
+    loop.call_later(0.01, futures[1].set_result, 1)  # futures[0] never acknowledged
+    started = time.monotonic()
+    await outbox._acknowledged(futures, 0.3)
+    assert 0.25 < time.monotonic() - started < 2
+    assert [f.done() for f in futures] == [False, True, True]
