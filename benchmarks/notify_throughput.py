@@ -26,11 +26,11 @@ from services.ingest.convert import cooperative_row, offer_row
 from services.notify.webhooks import register_endpoint
 from services.pipeline.app import Pipeline
 from services.platform.embedded_nats import EmbeddedNats
+from services.platform.outbox import unsent
 from services.platform.settings import Settings
 from services.storage.db import make_engine, session_scope
 from services.storage.models import (
     NotificationRow,
-    OutboxRow,
     SuggestionRow,
     SuggestionStatus,
     WebhookDeliveryRow,
@@ -109,13 +109,13 @@ async def main(n: int, webhook: bool) -> None:
                 with Session(engine) as session:
                     # Published: each notification stored, and its outbox row gone.
                     stored = session.exec(select(func.count()).select_from(NotificationRow)).one()
-                    unsent = session.exec(select(func.count()).select_from(OutboxRow)).one()
+                    left = unsent(session)
                     delivered = session.exec(
                         select(func.count())
                         .select_from(WebhookDeliveryRow)
                         .where(WebhookDeliveryRow.status == WebhookDeliveryStatus.DELIVERED)
                     ).one()
-                if stored >= 2 * n and not unsent and published_at is None:
+                if stored >= 2 * n and not left and published_at is None:
                     published_at = time.perf_counter() - started
                 if published_at is not None and (not webhook or delivered >= n):
                     break

@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from nats.js.errors import NotFoundError
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from services.platform.embedded_nats import free_port
 from services.platform.outbox import unsent as work_left
 from services.platform.topology import consumers_backlog
 from services.storage.db import make_engine
-from services.storage.models import CooperativeRow, DeadLetterRow, OutboxRow, SuggestionRow
+from services.storage.models import CooperativeRow, DeadLetterRow, SuggestionRow
 
 DURABLES = [
     ("KOPDES_INPUT", "ingest-cooperatives"),
@@ -136,9 +135,7 @@ async def assert_applied_once(js, database_url: str, cooperatives, offers) -> No
             stored = {c.cooperative_id: c for c in session.exec(select(CooperativeRow))}
             suggestions = {s.suggestion_id: s for s in session.exec(select(SuggestionRow))}
             dead_letters = session.exec(select(DeadLetterRow)).all()
-            unpublished = session.exec(
-                select(func.count()).select_from(OutboxRow)  # a published row is deleted
-            ).one()
+            unpublished = work_left(session)
     finally:
         engine.dispose()
 

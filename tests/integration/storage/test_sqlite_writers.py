@@ -33,7 +33,7 @@ def write_through_begin_writing(engine: Engine) -> None:
         session.execute(text("INSERT INTO t VALUES ('waiting')"))
 
 
-def mark_outbox_rows_published(engine: Engine) -> None:
+def delete_published_outbox_rows(engine: Engine) -> None:
     """The outbox relay's write, after a chunk is acknowledged: the row is deleted."""
     relay = OutboxRelay(engine, publish=None)  # type: ignore[arg-type]  # these steps send nothing
     claim = relay._claim()
@@ -48,7 +48,7 @@ class Note(BaseModel):
     text: str
 
 
-@pytest.mark.parametrize("write", [write_through_begin_writing, mark_outbox_rows_published])
+@pytest.mark.parametrize("write", [write_through_begin_writing, delete_published_outbox_rows])
 def test_a_waiting_writer_gets_the_lock_between_two_transactions_of_a_busy_one(
     tmp_path: Path, write: Callable[[Engine], None]
 ) -> None:

@@ -3,7 +3,7 @@
 The relay used to mark a published row (``published_at``). On PostgreSQL that UPDATE
 wrote a new version of the whole row, its payload included, and new entries in its
 indexes; the sent rows then stayed for ever. After a national load the outbox held
-1.5 GB for a million messages, three times the suggestion table it announced, and its
+1.5 GB for a million messages, twice the suggestion table it announced, and its
 pages pushed the suggestions out of the database's cache: retracting 118 suggestions took
 70 ms, most of it reading their pages back and writing others out. A DELETE only marks
 the row dead; vacuum reuses its space, so the table stays as small as the backlog. The
