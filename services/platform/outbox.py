@@ -258,16 +258,21 @@ class OutboxRelay:
             query = query.where(which)
         return query
 
-    def _release(self, session: Session, ids: list[int]) -> None:
-        """Delete the published rows and end the claim's transaction."""
+    def _release(self, session: Session, msg_ids: list[str]) -> None:
+        """Delete the published rows and end the claim's transaction.
+
+        By msg id, not by id: SQLite gives a new row the id of a deleted one, and another
+        relay (a second process on the file, as ``run ingest`` beside the matcher) may have
+        deleted these rows since this one read them; deleting by id then took a row written
+        since, never published."""
         try:
-            if ids:
+            if msg_ids:
                 # On SQLite, through the writers' turnstile: the busy handler's back-off
                 # would leave the relay (and every message behind this chunk) waiting for
                 # seconds while the matcher takes the lock back to back.
                 begin_writing(session)
                 conn = session.connection()
-                conn.execute(delete(OUTBOX).where(bulk.among(conn, OUTBOX.c.id, ids)))
+                conn.execute(delete(OUTBOX).where(bulk.among(conn, OUTBOX.c.msg_id, msg_ids)))
             session.commit()
         finally:
             session.close()
@@ -305,7 +310,7 @@ class OutboxRelay:
                 if claim is None:
                     return sent or None
                 session, rows = claim
-                acked: list[int] = []
+                acked: list[str] = []  # the msg ids JetStream acknowledged
                 try:
                     if rows:
                         await self._publish_chunk(rows, acked)
@@ -321,8 +326,8 @@ class OutboxRelay:
                 if len(rows) < self._chunk:
                     return sent
 
-    async def _publish_chunk(self, rows: list[Pending], acked: list[int]) -> None:
-        """Publish the rows, adding each acknowledged id to ``acked``; raise the first error.
+    async def _publish_chunk(self, rows: list[Pending], acked: list[str]) -> None:
+        """Publish the rows, adding each acknowledged msg id to ``acked``; raise the first error.
 
         The first row goes alone: if the broker is away, one publish fails instead of a
         whole chunk timing out, and nats-py sets up its reply subscription on the first
@@ -332,7 +337,7 @@ class OutboxRelay:
         await self._settle_acks(rows[:1], acked)
         await self._settle_acks(rows[1:], acked)
 
-    async def _settle_acks(self, rows: list[Pending], acked: list[int]) -> None:
+    async def _settle_acks(self, rows: list[Pending], acked: list[str]) -> None:
         started: list[tuple[Pending, asyncio.Future[Any]]] = []
         failure: BaseException | None = None
         try:
@@ -352,7 +357,7 @@ class OutboxRelay:
             elif future.exception() is not None:
                 failure = failure or future.exception()
             else:
-                acked.append(row.id)
+                acked.append(row.msg_id)
                 count_published(row.subject, row.payload)
         if failure is not None:
             raise failure

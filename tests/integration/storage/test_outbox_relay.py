@@ -347,3 +347,23 @@ async def test_a_chunk_waits_for_acknowledgements_in_any_order_and_no_longer_tha
     await outbox._acknowledged(futures, 0.3)
     assert 0.25 < time.monotonic() - started < 2
     assert [f.done() for f in futures] == [False, True, True]
+
+
+def test_a_relay_deletes_only_the_rows_it_published_even_when_their_ids_came_back(engine):
+    """Another relay (a second process on the SQLite file) publishes and deletes the rows
+    this one read; SQLite gives the next row written the same id. This relay's delete
+    after its publish must leave that new, unpublished row alone."""
+    fill(engine, ["t.old"])
+    relay = OutboxRelay(engine, FlakyBroker(set()).publish)
+    claim = relay._claim()
+    assert claim is not None
+    session, rows = claim
+    if engine.dialect.name == "postgresql":
+        session.commit()  # the claim's lock: the other relay takes its turn
+    with session_scope(engine) as other:  # the other relay's delete
+        other.connection().execute(text("DELETE FROM outbox"))
+    with session_scope(engine) as other:  # on SQLite, the id of the row just deleted
+        enqueue_many(other, [("t.new", Note(n=1), "note-new")])
+    relay._release(session, [row.msg_id for row in rows])
+    with Session(engine) as check:
+        assert check.exec(select(OutboxRow.subject)).all() == ["t.new"]

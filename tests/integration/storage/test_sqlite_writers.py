@@ -39,7 +39,7 @@ def delete_published_outbox_rows(engine: Engine) -> None:
     claim = relay._claim()
     assert claim is not None  # SQLite: never held by another relay
     session, rows = claim
-    relay._release(session, [rows[0].id])
+    relay._release(session, [rows[0].msg_id])
     with Session(engine) as session:
         assert session.exec(select(OutboxRow)).all() == []
 
