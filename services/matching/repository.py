@@ -29,7 +29,7 @@ from schemas import (
     suggestion_id,
 )
 from schemas.regions import provinces_summary
-from services.platform.outbox import enqueue_many
+from services.platform.outbox import Message, enqueue_many
 from services.storage import bulk
 from services.storage.models import (
     CooperativeRow,
@@ -214,12 +214,12 @@ def prepare(changes: Changes, as_of: date) -> Writes:
 
 def write(session: Session, changes: Changes, as_of: date) -> int:
     """Write the changes and their announcements; returns how many were announced."""
-    return execute(session, prepare(changes, as_of))
+    return len(execute(session, prepare(changes, as_of)))
 
 
-def execute(session: Session, writes: Writes) -> int:
+def execute(session: Session, writes: Writes) -> list[Message]:
     """Run the statements of ``prepare`` in the caller's transaction, with the outbox
-    messages of what they wrote; returns how many were announced."""
+    messages of what they wrote; returns those messages (for the relay, once committed)."""
     now = writes.now
     announced: list[tuple[str, Any, str]] = []
     if writes.lapsed:
@@ -251,8 +251,7 @@ def execute(session: Session, writes: Writes) -> int:
             SUGGESTION.c.status == SuggestionStatus.PENDING,
         )
         conn.execute(statement, params)
-    enqueue_many(session, announced)
-    return len(announced)
+    return enqueue_many(session, announced)
 
 
 def _suggestion_row(

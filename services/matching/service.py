@@ -48,6 +48,7 @@ from services.platform.consuming import ACK, Delivery, process_batch, settle
 from services.platform.dead_letters import record_handler_failure
 from services.platform.inbox import Inbox
 from services.platform.observability import HANDLER_SECONDS
+from services.platform.outbox import Message
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.topology import INTERNAL
@@ -100,7 +101,7 @@ class Matcher:
         # changes the shortlists besides the units (a new day, provinces taken) waits for
         # its turn and for the transaction under way.
         self._turn = asyncio.Lock()
-        self._in_flight: asyncio.Future[int] | None = None
+        self._in_flight: asyncio.Future[list[Message]] | None = None
         self._lost = False
         self._announced = 0  # messages the batch's transactions wrote to the outbox
         # Unacknowledged changes per province's consumer (its max_ack_pending).
@@ -292,18 +293,19 @@ class Matcher:
         return _Matched(writes, provinces, deliveries[0].consumer, started)
 
     def _write(self, msgs: list[Msg], matched: _Matched) -> _Writing:
-        """Start the unit's transaction; its announcements go out as soon as it commits."""
+        """Start the unit's transaction; its announcements go out as soon as it commits,
+        handed to the relay as written."""
         task = asyncio.ensure_future(asyncio.to_thread(self._locked, self._execute, matched))
 
-        def written(done: asyncio.Future[int]) -> None:
-            if not done.cancelled() and done.exception() is None and done.result():
-                self.runtime.relay.wake()
+        def written(done: asyncio.Future[list[Message]]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.runtime.relay.handoff(done.result())
 
         task.add_done_callback(written)
         self._in_flight = task
         return _Writing(msgs, task)
 
-    def _execute(self, matched: _Matched) -> int:
+    def _execute(self, matched: _Matched) -> list[Message]:
         with self._transaction() as session:
             self._writing = set(matched.provinces)
             begin_writing(session)
@@ -401,7 +403,7 @@ class Matcher:
 
     def _apply(self, session: Session, deliveries: list[Delivery]) -> None:
         writes = self._compute(session, deliveries, self._writing)
-        self._announced += repository.execute(session, writes)
+        self._announced += len(repository.execute(session, writes))
 
     def _compute(
         self, session: Session, deliveries: list[Delivery], touched: set[str]
@@ -477,7 +479,9 @@ class Matcher:
 
     def _settle(self, session: Session, shortlists: list[Shortlist]) -> None:
         """Settle whole provinces (loaded afresh, or a new day) and write what they announce."""
-        self._announced += repository.execute(session, self._prepare(shortlists, self._writing, []))
+        self._announced += len(
+            repository.execute(session, self._prepare(shortlists, self._writing, []))
+        )
 
     def _prepare(
         self,
@@ -513,7 +517,7 @@ class _Writing:
     """A unit whose transaction is under way."""
 
     msgs: list[Msg]
-    task: asyncio.Future[int]
+    task: asyncio.Future[list[Message]]
 
 
 def units_of_work(msgs: list[Msg]) -> list[list[Msg]]:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from services.matching import repository
 from services.matching.service import Matcher
+from services.platform.outbox import Message
 from services.platform.settings import Settings
 from tests.support.harness import Harness
 from tests.support.replicas import Workload, check_invariants
@@ -35,7 +36,7 @@ async def test_a_failed_write_while_the_next_unit_is_matched_loses_nothing(
                 matched_meanwhile.set()
             return matched
 
-        def failing_execute(matched: Any) -> int:
+        def failing_execute(matched: Any) -> list[Message]:
             """The first transaction that announces something runs its statements, waits
             for the next unit to be matched, and fails before its commit."""
             if failed or not matched.writes.suggested:
@@ -43,7 +44,7 @@ async def test_a_failed_write_while_the_next_unit_is_matched_loses_nothing(
             failed.append(matched.provinces)
             statements = repository.execute
 
-            def then_fail(session: Session, writes: repository.Writes) -> int:
+            def then_fail(session: Session, writes: repository.Writes) -> list[Message]:
                 statements(session, writes)
                 matched_meanwhile.wait(10)
                 raise OperationalError("COMMIT", {}, Exception("server closed the connection"))

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from services.platform import outbox
-from services.platform.outbox import OutboxRelay, enqueue_many
+from services.platform.outbox import Message, OutboxRelay, enqueue_many
 from services.storage.db import session_scope
 from services.storage.models import OutboxRow
 
@@ -367,3 +367,102 @@ def test_a_relay_deletes_only_the_rows_it_published_even_when_their_ids_came_bac
     relay._release(session, [row.msg_id for row in rows])
     with Session(engine) as check:
         assert check.exec(select(OutboxRow.subject)).all() == ["t.new"]
+
+
+def commit(engine: Engine, subjects: list[str], start: int = 0) -> list[Message]:
+    """One outbox row per subject, committed; returns them as ``enqueue_many`` does."""
+    with session_scope(engine) as session:
+        return enqueue_many(
+            session, [(s, Note(n=n), f"note-{n}") for n, s in enumerate(subjects, start)]
+        )
+
+
+async def test_messages_handed_over_are_published_from_memory_in_order_and_deleted(
+    engine, monkeypatch
+):
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    before = commit(engine, ["t.a"] * 3)  # committed before the relay knew of them
+    assert await relay.flush() == 3  # read from the table
+    claims: list[int] = []
+    claim = relay._claim
+
+    def counted() -> Any:
+        claims.append(1)
+        return claim()
+
+    monkeypatch.setattr(relay, "_claim", counted)
+
+    handed = commit(engine, ["t.a", "t.b", "t.a", "t.c"], start=3)
+    relay.handoff(handed)
+    assert await relay.flush() == 4
+
+    assert claims == []  # not read back from the table
+    assert broker.stored == [m.msg_id for m in before + handed]
+    assert unpublished(engine) == []
+
+
+async def test_a_row_committed_without_a_handoff_goes_out_before_those_handed_after_it(engine):
+    """A writer that only wakes the relay (its rows are in the table alone) comes between
+    two that hand theirs over: the stream keeps the order of the commits."""
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    assert await relay.flush() == 0
+    early = commit(engine, ["t.a"] * 2)
+    relay.handoff(early)
+    woken = commit(engine, ["t.b"], start=2)
+    relay.wake()
+    late = commit(engine, ["t.a"], start=3)
+    relay.handoff(late)
+
+    assert await relay.flush() == 4
+    assert broker.stored == [m.msg_id for m in early + woken + late]
+    assert await relay.flush() == 0
+    assert unpublished(engine) == []
+
+
+async def test_a_handed_message_whose_publish_fails_is_claimed_from_the_table_later(engine):
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    assert await relay.flush() == 0
+    handed = commit(engine, ["t.a"] * 3)
+    broker.failing.add(handed[1].msg_id)
+    relay.handoff(handed)
+
+    with pytest.raises(TimeoutError):
+        await relay.flush()
+    assert unpublished(engine) == [handed[1].msg_id]  # the acknowledged ones are deleted
+    assert await relay.flush() == 1
+    assert Counter(broker.stored) == Counter(m.msg_id for m in handed)  # each once
+    assert unpublished(engine) == []
+
+
+async def test_a_relay_behind_keeps_its_backlog_in_the_table_and_sends_each_message_once(
+    engine, monkeypatch
+):
+    """More handed over than the relay keeps in memory: it claims them from the table; and
+    a message handed over while a claim is sent is not sent again from memory."""
+    monkeypatch.setattr(outbox, "HANDOFF_LIMIT", 5)
+    broker = FlakyBroker(set())
+    late: list[Message] = []
+    armed = False
+
+    async def publish(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
+        if armed and not late:  # a unit committed while the relay sends its first chunk
+            late.extend(commit(engine, ["t.b"] * 2, start=6))
+            relay.handoff(late)
+        return await broker.publish(subject, payload, msg_id)
+
+    relay = OutboxRelay(engine, publish, chunk=3)
+    assert await relay.flush() == 0
+    batches = [commit(engine, ["t.a"] * 2, start=n) for n in range(0, 6, 2)]
+    for batch in batches:
+        relay.handoff(batch)
+    assert relay._handed == []  # the third batch passed the limit: all in the table
+
+    armed = True
+    assert await relay.flush() == 8  # the later claims found them too
+    assert await relay.flush() == 0
+    expected = [m.msg_id for batch in [*batches, late] for m in batch]
+    assert broker.stored == expected  # in order, each once
+    assert unpublished(engine) == []
