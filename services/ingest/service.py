@@ -29,6 +29,7 @@ from services.platform.consuming import Delivery, Outcome, defer_decoding, proce
 from services.platform.dead_letters import Refusal, record_dead_letters
 from services.platform.inbox import Inbox, finish, pull_into
 from services.platform.log_throttle import ThrottledLog
+from services.platform.outbox import Handover
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.topology import INPUT, consumer_config, jstream
@@ -142,7 +143,10 @@ class Ingest:
         )
         return letter, delivery.source, delivery.msg_id
 
-    def process(self, deliveries: list[Delivery]) -> list[Outcome]:
+    def process(
+        self, deliveries: list[Delivery], handover: Handover | None = None
+    ) -> list[Outcome]:
+        """Apply a batch; ``handover`` keeps the messages its transactions wrote."""
         return process_batch(
             self.runtime.engine,
             deliveries,
@@ -150,6 +154,7 @@ class Ingest:
             self.give_up,
             max_deliver=self.settings.max_deliver,
             base_delay=self.settings.retry_delay_seconds,
+            open_session=handover.session if handover is not None else None,
             apply_batch=self.apply_batch,
         )
 
@@ -183,9 +188,10 @@ class Ingest:
             await finish(asyncio.ensure_future(self._apply_batch(msgs)), STOP_SECONDS)
 
     async def _apply_batch(self, msgs: list[Any]) -> None:
-        outcomes = await asyncio.to_thread(self.process, [Delivery.of(m) for m in msgs])
+        handover = Handover(self.runtime.engine)
+        outcomes = await asyncio.to_thread(self.process, [Delivery.of(m) for m in msgs], handover)
+        handover.give(self.runtime.relay)  # the changes go out first: a matcher waits for them
         await settle(msgs, outcomes)
-        self.runtime.relay.wake()
 
 
 def document_inputs(broker: NatsBroker) -> None:

@@ -15,7 +15,8 @@ message, each with its own timer and task, was half of the relay's cost (12 % of
 matcher's samples, 6 % since).
 
 A writer that has its messages in hand hands them over after its commit (``handoff``: the
-matcher, for every unit it writes): the relay publishes them from memory and deletes them
+matcher, for every unit it writes; ingest, for every batch, through a ``Handover`` that
+keeps what its transactions wrote): the relay publishes them from memory and deletes them
 once acknowledged, with no claim reading back what the writer had just written. The table
 stays the truth: a wake-up (a writer that did not hand its rows over), a failed publish,
 or a quiet interval sends the relay back to claiming from it, so the stream keeps the order
@@ -39,7 +40,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
@@ -61,7 +62,7 @@ from sqlmodel import Session, col, select
 
 from services.platform.observability import count_published
 from services.storage import bulk
-from services.storage.db import ADVISORY_LOCKS, begin_writing
+from services.storage.db import ADVISORY_LOCKS, begin_writing, session_scope
 from services.storage.models import OutboxRow, table_of
 from services.storage.types import utcnow
 
@@ -131,7 +132,46 @@ def enqueue_many(
         conn = session.connection()
         statement, params = bulk.insert(conn, OUTBOX, rows)
         conn.execute(statement, params)
-    return [Message(r["subject"], r["payload"], r["msg_id"]) for r in rows]
+    written = [Message(r["subject"], r["payload"], r["msg_id"]) for r in rows]
+    collected = session.info.get(_HANDOVER)
+    if collected is not None:
+        collected.extend(written)
+    return written
+
+
+# The key under which a ``Handover``'s session collects what ``enqueue_many`` wrote.
+_HANDOVER = "kopdes_outbox_handover"
+
+
+class Handover:
+    """The messages a handler's transactions wrote, kept as each commits (``session``
+    opens them): the relay gets them after the batch (``give``), or, when any of them
+    failed, a wake-up instead, for whatever was written in transactions opened elsewhere
+    meanwhile (a dead letter's, say) is in the table only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.messages: list[Message] = []
+        self.failed = False
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        written: list[Message] = []
+        try:
+            with session_scope(self._engine) as session:
+                session.info[_HANDOVER] = written
+                yield session
+        except BaseException:
+            self.failed = True
+            raise
+        self.messages.extend(written)  # committed
+
+    def give(self, relay: OutboxRelay) -> None:
+        """On the event loop, once the batch's transactions are over."""
+        if self.failed:
+            relay.wake()
+        else:
+            relay.handoff(self.messages)
 
 
 def unsent(session: Session) -> int:

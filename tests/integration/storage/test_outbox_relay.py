@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from services.platform import outbox
-from services.platform.outbox import Message, OutboxRelay, enqueue_many
+from services.platform.outbox import Handover, Message, OutboxRelay, enqueue_many
 from services.storage.db import session_scope
 from services.storage.models import OutboxRow
 
@@ -465,4 +465,48 @@ async def test_a_relay_behind_keeps_its_backlog_in_the_table_and_sends_each_mess
     assert await relay.flush() == 0
     expected = [m.msg_id for batch in [*batches, late] for m in batch]
     assert broker.stored == expected  # in order, each once
+    assert unpublished(engine) == []
+
+
+async def test_a_handover_gives_the_relay_what_its_transactions_committed(engine, monkeypatch):
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    assert await relay.flush() == 0
+    claims: list[int] = []
+    claim = relay._claim
+
+    def counted() -> Any:
+        claims.append(1)
+        return claim()
+
+    monkeypatch.setattr(relay, "_claim", counted)
+
+    handover = Handover(engine)
+    for n in range(2):  # a batch retried message by message: two transactions
+        with handover.session() as session:
+            enqueue_many(session, [("t.a", Note(n=n), f"note-{n}")])
+    handover.give(relay)
+    assert await relay.flush() == 2
+    assert claims == []  # from memory
+    assert broker.stored == ["note-0", "note-1"]
+    assert unpublished(engine) == []
+
+
+async def test_a_handover_with_a_failed_transaction_sends_the_relay_to_the_table(engine):
+    """What failed is not published; what another transaction wrote meanwhile (a dead
+    letter, in a session of its own) is, with what the handover's committed."""
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    assert await relay.flush() == 0
+    handover = Handover(engine)
+    with handover.session() as session:
+        enqueue_many(session, [("t.a", Note(n=0), "note-0")])
+    with pytest.raises(RuntimeError), handover.session() as session:
+        enqueue_many(session, [("t.a", Note(n=1), "note-1")])
+        raise RuntimeError("the batch failed")
+    elsewhere = commit(engine, ["t.dead"], start=2)
+    handover.give(relay)
+
+    assert await relay.flush() == 2
+    assert broker.stored == ["note-0", elsewhere[0].msg_id]
     assert unpublished(engine) == []
