@@ -217,9 +217,10 @@ def write(session: Session, changes: Changes, as_of: date) -> int:
     return len(execute(session, prepare(changes, as_of)))
 
 
-def execute(session: Session, writes: Writes) -> list[Message]:
+def execute(session: Session, writes: Writes, *, handed_over: bool = False) -> list[Message]:
     """Run the statements of ``prepare`` in the caller's transaction, with the outbox
-    messages of what they wrote; returns those messages (for the relay, once committed)."""
+    messages of what they wrote; returns those messages (``handed_over``: the caller
+    hands them to the relay once committed)."""
     now = writes.now
     announced: list[tuple[str, Any, str]] = []
     if writes.lapsed:
@@ -251,7 +252,7 @@ def execute(session: Session, writes: Writes) -> list[Message]:
             SUGGESTION.c.status == SuggestionStatus.PENDING,
         )
         conn.execute(statement, params)
-    return enqueue_many(session, announced)
+    return enqueue_many(session, announced, handed_over=handed_over)
 
 
 def _suggestion_row(

@@ -309,7 +309,7 @@ class Matcher:
         with self._transaction() as session:
             self._writing = set(matched.provinces)
             begin_writing(session)
-            announced = repository.execute(session, matched.writes)
+            announced = repository.execute(session, matched.writes, handed_over=True)
         # Matched and written, as ``process_batch`` measures a batch applied.
         HANDLER_SECONDS.labels(consumer=matched.consumer).observe(
             time.perf_counter() - matched.started

@@ -40,6 +40,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -52,6 +53,7 @@ from sqlalchemy import (
     Select,
     Table,
     delete,
+    event,
     func,
     or_,
     text,
@@ -98,6 +100,7 @@ class Message(NamedTuple):
 
 
 def enqueue(session: Session, subject: str, payload: BaseModel, msg_id: str) -> None:
+    session.info[_IN_TABLE] = True
     session.add(
         OutboxRow(subject=subject, payload=payload.model_dump_json(), msg_id=msg_id, origin=ORIGIN)
     )
@@ -108,9 +111,12 @@ def enqueue_many(
     messages: Iterable[tuple[str, BaseModel | str, str]],
     *,
     origin: int | None = ORIGIN,
+    handed_over: bool = False,
 ) -> list[Message]:
     """``enqueue`` for many (subject, payload, msg id) at once, in that order; returns
-    them as written, for ``OutboxRelay.handoff`` once the transaction has committed.
+    them as written. ``handed_over``: the caller hands them to ``OutboxRelay.handoff``
+    once the transaction has committed (as does a ``Handover``'s session); otherwise the
+    commit tells this process's relays that the table holds rows they were not handed.
 
     One Core INSERT executed for all rows: building an ORM object and flushing it per row
     cost more than the change it announces when ingest applies thousands of events a batch.
@@ -136,11 +142,32 @@ def enqueue_many(
     collected = session.info.get(_HANDOVER)
     if collected is not None:
         collected.extend(written)
+    elif written and not handed_over:
+        session.info[_IN_TABLE] = True
     return written
 
 
-# The key under which a ``Handover``'s session collects what ``enqueue_many`` wrote.
+# Keys in ``Session.info``: a ``Handover``'s session collects what ``enqueue_many`` wrote
+# under the first; the second marks a transaction whose rows nobody hands over.
 _HANDOVER = "kopdes_outbox_handover"
+_IN_TABLE = "kopdes_outbox_in_table"
+# This process's relays: a commit of rows nobody hands over sends them to the table.
+_RELAYS: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    """Right after the commit, in the writer's thread: rows committed now must go out
+    before any message handed over later (a wake-up, on the event loop, could come after
+    one), so every relay of this process claims from the table next."""
+    if session.info.pop(_IN_TABLE, False):
+        for relay in list(_RELAYS):
+            relay._dirty = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_IN_TABLE, None)
 
 
 class Handover:
@@ -217,6 +244,7 @@ class OutboxRelay:
         # memory instead of claimed back from it.
         self._handed: list[Message] = []
         self._dirty = True  # rows from before this relay started may wait
+        _RELAYS.add(self)
         # The connection holding this origin alive: the relay's own while it runs, unless a
         # service hands it one (``hold``).
         self._holding = threading.Lock()

@@ -310,10 +310,10 @@ async def test_readiness_turns_503_while_a_consumer_is_stuck(
     release = threading.Event()
     process = Ingest.process
 
-    def stuck_on_offers(self: Ingest, deliveries: list[Any]) -> Any:
+    def stuck_on_offers(self: Ingest, deliveries: list[Any], *args: Any) -> Any:
         if deliveries[0].subject == BRI_OFFERS:
             release.wait(30)  # a handler that hangs (a lock, a dead socket, ...)
-        return process(self, deliveries)
+        return process(self, deliveries, *args)
 
     monkeypatch.setattr(Ingest, "process", stuck_on_offers)
     settings = with_ops(settings).model_copy(update={"stall_seconds": 1.0})

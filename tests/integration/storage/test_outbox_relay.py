@@ -369,11 +369,15 @@ def test_a_relay_deletes_only_the_rows_it_published_even_when_their_ids_came_bac
         assert check.exec(select(OutboxRow.subject)).all() == ["t.new"]
 
 
-def commit(engine: Engine, subjects: list[str], start: int = 0) -> list[Message]:
+def commit(
+    engine: Engine, subjects: list[str], start: int = 0, *, handed_over: bool = True
+) -> list[Message]:
     """One outbox row per subject, committed; returns them as ``enqueue_many`` does."""
     with session_scope(engine) as session:
         return enqueue_many(
-            session, [(s, Note(n=n), f"note-{n}") for n, s in enumerate(subjects, start)]
+            session,
+            [(s, Note(n=n), f"note-{n}") for n, s in enumerate(subjects, start)],
+            handed_over=handed_over,
         )
 
 
@@ -402,16 +406,21 @@ async def test_messages_handed_over_are_published_from_memory_in_order_and_delet
     assert unpublished(engine) == []
 
 
-async def test_a_row_committed_without_a_handoff_goes_out_before_those_handed_after_it(engine):
-    """A writer that only wakes the relay (its rows are in the table alone) comes between
-    two that hand theirs over: the stream keeps the order of the commits."""
+@pytest.mark.parametrize("wakes", [True, False], ids=["waking", "silent"])
+async def test_a_row_committed_without_a_handoff_goes_out_before_those_handed_after_it(
+    engine, wakes
+):
+    """A writer whose rows are in the table alone (it wakes the relay, or not yet, or
+    never: a decision committed while a batch is handed over) comes between two that hand
+    theirs over: the stream keeps the order of the commits."""
     broker = FlakyBroker(set())
     relay = OutboxRelay(engine, broker.publish)
     assert await relay.flush() == 0
     early = commit(engine, ["t.a"] * 2)
     relay.handoff(early)
-    woken = commit(engine, ["t.b"], start=2)
-    relay.wake()
+    woken = commit(engine, ["t.b"], start=2, handed_over=False)
+    if wakes:
+        relay.wake()
     late = commit(engine, ["t.a"], start=3)
     relay.handoff(late)
 
@@ -504,7 +513,7 @@ async def test_a_handover_with_a_failed_transaction_sends_the_relay_to_the_table
     with pytest.raises(RuntimeError), handover.session() as session:
         enqueue_many(session, [("t.a", Note(n=1), "note-1")])
         raise RuntimeError("the batch failed")
-    elsewhere = commit(engine, ["t.dead"], start=2)
+    elsewhere = commit(engine, ["t.dead"], start=2, handed_over=False)
     handover.give(relay)
 
     assert await relay.flush() == 2
