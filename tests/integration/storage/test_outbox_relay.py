@@ -1,6 +1,7 @@
 """The outbox relay sends a chunk without waiting for each acknowledgement in turn: what was
-acknowledged is marked published, what was not stays for the next flush, and nothing is
-published twice; on a real JetStream the stream keeps the outbox's order."""
+acknowledged is deleted, what was not stays for the next flush, and nothing is published
+twice; on a real JetStream the stream keeps the outbox's order. Messages handed over after
+their commit are sent from memory, behind whatever the table held first."""
 
 from __future__ import annotations
 
@@ -381,13 +382,8 @@ def commit(
         )
 
 
-async def test_messages_handed_over_are_published_from_memory_in_order_and_deleted(
-    engine, monkeypatch
-):
-    broker = FlakyBroker(set())
-    relay = OutboxRelay(engine, broker.publish)
-    before = commit(engine, ["t.a"] * 3)  # committed before the relay knew of them
-    assert await relay.flush() == 3  # read from the table
+def counted_claims(relay: OutboxRelay, monkeypatch: Any) -> list[int]:
+    """A list that grows by one at each claim the relay makes from the table."""
     claims: list[int] = []
     claim = relay._claim
 
@@ -396,6 +392,17 @@ async def test_messages_handed_over_are_published_from_memory_in_order_and_delet
         return claim()
 
     monkeypatch.setattr(relay, "_claim", counted)
+    return claims
+
+
+async def test_messages_handed_over_are_published_from_memory_in_order_and_deleted(
+    engine, monkeypatch
+):
+    broker = FlakyBroker(set())
+    relay = OutboxRelay(engine, broker.publish)
+    before = commit(engine, ["t.a"] * 3)  # committed before the relay knew of them
+    assert await relay.flush() == 3  # read from the table
+    claims = counted_claims(relay, monkeypatch)
 
     handed = commit(engine, ["t.a", "t.b", "t.a", "t.c"], start=3)
     relay.handoff(handed)
@@ -481,14 +488,7 @@ async def test_a_handover_gives_the_relay_what_its_transactions_committed(engine
     broker = FlakyBroker(set())
     relay = OutboxRelay(engine, broker.publish)
     assert await relay.flush() == 0
-    claims: list[int] = []
-    claim = relay._claim
-
-    def counted() -> Any:
-        claims.append(1)
-        return claim()
-
-    monkeypatch.setattr(relay, "_claim", counted)
+    claims = counted_claims(relay, monkeypatch)
 
     handover = Handover(engine)
     for n in range(2):  # a batch retried message by message: two transactions
