@@ -538,15 +538,24 @@ def units_of_work(msgs: list[Msg]) -> list[list[Msg]]:
 
 
 def in_turn(units: list[list[Msg]], inbox: Inbox) -> Iterator[list[Msg]]:
-    """The units one at a time; when an offer or a decision reached the inbox while
-    profiles were applied, it goes first: the profiles not yet applied go back to the
-    inbox, behind it."""
+    """The units one at a time; when an offer or a decision reached the inbox while a unit
+    was applied, it goes first: the units not yet applied go back to the inbox, behind it.
+    Profiles, and the other provinces of an offer published before: a partner waiting for
+    a first suggestion does not wait for each province of a national offer (38 units).
+    Changes of profiles and offers are read from the store when applied, so their order
+    does not matter; a decision's does (a rejection, then its reopening), so units that
+    hold one are never sent back."""
     for n, unit in enumerate(units):
-        if n and _bulk(unit[0]) and inbox.urgent_waiting:
-            for msg in (m for rest in units[n:] for m in rest):
-                inbox.put(msg)
+        rest = [m for later in units[n:] for m in later] if n and inbox.urgent_waiting else []
+        if rest and not any(map(_decision, rest)):
+            for msg in rest:
+                inbox.put(msg, urgent=not _bulk(msg))
             return
         yield unit
+
+
+def _decision(msg: Msg) -> bool:
+    return msg.subject.endswith(".decision.changed")
 
 
 def _bulk(msg: Msg) -> bool:

@@ -83,3 +83,36 @@ async def test_an_offer_arriving_between_units_goes_before_the_profiles_left() -
 def test_without_an_urgent_message_every_unit_is_applied_in_turn() -> None:
     units = units_of_work([msg(internal.cooperative_changed("31")) for _ in range(3 * BULK_UNIT)])
     assert list(in_turn(units, Inbox())) == units
+
+
+async def test_a_new_offer_goes_before_the_provinces_left_of_an_earlier_one() -> None:
+    """A national offer is a unit per province: an offer published while its first
+    provinces are applied waits for one of them, not for all 38."""
+    inbox = Inbox()
+    national = [msg(internal.offer_changed(p)) for p in ("31", "32", "33", "34")]
+    units = units_of_work(national)
+
+    applied = []
+    for unit in in_turn(units, inbox):
+        applied.append(unit)
+        if len(applied) == 2:
+            late = msg(internal.offer_changed("35"))
+            inbox.put(late, urgent=True)
+
+    assert applied == units[:2]
+    assert inbox.urgent_waiting  # the provinces left are still urgent, behind the new offer
+    assert await inbox.take(10) == [late, *national[2:]]
+
+
+async def test_units_holding_a_decision_are_never_sent_back() -> None:
+    """A decision's order matters (a rejection, then its reopening): what remains of a
+    batch holding one is applied in turn even when an offer arrives."""
+    inbox = Inbox()
+    units = units_of_work(
+        [msg(internal.offer_changed(p)) for p in ("31", "33")] + [msg(internal.pair_decided("32"))]
+    )
+    applied = []
+    for unit in in_turn(units, inbox):
+        applied.append(unit)
+        inbox.put(msg(internal.offer_changed("35")), urgent=True)
+    assert applied == units
