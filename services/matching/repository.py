@@ -29,7 +29,7 @@ from schemas import (
     suggestion_id,
 )
 from schemas.regions import provinces_summary
-from services.platform.outbox import Message, enqueue_many
+from services.platform.outbox import enqueue_many
 from services.storage import bulk
 from services.storage.models import (
     CooperativeRow,
@@ -214,13 +214,12 @@ def prepare(changes: Changes, as_of: date) -> Writes:
 
 def write(session: Session, changes: Changes, as_of: date) -> int:
     """Write the changes and their announcements; returns how many were announced."""
-    return len(execute(session, prepare(changes, as_of)))
+    return execute(session, prepare(changes, as_of))
 
 
-def execute(session: Session, writes: Writes, *, handed_over: bool = False) -> list[Message]:
+def execute(session: Session, writes: Writes) -> int:
     """Run the statements of ``prepare`` in the caller's transaction, with the outbox
-    messages of what they wrote; returns those messages (``handed_over``: the caller
-    hands them to the relay once committed)."""
+    messages of what they wrote; returns how many were announced."""
     now = writes.now
     announced: list[tuple[str, Any, str]] = []
     if writes.lapsed:
@@ -252,7 +251,8 @@ def execute(session: Session, writes: Writes, *, handed_over: bool = False) -> l
             SUGGESTION.c.status == SuggestionStatus.PENDING,
         )
         conn.execute(statement, params)
-    return enqueue_many(session, announced, handed_over=handed_over)
+    enqueue_many(session, announced)
+    return len(announced)
 
 
 def _suggestion_row(

@@ -48,7 +48,7 @@ from services.platform.consuming import ACK, Delivery, process_batch, settle
 from services.platform.dead_letters import record_handler_failure
 from services.platform.inbox import Inbox
 from services.platform.observability import HANDLER_SECONDS
-from services.platform.outbox import Message
+from services.platform.outbox import Message, collect
 from services.platform.runtime import Runtime
 from services.platform.service import ServiceParts
 from services.platform.topology import INTERNAL
@@ -309,7 +309,8 @@ class Matcher:
         with self._transaction() as session:
             self._writing = set(matched.provinces)
             begin_writing(session)
-            announced = repository.execute(session, matched.writes, handed_over=True)
+            announced = collect(session)
+            repository.execute(session, matched.writes)
         # Matched and written, as ``process_batch`` measures a batch applied.
         HANDLER_SECONDS.labels(consumer=matched.consumer).observe(
             time.perf_counter() - matched.started
@@ -403,7 +404,7 @@ class Matcher:
 
     def _apply(self, session: Session, deliveries: list[Delivery]) -> None:
         writes = self._compute(session, deliveries, self._writing)
-        self._announced += len(repository.execute(session, writes))
+        self._announced += repository.execute(session, writes)
 
     def _compute(
         self, session: Session, deliveries: list[Delivery], touched: set[str]
@@ -479,9 +480,7 @@ class Matcher:
 
     def _settle(self, session: Session, shortlists: list[Shortlist]) -> None:
         """Settle whole provinces (loaded afresh, or a new day) and write what they announce."""
-        self._announced += len(
-            repository.execute(session, self._prepare(shortlists, self._writing, []))
-        )
+        self._announced += repository.execute(session, self._prepare(shortlists, self._writing, []))
 
     def _prepare(
         self,

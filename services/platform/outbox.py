@@ -14,9 +14,9 @@ A publish is started, not awaited (nats-py's ``publish_async``): a request await
 message, each with its own timer and task, was half of the relay's cost (12 % of a loading
 matcher's samples, 6 % since).
 
-A writer that has its messages in hand hands them over after its commit (``handoff``: the
-matcher, for every unit it writes; ingest, for every batch, through a ``Handover`` that
-keeps what its transactions wrote): the relay publishes them from memory and deletes them
+A writer that has its messages in hand hands them over after its commit (``collect``, then
+``handoff``: the matcher, for every unit it writes; ingest, for every batch, through a
+``Handover``): the relay publishes them from memory and deletes them
 once acknowledged, with no claim reading back what the writer had just written. The table
 stays the truth: a wake-up (a writer that did not hand its rows over), a failed publish,
 or a quiet interval sends the relay back to claiming from it, so the stream keeps the order
@@ -111,12 +111,11 @@ def enqueue_many(
     messages: Iterable[tuple[str, BaseModel | str, str]],
     *,
     origin: int | None = ORIGIN,
-    handed_over: bool = False,
-) -> list[Message]:
-    """``enqueue`` for many (subject, payload, msg id) at once, in that order; returns
-    them as written. ``handed_over``: the caller hands them to ``OutboxRelay.handoff``
-    once the transaction has committed (as does a ``Handover``'s session); otherwise the
-    commit tells this process's relays that the table holds rows they were not handed.
+) -> None:
+    """``enqueue`` for many (subject, payload, msg id) at once, in that order. In a session
+    that ``collect``s, they are kept for the caller to hand over after the commit;
+    otherwise the commit tells this process's relays that the table holds rows they were
+    not handed.
 
     One Core INSERT executed for all rows: building an ORM object and flushing it per row
     cost more than the change it announces when ingest applies thousands of events a batch.
@@ -138,16 +137,21 @@ def enqueue_many(
         conn = session.connection()
         statement, params = bulk.insert(conn, OUTBOX, rows)
         conn.execute(statement, params)
-    written = [Message(r["subject"], r["payload"], r["msg_id"]) for r in rows]
     collected = session.info.get(_HANDOVER)
     if collected is not None:
-        collected.extend(written)
-    elif written and not handed_over:
+        collected.extend(Message(r["subject"], r["payload"], r["msg_id"]) for r in rows)
+    elif rows:
         session.info[_IN_TABLE] = True
-    return written
 
 
-# Keys in ``Session.info``: a ``Handover``'s session collects what ``enqueue_many`` wrote
+def collect(session: Session) -> list[Message]:
+    """The messages ``enqueue_many`` writes in this session's transaction, as it writes
+    them: the caller hands them to ``OutboxRelay.handoff`` once it has committed."""
+    collected: list[Message] = session.info.setdefault(_HANDOVER, [])
+    return collected
+
+
+# Keys in ``Session.info``: a session that ``collect``s keeps what ``enqueue_many`` wrote
 # under the first; the second marks a transaction whose rows nobody hands over.
 _HANDOVER = "kopdes_outbox_handover"
 _IN_TABLE = "kopdes_outbox_in_table"
@@ -171,34 +175,25 @@ def _rolled_back(session: Session) -> None:
 
 
 class Handover:
-    """The messages a handler's transactions wrote, kept as each commits (``session``
-    opens them): the relay gets them after the batch (``give``), or, when any of them
-    failed, a wake-up instead, for whatever was written in transactions opened elsewhere
-    meanwhile (a dead letter's, say) is in the table only."""
+    """The messages a handler's transactions wrote (``session`` opens them), kept as each
+    commits, for the relay once the batch is over (``give``). What a transaction opened
+    elsewhere wrote meanwhile (a dead letter's, say) is in the table only: its commit
+    sent the relay there, and ``give`` wakes it."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.messages: list[Message] = []
-        self.failed = False
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        written: list[Message] = []
-        try:
-            with session_scope(self._engine) as session:
-                session.info[_HANDOVER] = written
-                yield session
-        except BaseException:
-            self.failed = True
-            raise
+        with session_scope(self._engine) as session:
+            written = collect(session)
+            yield session
         self.messages.extend(written)  # committed
 
     def give(self, relay: OutboxRelay) -> None:
         """On the event loop, once the batch's transactions are over."""
-        if self.failed:
-            relay.wake()
-        else:
-            relay.handoff(self.messages)
+        relay.handoff(self.messages)
 
 
 def unsent(session: Session) -> int:
@@ -491,11 +486,14 @@ class OutboxRelay:
         self._wake.set()
 
     def handoff(self, messages: list[Message]) -> None:
-        """Publish these messages, which this process has just committed (``enqueue_many``
-        returned them), from memory: reading back what the writer had in hand cost the
-        relay a claim (four round trips before the first publish) and the database the
-        payloads' reading, ~1 KB a suggestion. On the event loop, in commit order."""
+        """Publish these messages, which this process has just committed (``collect``
+        kept them), from memory: reading back what the writer had in hand cost the relay
+        a claim (four round trips before the first publish) and the database the
+        payloads' reading, ~1 KB a suggestion. On the event loop, in commit order. With
+        none, a wake-up if a commit left rows in the table meanwhile."""
         if not messages:
+            if self._dirty:
+                self._wake.set()
             return
         if len(self._handed) + len(messages) > HANDOFF_LIMIT:
             # Behind: the table holds the backlog, not this process's memory.

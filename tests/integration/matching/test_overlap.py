@@ -44,8 +44,8 @@ async def test_a_failed_write_while_the_next_unit_is_matched_loses_nothing(
             failed.append(matched.provinces)
             statements = repository.execute
 
-            def then_fail(session: Session, writes: repository.Writes, **kw: Any) -> list[Message]:
-                statements(session, writes, **kw)
+            def then_fail(session: Session, writes: repository.Writes) -> int:
+                statements(session, writes)
                 matched_meanwhile.wait(10)
                 raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from services.platform import outbox
-from services.platform.outbox import Handover, Message, OutboxRelay, enqueue_many
+from services.platform.outbox import Handover, Message, OutboxRelay, collect, enqueue_many
 from services.storage.db import session_scope
 from services.storage.models import OutboxRow
 
@@ -373,13 +373,16 @@ def test_a_relay_deletes_only_the_rows_it_published_even_when_their_ids_came_bac
 def commit(
     engine: Engine, subjects: list[str], start: int = 0, *, handed_over: bool = True
 ) -> list[Message]:
-    """One outbox row per subject, committed; returns them as ``enqueue_many`` does."""
+    """One outbox row per subject, committed, as ``collect`` keeps them (``handed_over``:
+    collected, for ``handoff``; otherwise in the table alone)."""
+    messages = [
+        Message(s, Note(n=n).model_dump_json(), f"note-{n}") for n, s in enumerate(subjects, start)
+    ]
     with session_scope(engine) as session:
-        return enqueue_many(
-            session,
-            [(s, Note(n=n), f"note-{n}") for n, s in enumerate(subjects, start)],
-            handed_over=handed_over,
-        )
+        if handed_over:
+            collect(session)
+        enqueue_many(session, messages)
+    return messages
 
 
 def counted_claims(relay: OutboxRelay, monkeypatch: Any) -> list[int]:
