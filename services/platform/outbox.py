@@ -10,7 +10,7 @@ The relay sends a chunk of rows without waiting for each acknowledgement in turn
 connection keeps them in order on the stream) and deletes the acknowledged ones at once:
 the table holds only what is still to be sent (marking them instead rewrote each row and
 kept it for ever: a national load's outbox outgrew the database's cache, migration 0013).
-A publish is started, not awaited (nats-py's ``publish_async``): a request awaited per
+A publish is started, not awaited (``acks.AckedPublisher``): a request awaited per
 message, each with its own timer and task, was half of the relay's cost (12 % of a loading
 matcher's samples, 6 % since).
 

@@ -11,6 +11,7 @@ from typing import Any
 from faststream.nats import NatsBroker
 from sqlalchemy import Engine
 
+from services.platform.acks import AckedPublisher
 from services.platform.backoff import backoff_delay
 from services.platform.consuming import is_transient
 from services.platform.database import engine_from_settings
@@ -51,6 +52,7 @@ class Runtime:
     engine: Engine
     broker: NatsBroker
     relay: OutboxRelay = field(init=False)
+    _publisher: AckedPublisher | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.relay = OutboxRelay(self.engine, self.publish)
@@ -63,10 +65,10 @@ class Runtime:
 
     async def publish(self, subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
         """Start publishing to JetStream: the future is set by the stream's acknowledgement."""
-        js = self.broker.config.connection_state.stream
-        acknowledged: asyncio.Future[Any] = await js.publish_async(
-            subject,
-            payload,
-            headers={"Nats-Msg-Id": msg_id, "content-type": "application/json"},
+        nc = self.broker.config.connection_state.connection
+        if self._publisher is None or self._publisher.nc is not nc:  # connected anew
+            self._publisher = AckedPublisher(nc)
+        acknowledged: asyncio.Future[Any] = await self._publisher.publish(
+            subject, payload, {"Nats-Msg-Id": msg_id, "content-type": "application/json"}
         )
         return acknowledged

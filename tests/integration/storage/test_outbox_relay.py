@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from services.platform import outbox
+from services.platform.acks import AckedPublisher
 from services.platform.outbox import Handover, Message, OutboxRelay, collect, enqueue_many
 from services.storage.db import session_scope
 from services.storage.models import OutboxRow
@@ -133,12 +134,10 @@ async def test_a_broker_that_is_away_gets_one_publish_not_a_chunk(engine):
 async def test_a_real_stream_gets_the_outbox_in_order_once(engine, nats_client):
     js = nats_client.jetstream()
     await js.add_stream(StreamConfig(name="RELAYED", subjects=["relayed.>"]))
+    publisher = AckedPublisher(nats_client)
 
     async def publish(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
-        acknowledged: asyncio.Future[Any] = await js.publish_async(
-            subject, payload, headers={"Nats-Msg-Id": msg_id}
-        )
-        return acknowledged
+        return await publisher.publish(subject, payload, {"Nats-Msg-Id": msg_id})
 
     # Three chunks, and one row whose subject no stream takes: it alone fails.
     subjects = ["relayed.a"] * 1200
