@@ -44,7 +44,7 @@ from matcher.scoring import (
     NO_NEEDS,
     TYPE_IMPLAUSIBLE,
     TYPE_PLAUSIBLE,
-    _tables,
+    offer_tables,
     offer_weights,
     term_scores,
     text_ceiling,
@@ -209,7 +209,7 @@ class CooperativeColumns:
     ) -> NDArray[np.float64]:
         """``weighted_terms(weights, term_scores(ot, ct))`` of each cooperative of ``rows``,
         component by component as ``scoring.term_scores`` computes them."""
-        tables = _tables(ot)
+        tables = offer_tables(ot)
         units = self._unit_id[rows]
         unit: NDArray[np.float64] | float = 0.0
         if tables.units is not None:

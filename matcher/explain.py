@@ -12,8 +12,7 @@ from matcher.resolve import Hit
 from matcher.scoring import (
     FIT,
     TYPE_PLAUSIBLE,
-    offer_things,
-    offer_weights,
+    offer_tables,
     total,
     weighted_terms,
 )
@@ -106,8 +105,9 @@ def explain(
 ) -> Match:
     unit, commodity, needs, type_score = scores
     reasons: list[str] = []
+    tables = offer_tables(ot)
 
-    wanted_units = frozenset(ot.units) or ot.handled_units
+    wanted_units = tables.wanted_units
     units_named: set[str] = set()  # units already given as a reason
     if wanted_units:
         exact, related = _matched(wanted_units, ct.units)
@@ -160,7 +160,7 @@ def explain(
         met_intent = ot.intent in ct.need_intents
         if met_intent:
             parts.append(_hit(ct.need_intents[ot.intent]))
-        things = offer_things(ot)
+        things = tables.thing_set
         met_objects = [h for t, h in sorted(ct.need_objects.items()) if t in things]
         parts.extend(_hit(h) for h in met_objects)
         needs_detail = (
@@ -188,7 +188,7 @@ def explain(
     else:
         type_detail = f"{offer.offer_type} kurang sesuai dengan profil koperasi"
 
-    w = offer_weights(ot)
+    w = tables.weights
     components = (
         Component("business_unit", round(w["business_unit"], 3), round(unit, 1), unit_detail),
         Component("commodity", round(w["commodity"], 3), round(commodity, 1), commodity_detail),

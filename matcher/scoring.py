@@ -115,6 +115,10 @@ class _FitTables:
     commodities: dict[str, float] | None  # None: the offer names no commodity
     handled: frozenset[str]  # units that handle the offer's goods
     things: dict[str, float]  # everything the offer is about, for the needs component
+    # For explanations, built for every pair announced: what they read of the offer.
+    wanted_units: frozenset[str]  # the units asked for (or, failing that, those handling)
+    thing_set: frozenset[str]  # ``offer_things``
+    weights: dict[str, float]  # ``offer_weights`` (read only)
 
 
 def _values(terms: Iterable[str]) -> dict[str, float]:
@@ -131,16 +135,20 @@ def _values(terms: Iterable[str]) -> dict[str, float]:
 _TABLES: dict[int, _FitTables] = {}
 
 
-def _tables(ot: OfferTerms) -> _FitTables:
+def offer_tables(ot: OfferTerms) -> _FitTables:
     """Cached per offer signature: offers with the same terms share their tables."""
     tables = _TABLES.get(ot.signature)
     if tables is None:
         wanted_units = frozenset(ot.units) or ot.handled_units
+        things = offer_things(ot)
         tables = _FitTables(
             units=_values(wanted_units) if wanted_units else None,
             commodities=_values(ot.commodities) if ot.commodities else None,
             handled=ot.handled_units,
-            things=_values(offer_things(ot)),
+            things=_values(things),
+            wanted_units=wanted_units,
+            thing_set=things,
+            weights=offer_weights(ot),
         )
         if len(_TABLES) >= 100_000:  # bounded: signatures are never reused, so safe
             _TABLES.clear()
@@ -172,7 +180,7 @@ def type_plausible(offer_type: str, ct: CoopTerms) -> bool:
 def term_scores(ot: OfferTerms, ct: CoopTerms) -> tuple[float, float, float, float]:
     """The components that depend on canonical terms only: business unit, commodity,
     needs, offer type (the index computes them once per cooperative profile)."""
-    tables = _tables(ot)
+    tables = offer_tables(ot)
     # Business unit: the units the offer names (or, failing that, the units that handle
     # its goods) against the cooperative's units. 0 (and weight 0) when unspecified.
     unit = _best(tables.units, ct.unit_set) if tables.units is not None else 0.0
@@ -214,7 +222,7 @@ def weak_bound(ot: OfferTerms, weights: dict[str, float]) -> float:
     or handled units: unit and commodity at most a related fit, needs and type at most
     full, text at most full (plus rounding). The index skips such cooperatives when k
     better ones are already found."""
-    tables = _tables(ot)
+    tables = offer_tables(ot)
     unit = max((v for v in (tables.units or {}).values() if v < FIT), default=0.0)
     commodity = max((v for v in (tables.commodities or {}).values() if v < FIT), default=0.0)
     return weighted_terms(weights, (unit, commodity, FIT, FIT)) + text_ceiling(weights) + 0.05
