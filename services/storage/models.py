@@ -151,7 +151,7 @@ _SUGGESTION_VERSION = Column("version", Integer, nullable=False, default=1)
 class SuggestionRow(SQLModel, table=True):
     __tablename__ = "suggestion"
     __table_args__ = (
-        UniqueConstraint("partner_id", "offer_id", "cooperative_id"),
+        # One row per pair: the id is derived from the pair (no second unique index, 0014).
         # The regency: the review counts an offer type's or a partner's pending suggestions
         # in a scope from the index alone (migration 0007).
         Index("ix_suggestion_offer_status", "partner_id", "offer_id", "status", "regency_code"),

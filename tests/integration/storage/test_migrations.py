@@ -274,3 +274,22 @@ def test_rank_and_basis_updates_leave_the_indexes_alone_on_postgresql(empty_engi
         ).scalar_one()
     assert moved == 100
     assert hot == moved
+
+
+def test_a_suggestion_is_unique_by_its_primary_key_alone(empty_engine):
+    # Its id is derived from the pair, so a second unique index on the pair held the same
+    # rows again, at the cost of an entry per insert (migration 0014).
+    migrate.upgrade(empty_engine, "0013")
+    assert unique_indexes(empty_engine) == [["partner_id", "offer_id", "cooperative_id"]]
+    migrate.upgrade(empty_engine)
+    assert unique_indexes(empty_engine) == []
+    assert inspect(empty_engine).get_pk_constraint("suggestion")["constrained_columns"] == [
+        "suggestion_id"
+    ]
+
+
+def unique_indexes(engine) -> list[list[str]]:
+    found = inspect(engine)
+    constraints = [c["column_names"] for c in found.get_unique_constraints("suggestion")]
+    indexes = [i["column_names"] for i in found.get_indexes("suggestion") if i["unique"]]
+    return [list(c) for c in {tuple(c) for c in constraints + indexes}]
