@@ -248,7 +248,7 @@ def test_the_regency_index_carries_an_exports_columns_on_postgresql(empty_engine
 def test_rank_and_basis_updates_leave_the_indexes_alone_on_postgresql(empty_engine):
     # The matcher's most frequent write changes a pending suggestion's rank or basis only.
     # With room left in each page (fill factor), PostgreSQL writes it without touching the
-    # table's eight indexes (a HOT update); in pages packed full, almost none is.
+    # table's indexes (a HOT update); in pages packed full, almost none is.
     if empty_engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no fill factor")
     migrate.upgrade(empty_engine)
