@@ -36,7 +36,14 @@ class AckedPublisher:
         self._prefix = ""
         self._subscribing = asyncio.Lock()
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._purge_at = PURGE_AT
         self._sent = 0
+
+    @property
+    def waiting(self) -> int:
+        """Publishes whose future is kept for an acknowledgement (cancelled ones included
+        until the next purge)."""
+        return len(self._waiting)
 
     async def publish(
         self, subject: str, payload: bytes, headers: dict[str, str]
@@ -54,8 +61,10 @@ class AckedPublisher:
         except BaseException:
             del self._waiting[token]
             raise
-        if len(self._waiting) > PURGE_AT:
+        if len(self._waiting) > self._purge_at:
             self._waiting = {t: f for t, f in self._waiting.items() if not f.done()}
+            # Many still waiting (a broker that answers nothing): not a purge per publish.
+            self._purge_at = max(PURGE_AT, 2 * len(self._waiting))
         return future
 
     async def _subscribe(self) -> None:

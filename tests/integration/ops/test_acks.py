@@ -10,6 +10,7 @@ import pytest
 from nats.js.api import StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError
 
+from services.platform import acks
 from services.platform.acks import AckedPublisher
 from tests.support.waiting import eventually
 
@@ -78,3 +79,21 @@ async def test_replies_come_to_the_connections_own_inbox_prefix(nats_server):
         assert len(seen) == 1  # the acknowledgement, on an inbox a partner may read
     finally:
         await nc.close()
+
+
+async def test_publishes_given_up_on_are_forgotten(nats_client, monkeypatch):
+    # A subscriber that never answers: no acknowledgement, no "no responders" either. The
+    # relay cancels what is not acknowledged in time; those futures must not pile up.
+    monkeypatch.setattr(acks, "PURGE_AT", 10)
+    silent = await nats_client.subscribe("silent.>", cb=_ignore)
+    publisher = AckedPublisher(nats_client)
+    for n in range(50):
+        future = await publisher.publish("silent.a", b"{}", {"Nats-Msg-Id": f"s-{n}"})
+        future.cancel()
+
+    assert publisher.waiting <= 11
+    await silent.unsubscribe()
+
+
+async def _ignore(msg: Any) -> None:
+    return None
