@@ -104,8 +104,9 @@ NO_OVERLAP_BOUND = no_overlap_bound()
 
 
 @dataclass(frozen=True, slots=True)
-class _FitTables:
-    """Per offer profile: what each cooperative term is worth against it.
+class OfferTables:
+    """Per offer profile (``offer_tables``): what each cooperative term is worth against it,
+    and what explanations read of the offer.
 
     FIT for the offer's own terms, RELATED_FIT for terms related to them (relations are
     symmetric), so each component is one dictionary look-up per cooperative term.
@@ -132,16 +133,16 @@ def _values(terms: Iterable[str]) -> dict[str, float]:
     return values
 
 
-_TABLES: dict[int, _FitTables] = {}
+_TABLES: dict[int, OfferTables] = {}
 
 
-def offer_tables(ot: OfferTerms) -> _FitTables:
+def offer_tables(ot: OfferTerms) -> OfferTables:
     """Cached per offer signature: offers with the same terms share their tables."""
     tables = _TABLES.get(ot.signature)
     if tables is None:
         wanted_units = frozenset(ot.units) or ot.handled_units
         things = offer_things(ot)
-        tables = _FitTables(
+        tables = OfferTables(
             units=_values(wanted_units) if wanted_units else None,
             commodities=_values(ot.commodities) if ot.commodities else None,
             handled=ot.handled_units,
